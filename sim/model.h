@@ -1,0 +1,119 @@
+/* model.h — transformer arithmetic: parameters, FLOPs, bytes moved by each
+ * parallel dimension's collectives, and memory per rank.
+ *
+ * Conventions (DESIGN.md §3): bf16 weights and activations (2 bytes), one
+ * "layer" is attention + MLP, a "token" count is tokens of one micro-batch as a
+ * rank sees them.  FLOPs count a multiply-add as 2. */
+#ifndef WLB_MODEL_H
+#define WLB_MODEL_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+enum wlb_mlp { WLB_MLP_SWIGLU, WLB_MLP_GELU };
+
+struct wlb_model {
+	char name[32];
+	int layers;
+	int hidden;
+	int ffn_hidden;
+	int heads;
+	int kv_heads;
+	int head_dim;
+	int vocab;
+	enum wlb_mlp mlp;
+};
+
+struct wlb_parallel {
+	int tp, cp, pp, dp;
+	int vpp;              /* virtual stages per pipeline rank (1 = plain 1F1B) */
+	int microbatches;     /* per DP replica */
+	char schedule[16];    /* "1f1b" or "interleaved" */
+	char cp_algo[16];     /* "allgather" (Llama 3 / WLB-LLM) or "ring" */
+	int sequence_parallel;/* with TP; on by default */
+	int fsdp;             /* shard parameters, gradients, optimizer over DP */
+	int recompute;        /* full activation recompute */
+};
+
+/* Finds a preset by name (llama2-7b, llama3-8b, llama2-70b, llama3-70b,
+ * llama3-405b, wlb-550m, wlb-30b).  Returns 0, or WLB_EINVAL naming the presets. */
+int wlb_model_preset(const char *name, struct wlb_model *out, struct wlb_error *err);
+/* The preset names, NULL-terminated, for --help and error messages. */
+const char *const *wlb_model_preset_names(void);
+
+/* Checks positive sizes and that heads*head_dim is consistent. */
+int wlb_model_check(const struct wlb_model *m, struct wlb_error *err);
+/* Checks the parallel config against the model: tp divides heads and relates
+ * to kv_heads, pp*vpp divides layers, every size >= 1. */
+int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
+		       struct wlb_error *err);
+
+/* Parameters of the linear layers of one transformer layer (QKV, output
+ * projection, MLP); what `lin` is made of. */
+double wlb_model_linear_params_per_layer(const struct wlb_model *m);
+/* All parameters of one layer (linear + two RMSNorm weight vectors). */
+double wlb_model_params_per_layer(const struct wlb_model *m);
+/* Input embedding + output projection (untied) + final norm. */
+double wlb_model_embedding_params(const struct wlb_model *m);
+double wlb_model_params_total(const struct wlb_model *m);
+
+/* Forward FLOPs per token per layer of the linear layers: 2 x linear params. */
+double wlb_model_lin_flops_per_token(const struct wlb_model *m);
+/* Forward attention FLOPs per (query, key) pair per layer: 4 x head_dim x heads. */
+double wlb_model_att_flops_per_pair(const struct wlb_model *m);
+
+/* Causal (query, key) pairs of a piece of q_len queries at the end of a window
+ * of kv_len keys: q(kv-q) + q(q+1)/2.  A whole document of length L is (L, L). */
+static inline double wlb_pairs(double q_len, double kv_len)
+{
+	return q_len * (kv_len - q_len) + q_len * (q_len + 1.0) / 2.0;
+}
+
+/* Backward FLOPs relative to forward: 2x for GEMMs, 2.5x for attention. */
+#define WLB_BWD_GEMM_FACTOR 2.0
+#define WLB_BWD_ATTN_FACTOR 2.5
+
+/* Bytes moved by the collectives of one layer for one micro-batch on one rank,
+ * as buffer sizes (the total tensor an all-gather produces / a reduce-scatter
+ * consumes, nccl-tests' "size"), forward direction; backward moves the same. */
+struct wlb_layer_comm {
+	double tp_allgather_bytes;      /* per call; 2 calls per layer with SP */
+	double tp_reducescatter_bytes;  /* per call; 2 calls per layer with SP */
+	double tp_allreduce_bytes;      /* per call; 2 calls per layer without SP */
+	double cp_kv_allgather_bytes;   /* K and V of the whole CP group */
+	double cp_dkv_reducescatter_bytes; /* backward, same size */
+	double pp_activation_bytes;     /* one send between stages (per TP rank) */
+};
+
+/* tokens_cp_rank: tokens of the micro-batch held by one CP rank (before TP/SP). */
+void wlb_model_layer_comm(const struct wlb_model *m, const struct wlb_parallel *p,
+			  double tokens_cp_rank, struct wlb_layer_comm *out);
+
+/* Gradient sync bytes per rank per iteration for one pipeline stage's layers:
+ * FSDP reduce-scatter of bf16 gradients (and all-gather of bf16 parameters
+ * before forward and backward), or a plain all-reduce without FSDP. */
+struct wlb_dp_comm {
+	double grad_reducescatter_bytes;
+	double param_allgather_bytes;   /* per all-gather; FSDP does 2 per iteration */
+	double grad_allreduce_bytes;    /* without FSDP */
+};
+void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p,
+		       int stage_layers, int first_stage, int last_stage,
+		       struct wlb_dp_comm *out);
+
+/* Memory per rank, bytes.  Mixed precision with Adam: bf16 weights (2 B),
+ * fp32 gradients (4 B), fp32 master weights + two moments (12 B); FSDP shards
+ * weights, gradients and optimizer over dp, otherwise only the optimizer state
+ * is sharded (Megatron's distributed optimizer). */
+struct wlb_mem {
+	double params_bytes;
+	double grads_bytes;
+	double optim_bytes;
+	double act_bytes_per_token_layer; /* stored for backward, per TP rank */
+};
+void wlb_model_memory(const struct wlb_model *m, const struct wlb_parallel *p,
+		      int stage_layers, int first_stage, int last_stage,
+		      struct wlb_mem *out);
+
+#endif

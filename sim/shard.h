@@ -1,0 +1,75 @@
+/* shard.h — context-parallel sharders: split one micro-batch over the cp
+ * ranks of a CP group into per-rank attention pieces (DESIGN.md §3, PAPER.md
+ * Fix 2).
+ *
+ * Both static layouts cut 2·cp chunks and give rank r chunks r and 2cp-1-r:
+ * per-seq cuts the packed sequence, per-doc cuts every document.  Every rank
+ * holds the same number of tokens: the sequence is padded at its end to a
+ * multiple of 2·cp (at most 2cp-1 tokens; padding does no attention), and
+ * per-doc deals each document's remainder tokens round-robin over the 2·cp
+ * chunk slots with a pointer that carries across documents (no padding inside
+ * documents).  adaptive computes both and keeps the one whose slowest rank is
+ * predicted faster. */
+#ifndef WLB_SHARD_H
+#define WLB_SHARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "docs.h"
+#include "err.h"
+
+enum wlb_shard_kind { WLB_SHARD_PER_SEQ, WLB_SHARD_PER_DOC, WLB_SHARD_ADAPTIVE };
+
+/* q_len queries at the end of a causal window of kv_len keys of document doc. */
+struct wlb_piece {
+	uint32_t doc;
+	uint32_t q_len;
+	uint32_t kv_len;
+};
+
+/* Predicted attention time of one rank's pieces; the adaptive sharder's
+ * yardstick.  The default is tile-padded pairs (queries rounded up to 128). */
+struct wlb_shard_estimate {
+	double (*rank_cost)(const struct wlb_shard_estimate *e,
+			    const struct wlb_piece *p, size_t n);
+	const void *ctx;
+};
+
+extern const struct wlb_shard_estimate wlb_shard_tiled_pairs;
+
+#define WLB_ATTN_TILE 128
+
+/* Pairs of a piece with its queries rounded up to whole 128-token tiles. */
+double wlb_tiled_pairs(uint32_t q_len, uint32_t kv_len);
+
+struct wlb_sharding {
+	int cp;
+	enum wlb_shard_kind used;    /* per-seq or per-doc (what adaptive chose) */
+	uint32_t tokens_per_rank;    /* including padding */
+	uint32_t pad_tokens;         /* padding at the end of the sequence */
+	size_t *rank_start;          /* pieces of rank r: [rank_start[r], rank_start[r+1]) */
+	struct wlb_piece *pieces;
+	size_t n_pieces, cap_pieces;
+	uint32_t *rank_tokens;       /* real (non-padding) tokens per rank */
+	double *rank_cost;           /* estimate of each rank (adaptive's yardstick) */
+	/* scratch for adaptive */
+	struct wlb_piece *alt;
+	size_t cap_alt;
+};
+
+int wlb_shard_parse(const char *name, enum wlb_shard_kind *out);
+const char *wlb_shard_name(enum wlb_shard_kind k);
+
+int wlb_sharding_init(struct wlb_sharding *s, int cp);
+void wlb_sharding_free(struct wlb_sharding *s);
+
+/* Shards the micro-batch docs[0..n) (in sequence order).  est may be NULL for
+ * the static layouts; adaptive uses it (NULL = tiled pairs). */
+int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind,
+	      const struct wlb_doc *docs, size_t n, const struct wlb_shard_estimate *est);
+
+/* Exact causal pairs of rank r's pieces. */
+double wlb_sharding_rank_pairs(const struct wlb_sharding *s, int r);
+
+#endif

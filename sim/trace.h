@@ -1,0 +1,68 @@
+/* trace.h — trace.json (wlb-trace/1) in and out (DESIGN.md §5).
+ *
+ * The loader checks everything a later stage relies on and reports the first
+ * problem as "FILE:LINE:COL: KEY: what was expected, got what", LINE:COL being
+ * where the offending value (or key) stands in the file. */
+#ifndef WLB_TRACE_H
+#define WLB_TRACE_H
+
+#include <stdint.h>
+
+#include "docs.h"
+#include "err.h"
+#include "model.h"
+#include "pack.h"
+#include "shard.h"
+
+struct wlb_cluster {
+	int gpus_per_node;
+	int nodes;          /* 0 = as many as tp*cp*pp*dp needs */
+};
+
+struct wlb_policy {
+	char packing[16];   /* concat | greedy | bfd | wlb */
+	char sharding[16];  /* per-seq | per-doc | adaptive */
+	uint32_t s_max;     /* 0 = default (see wlb_policy_defaults) */
+	int n_thresholds;   /* -1 = default */
+	uint32_t thresholds[WLB_MAX_QUEUES];
+	uint32_t window;    /* 0 = default 1 */
+};
+
+struct wlb_trace {
+	char path[512];     /* file it came from ("" when built in memory) */
+	char name[64];
+	struct wlb_model model;
+	char gpu[32];
+	struct wlb_cluster cluster;
+	struct wlb_parallel parallel;
+	uint32_t context;
+	struct wlb_policy policy;
+	uint32_t iterations; /* 0 = as many as the source holds (finite sources) */
+	struct wlb_source source;
+};
+
+/* Defaults for a trace without a policy: wlb + adaptive, s_max = 1.5 x context
+ * (rounded to a multiple of 1024), two outlier queues at context/4 and
+ * context/2, window 1.  Fills what is unset in pol. */
+void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context);
+
+/* Fills t with the defaults of every optional field (parallel 1x1x1x1,
+ * 1 micro-batch, 1f1b, allgather, sequence parallel and FSDP on, 8 GPUs per
+ * node, gpu h100-sxm, 1 iteration, seed 1). */
+void wlb_trace_init(struct wlb_trace *t);
+
+int wlb_trace_load(struct wlb_trace *t, const char *path, struct wlb_error *err);
+int wlb_trace_load_string(struct wlb_trace *t, const char *text, const char *name,
+			  struct wlb_error *err);
+/* Checks cross-field constraints (also done by the loaders); commands call it
+ * again after applying command-line overrides. */
+int wlb_trace_check(const struct wlb_trace *t, struct wlb_error *err);
+void wlb_trace_free(struct wlb_trace *t);
+
+/* Writes t as wlb-trace/1 to path atomically (temp file + rename).  A
+ * distribution source is written as its mixture (or preset name if it came
+ * from one: dist_preset != NULL). */
+int wlb_trace_save(const struct wlb_trace *t, const char *dist_preset, const char *path,
+		   struct wlb_error *err);
+
+#endif

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Runs the unit tests and the command-line tests; ends with "N passed, M failed".
+set -u
+dir=$(dirname "$0")
+pass=0 fail=0
+add() { # parse "...: N passed, M failed" from the last line of $1
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	p=$(echo "$line" | sed -E 's/.* ([0-9]+) passed.*/\1/')
+	f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	[ -n "$line" ] || { p=0; f=1; echo "run.sh: $2 printed no result line" >&2; }
+	pass=$((pass + p)); fail=$((fail + f))
+}
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+"$WLB_UNIT" >"$out"; cat "$out"; add "$out" unit
+sh "$dir/cli.sh" >"$out"; cat "$out"; add "$out" cli
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
