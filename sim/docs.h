@@ -79,6 +79,13 @@ uint32_t wlb_stream_batches(const struct wlb_stream *s);
 /* Tokens handed out so far. */
 uint64_t wlb_stream_tokens(const struct wlb_stream *s);
 
+/* The document lengths a stream over src reads, in order, before any cutting:
+ * all of a finite source (or until max_tokens), or a distribution's draws
+ * until max_tokens (same seed, same documents as the stream).  Owned by the
+ * caller (free). */
+int wlb_source_collect(const struct wlb_source *src, uint64_t max_tokens, uint32_t **lens,
+		       size_t *n, struct wlb_error *err);
+
 /* Draws n document lengths (each >= 1) from d with GSL's mt19937 seeded by seed. */
 int wlb_dist_sample_n(const struct wlb_dist *d, uint64_t seed, uint32_t *out, size_t n,
 		      struct wlb_error *err);

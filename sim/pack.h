@@ -41,6 +41,7 @@ struct wlb_packed {
 	uint32_t iter;
 	uint32_t n_mb;
 	struct wlb_mb *mb;
+	size_t cap_mb;
 	struct wlb_doc *docs;
 	size_t n_docs;
 	size_t cap_docs;      /* grows geometrically, reused across iterations */
@@ -77,18 +78,15 @@ int wlb_packer_next(struct wlb_packer *pk, struct wlb_stream *s, struct wlb_pack
 /* Tokens read from the stream but not yet emitted (queued, carried over). */
 uint64_t wlb_packer_pending_tokens(const struct wlb_packer *pk);
 
-/* For packers: writes docs[0..n) into out, doc i into micro-batch bin[i]
+/* For packers: writes docs[0..n) into out as the packer's next iteration, doc i into micro-batch bin[i]
  * (0 <= bin < n_bins), keeping their order inside each micro-batch, then
  * assigns micro-batches to DP replicas: in bin order (bin b to replica b / m),
  * or, with balanced, longest-processing-time first (heaviest micro-batch to the
  * lightest replica that still has room for one of its m).  Uses the packer's
  * scratch: no allocation once warm. */
-int wlb_packed_emit(struct wlb_packer *pk, struct wlb_packed *out, uint32_t iter,
+int wlb_packed_emit(struct wlb_packer *pk, struct wlb_packed *out,
 		    const struct wlb_doc *docs, const uint32_t *bin, size_t n,
 		    uint32_t n_bins, int balanced);
-
-/* Grows *buf (of *cap elements of size elem) to hold at least need. */
-int wlb_grow(void *buf, size_t *cap, size_t need, size_t elem);
 
 /* Sorts docs by length, longest first; ties keep stream order (by id). */
 void wlb_docs_sort_desc(struct wlb_doc *docs, size_t n);

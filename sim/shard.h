@@ -53,9 +53,14 @@ struct wlb_sharding {
 	size_t n_pieces, cap_pieces;
 	uint32_t *rank_tokens;       /* real (non-padding) tokens per rank */
 	double *rank_cost;           /* estimate of each rank (adaptive's yardstick) */
-	/* scratch for adaptive */
+	/* the other layout, for adaptive, and scratch */
 	struct wlb_piece *alt;
 	size_t cap_alt;
+	size_t *alt_start;
+	uint32_t *alt_tokens;
+	uint64_t *start;
+	uint32_t *size, *cstart;
+	size_t cap_start, cap_size, cap_cstart;
 };
 
 int wlb_shard_parse(const char *name, enum wlb_shard_kind *out);

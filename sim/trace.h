@@ -39,6 +39,9 @@ struct wlb_trace {
 	struct wlb_policy policy;
 	uint32_t iterations; /* 0 = as many as the source holds (finite sources) */
 	struct wlb_source source;
+	/* data.lengths_file as written in the trace (relative to the directory of
+	 * path); WLB_SOURCE_LENGTHS only, what wlb_trace_save writes back. */
+	char lengths_file[512];
 };
 
 /* Defaults for a trace without a policy: wlb + adaptive, s_max = 1.5 x context
@@ -51,6 +54,10 @@ void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context);
  * node, gpu h100-sxm, 1 iteration, seed 1). */
 void wlb_trace_init(struct wlb_trace *t);
 
+/* Both initialise t (wlb_trace_init), fill it and resolve the policy
+ * (wlb_policy_defaults).  On failure t holds nothing (wlb_trace_free is then a
+ * no-op).  load_string names the text `name` in messages and reads a relative
+ * lengths_file from the current directory. */
 int wlb_trace_load(struct wlb_trace *t, const char *path, struct wlb_error *err);
 int wlb_trace_load_string(struct wlb_trace *t, const char *text, const char *name,
 			  struct wlb_error *err);

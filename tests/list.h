@@ -1,1 +1,5 @@
 T(err)
+T(model)
+T(stream)
+T(pack)
+T(shard)

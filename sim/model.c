@@ -1,0 +1,278 @@
+/* model.c — model presets, config checks, and the transformer arithmetic of
+ * model.h: parameters, FLOPs, collective sizes and memory per rank. */
+#include "model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BF16 2.0  /* bytes per bf16 element */
+
+struct preset {
+	const char *name;
+	int layers, hidden, ffn, heads, kv_heads, head_dim, vocab;
+	enum wlb_mlp mlp;
+};
+
+static const struct preset presets[] = {
+	{"llama2-7b",   32,  4096, 11008,  32, 32, 128,  32000, WLB_MLP_SWIGLU},
+	{"llama3-8b",   32,  4096, 14336,  32,  8, 128, 128256, WLB_MLP_SWIGLU},
+	{"llama2-70b",  80,  8192, 28672,  64,  8, 128,  32000, WLB_MLP_SWIGLU},
+	{"llama3-70b",  80,  8192, 28672,  64,  8, 128, 128256, WLB_MLP_SWIGLU},
+	{"llama3-405b", 126, 16384, 53248, 128,  8, 128, 128256, WLB_MLP_SWIGLU},
+	/* The WLB-LLM paper's 550M and 30B models: their dimensions are not
+	 * published, so these Llama-like shapes are our choice.  They give
+	 * 0.551 B and 30.16 B parameters (untied embeddings), and fit the
+	 * paper's configurations (550M: tp 2, pp 4; 30B: tp 8, pp 4). */
+	{"wlb-550m",    16,  1536,  4096,  12, 12, 128,  32000, WLB_MLP_SWIGLU},
+	{"wlb-30b",     56,  7168, 19200,  56,  8, 128,  32000, WLB_MLP_SWIGLU},
+};
+#define NPRESETS (sizeof presets / sizeof presets[0])
+
+static const char *const preset_names[] = {
+	"llama2-7b", "llama3-8b", "llama2-70b", "llama3-70b", "llama3-405b",
+	"wlb-550m", "wlb-30b", NULL,
+};
+
+const char *const *wlb_model_preset_names(void)
+{
+	return preset_names;
+}
+
+int wlb_model_preset(const char *name, struct wlb_model *out, struct wlb_error *err)
+{
+	char list[256] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; name && i < NPRESETS; i++) {
+		const struct preset *p = &presets[i];
+		if (strcmp(name, p->name))
+			continue;
+		memset(out, 0, sizeof *out);
+		snprintf(out->name, sizeof out->name, "%s", p->name);
+		out->layers = p->layers;
+		out->hidden = p->hidden;
+		out->ffn_hidden = p->ffn;
+		out->heads = p->heads;
+		out->kv_heads = p->kv_heads;
+		out->head_dim = p->head_dim;
+		out->vocab = p->vocab;
+		out->mlp = p->mlp;
+		return 0;
+	}
+	for (size_t i = 0; i < NPRESETS; i++)
+		n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0,
+				      "%s%s", i ? ", " : "", presets[i].name);
+	return wlb_error_set(err, WLB_EINVAL,
+			     "unknown model preset \"%s\" (expected one of: %s)",
+			     name ? name : "(null)", list);
+}
+
+int wlb_model_check(const struct wlb_model *m, struct wlb_error *err)
+{
+	const struct { const char *key; int v; } sizes[] = {
+		{"layers", m->layers}, {"hidden", m->hidden},
+		{"ffn_hidden", m->ffn_hidden}, {"heads", m->heads},
+		{"kv_heads", m->kv_heads}, {"head_dim", m->head_dim},
+		{"vocab", m->vocab},
+	};
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		if (sizes[i].v < 1)
+			return wlb_error_set(err, WLB_EINVAL, "model.%s must be >= 1, got %d",
+					     sizes[i].key, sizes[i].v);
+	if (m->heads % m->kv_heads)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "model.kv_heads must divide heads (%d), got %d",
+				     m->heads, m->kv_heads);
+	if (m->mlp != WLB_MLP_SWIGLU && m->mlp != WLB_MLP_GELU)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "model.mlp must be \"swiglu\" or \"gelu\", got %d", (int)m->mlp);
+	return 0;
+}
+
+int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
+		       struct wlb_error *err)
+{
+	const struct { const char *key; int v; } sizes[] = {
+		{"tp", p->tp}, {"cp", p->cp}, {"pp", p->pp}, {"dp", p->dp},
+		{"vpp", p->vpp}, {"microbatches", p->microbatches},
+	};
+	int rc;
+
+	/* The divisibility checks below divide by model sizes. */
+	if ((rc = wlb_model_check(m, err)))
+		return rc;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		if (sizes[i].v < 1)
+			return wlb_error_set(err, WLB_EINVAL, "parallel.%s must be >= 1, got %d",
+					     sizes[i].key, sizes[i].v);
+	if (m->heads % p->tp)
+		return wlb_error_set(err, WLB_EINVAL, "parallel.tp must divide heads (%d), got %d",
+				     m->heads, p->tp);
+	/* tp > kv_heads replicates each KV head over tp / kv_heads ranks. */
+	if (m->kv_heads % p->tp && p->tp % m->kv_heads)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.tp must divide kv_heads (%d) or be a multiple of it, got %d",
+				     m->kv_heads, p->tp);
+	if ((long long)p->pp * p->vpp > m->layers || m->layers % (p->pp * p->vpp))
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.pp x parallel.vpp (%lld) must divide model.layers (%d)",
+				     (long long)p->pp * p->vpp, m->layers);
+	if (strcmp(p->schedule, "1f1b") && strcmp(p->schedule, "interleaved"))
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.schedule must be \"1f1b\" or \"interleaved\", got \"%.16s\"",
+				     p->schedule);
+	if (p->vpp > 1 && strcmp(p->schedule, "interleaved"))
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.vpp > 1 (%d) requires parallel.schedule \"interleaved\", got \"%.16s\"",
+				     p->vpp, p->schedule);
+	/* Megatron's interleaved schedule runs micro-batches in groups of pp. */
+	if (p->vpp > 1 && p->microbatches % p->pp)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.microbatches must be a multiple of parallel.pp (%d) when parallel.vpp > 1, got %d",
+				     p->pp, p->microbatches);
+	if (strcmp(p->cp_algo, "allgather") && strcmp(p->cp_algo, "ring"))
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.cp_algo must be \"allgather\" or \"ring\", got \"%.16s\"",
+				     p->cp_algo);
+	return 0;
+}
+
+/* Width of the fused QKV projection's output: all query heads plus K and V. */
+static double qkv_width(const struct wlb_model *m)
+{
+	return (double)m->heads * m->head_dim + 2.0 * m->kv_heads * m->head_dim;
+}
+
+double wlb_model_linear_params_per_layer(const struct wlb_model *m)
+{
+	double h = m->hidden, f = m->ffn_hidden;
+	double qkv = h * qkv_width(m);
+	double proj = (double)m->heads * m->head_dim * h;
+	double mlp = (m->mlp == WLB_MLP_SWIGLU ? 3.0 : 2.0) * h * f;
+	return qkv + proj + mlp;
+}
+
+double wlb_model_params_per_layer(const struct wlb_model *m)
+{
+	return wlb_model_linear_params_per_layer(m) + 2.0 * m->hidden;
+}
+
+double wlb_model_embedding_params(const struct wlb_model *m)
+{
+	return 2.0 * m->vocab * (double)m->hidden + m->hidden;
+}
+
+double wlb_model_params_total(const struct wlb_model *m)
+{
+	return m->layers * wlb_model_params_per_layer(m) + wlb_model_embedding_params(m);
+}
+
+double wlb_model_lin_flops_per_token(const struct wlb_model *m)
+{
+	return 2.0 * wlb_model_linear_params_per_layer(m);
+}
+
+double wlb_model_att_flops_per_pair(const struct wlb_model *m)
+{
+	/* QK^T and PV, each a multiply-add per head_dim element per head. */
+	return 4.0 * m->head_dim * (double)m->heads;
+}
+
+void wlb_model_layer_comm(const struct wlb_model *m, const struct wlb_parallel *p,
+			  double tokens_cp_rank, struct wlb_layer_comm *out)
+{
+	double act = tokens_cp_rank * m->hidden * BF16; /* full [s, h] bf16 tensor */
+
+	memset(out, 0, sizeof *out);
+	if (p->tp > 1) {
+		if (p->sequence_parallel) {
+			/* all-gather before QKV / MLP-in, reduce-scatter after
+			 * out-proj / MLP-out; buffer = the gathered tensor. */
+			out->tp_allgather_bytes = act;
+			out->tp_reducescatter_bytes = act;
+		} else {
+			out->tp_allreduce_bytes = act;
+		}
+	}
+	if (p->cp > 1) {
+		/* K and V of the whole CP group for this TP rank's KV heads (at
+		 * least one: with tp > kv_heads a KV head is replicated).  The
+		 * ring algorithm moves the same total as cp - 1 p2p steps of one
+		 * rank's K and V each; the schedule splits it into steps. */
+		int kv = p->tp > 0 ? m->kv_heads / p->tp : m->kv_heads;
+		if (kv < 1)
+			kv = 1;
+		double kv_bytes = 2.0 * tokens_cp_rank * p->cp * kv * m->head_dim * BF16;
+		out->cp_kv_allgather_bytes = kv_bytes;
+		out->cp_dkv_reducescatter_bytes = kv_bytes;
+	}
+	if (p->pp > 1)
+		/* Megatron sends the SP-scattered tensor between stages. */
+		out->pp_activation_bytes =
+			act / (p->sequence_parallel && p->tp > 1 ? p->tp : 1);
+}
+
+/* Parameters held by one TP rank of a pipeline stage: its layers, the input
+ * embedding on the first stage, output projection + final norm on the last. */
+static double stage_params_per_tp_rank(const struct wlb_model *m, const struct wlb_parallel *p,
+				       int stage_layers, int first_stage, int last_stage)
+{
+	double vh = (double)m->vocab * m->hidden;
+	double n = stage_layers * wlb_model_params_per_layer(m);
+	if (first_stage)
+		n += vh;
+	if (last_stage)
+		n += vh + m->hidden;
+	return n / (p->tp > 1 ? p->tp : 1);
+}
+
+void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p,
+		       int stage_layers, int first_stage, int last_stage,
+		       struct wlb_dp_comm *out)
+{
+	memset(out, 0, sizeof *out);
+	if (p->dp <= 1)
+		return;
+	double bytes = BF16 * stage_params_per_tp_rank(m, p, stage_layers, first_stage, last_stage);
+	if (p->fsdp) {
+		out->grad_reducescatter_bytes = bytes;
+		out->param_allgather_bytes = bytes;
+	} else {
+		out->grad_allreduce_bytes = bytes;
+	}
+}
+
+void wlb_model_memory(const struct wlb_model *m, const struct wlb_parallel *p,
+		      int stage_layers, int first_stage, int last_stage,
+		      struct wlb_mem *out)
+{
+	double P = stage_params_per_tp_rank(m, p, stage_layers, first_stage, last_stage);
+	double dp = p->dp > 1 ? p->dp : 1, tp = p->tp > 1 ? p->tp : 1;
+	double h = m->hidden, f = m->ffn_hidden;
+
+	memset(out, 0, sizeof *out);
+	out->params_bytes = 2.0 * P / (p->fsdp ? dp : 1);
+	out->grads_bytes = 4.0 * P / (p->fsdp ? dp : 1);
+	out->optim_bytes = 12.0 * P / dp;
+
+	/* Activations stored for backward per token per layer, bf16, flash
+	 * attention (no s^2 scores), everything split over TP:
+	 *   2h          norm1 input
+	 *   2h          QKV GEMM input (norm1 output)
+	 *   2(nh*hd + 2*kv*hd)   q, k, v
+	 *   2*nh*hd     attention output (out-proj input)
+	 *   4*nh        softmax log-sum-exp, fp32
+	 *   2h          norm2 input
+	 *   2h          MLP input (norm2 output)
+	 *   SwiGLU: 3*2f (gate, up, activation output); GELU: 2*2f (fc1 out, gelu out)
+	 * With full recompute only the layer input (2h) is kept. */
+	if (p->recompute) {
+		out->act_bytes_per_token_layer = 2.0 * h / tp;
+		return;
+	}
+	double mlp_inner = (m->mlp == WLB_MLP_SWIGLU ? 3.0 : 2.0) * 2.0 * f;
+	double a = 2 * h + 2 * h + 2.0 * qkv_width(m) + 2.0 * m->heads * m->head_dim
+		+ 4.0 * m->heads + 2 * h + 2 * h + mlp_inner;
+	out->act_bytes_per_token_layer = a / tp;
+}

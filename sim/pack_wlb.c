@@ -1,0 +1,183 @@
+/* pack_wlb.c — WLB-LLM's variable-length packing with outlier delay
+ * (Algorithm 1, PAPER.md Fix 1).
+ *
+ * Documents longer than the first threshold wait in FIFO queues, one per
+ * threshold level, until N = dp x m of them have gathered; then N are released
+ * together so each micro-batch gets one.  The rest, longest first after what
+ * was carried over, go to the micro-batch with the least workload W, or else
+ * to the one with the fewest tokens, as long as it stays within s_max tokens;
+ * what fits nowhere is carried to the next iteration.  Micro-batches are
+ * assigned to DP replicas balanced (LPT).
+ *
+ * Decided where the paper is silent: a micro-batch may reach s_max exactly
+ * (the paper writes "<"); s_max must be at least the context, so a
+ * context-length piece always fits an empty micro-batch; at the end of the
+ * data, queued documents stay pending (no flush). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "grow.h"
+#include "pack.h"
+
+struct queue {
+	struct wlb_doc *d;
+	size_t head, n, cap;  /* live entries d[head .. head + n) */
+};
+
+struct wlbp {
+	uint32_t s_max, n_bins;
+	int n_queues;
+	uint32_t thresholds[WLB_MAX_QUEUES];
+	const struct wlb_workload *work;
+	struct queue q[WLB_MAX_QUEUES];
+	struct wlb_doc *remained, *fresh, *set;
+	uint32_t *bin;
+	uint64_t *tokens;
+	double *load;
+	size_t n_remained, cap_remained, cap_fresh, cap_set, cap_bin, cap_tokens, cap_load;
+};
+
+static int wlbp_create(void **state, const struct wlb_pack_params *p, struct wlb_error *err)
+{
+	struct wlbp *w;
+
+	if (p->s_max < p->context)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "policy.s_max (%u) must be at least the context (%u): a "
+				     "context-length document must fit one micro-batch", p->s_max, p->context);
+	for (int i = 0; i < p->n_thresholds; i++)
+		if (p->thresholds[i] < 1 || (i && p->thresholds[i] <= p->thresholds[i - 1]))
+			return wlb_error_set(err, WLB_EINVAL,
+					     "policy.outlier_thresholds must be positive and increasing");
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
+	w->s_max = p->s_max;
+	w->n_bins = (uint32_t)(p->dp * p->m);
+	w->n_queues = p->n_thresholds;
+	memcpy(w->thresholds, p->thresholds, sizeof w->thresholds);
+	w->work = p->work;
+	*state = w;
+	return 0;
+}
+
+static int enqueue(struct queue *q, struct wlb_doc d)
+{
+	if (q->head > 0 && q->head + q->n == q->cap) {
+		memmove(q->d, q->d + q->head, q->n * sizeof *q->d);
+		q->head = 0;
+	}
+	if (WLB_GROW(q->d, q->cap, q->head + q->n + 1))
+		return WLB_ENOMEM;
+	q->d[q->head + q->n++] = d;
+	return 0;
+}
+
+/* Queue level of an outlier (len > L1): the highest i with L_i <= len. */
+static int level(const struct wlbp *w, uint32_t len)
+{
+	int i = 0;
+	while (i + 1 < w->n_queues && w->thresholds[i + 1] <= len)
+		i++;
+	return i;
+}
+
+static int wlbp_next(void *state, struct wlb_packer *pk, struct wlb_stream *s,
+		     struct wlb_packed *out)
+{
+	struct wlbp *w = state;
+	const struct wlb_doc *in;
+	size_t n_in = wlb_stream_next(s, &in), n_fresh = 0, n_set = 0, n_placed = 0, keep = 0;
+	uint32_t N = w->n_bins;
+	int rc;
+
+	if (n_in == 0)
+		return 0; /* end of data: queued and carried documents stay pending */
+	if (WLB_GROW(w->fresh, w->cap_fresh, n_in + (size_t)w->n_queues * N))
+		return WLB_ENOMEM;
+	for (size_t i = 0; i < n_in; i++) {
+		if (w->n_queues > 0 && in[i].len > w->thresholds[0]) {
+			if (enqueue(&w->q[level(w, in[i].len)], in[i]))
+				return WLB_ENOMEM;
+		} else {
+			w->fresh[n_fresh++] = in[i];
+		}
+	}
+	for (int k = 0; k < w->n_queues; k++) {
+		struct queue *q = &w->q[k];
+		if (q->n >= N) {
+			memcpy(w->fresh + n_fresh, q->d + q->head, N * sizeof *q->d);
+			n_fresh += N;
+			q->head += N;
+			q->n -= N;
+		}
+	}
+	wlb_docs_sort_desc(w->fresh, n_fresh);
+
+	n_set = w->n_remained + n_fresh;
+	if (WLB_GROW(w->set, w->cap_set, n_set) || WLB_GROW(w->bin, w->cap_bin, n_set) ||
+	    WLB_GROW(w->remained, w->cap_remained, n_set) ||
+	    WLB_GROW(w->tokens, w->cap_tokens, N) || WLB_GROW(w->load, w->cap_load, N))
+		return WLB_ENOMEM;
+	memcpy(w->set, w->remained, w->n_remained * sizeof *w->set);
+	memcpy(w->set + w->n_remained, w->fresh, n_fresh * sizeof *w->set);
+	memset(w->tokens, 0, N * sizeof *w->tokens);
+	memset(w->load, 0, N * sizeof *w->load);
+
+	for (size_t i = 0; i < n_set; i++) {
+		struct wlb_doc d = w->set[i];
+		uint32_t lw = 0, lt = 0, b = UINT32_MAX;
+		for (uint32_t k = 1; k < N; k++) {
+			if (w->load[k] < w->load[lw])
+				lw = k;
+			if (w->tokens[k] < w->tokens[lt])
+				lt = k;
+		}
+		if (w->tokens[lw] + d.len <= w->s_max)
+			b = lw;
+		else if (w->tokens[lt] + d.len <= w->s_max)
+			b = lt;
+		if (b == UINT32_MAX) {
+			w->remained[keep++] = d;
+			continue;
+		}
+		w->tokens[b] += d.len;
+		w->load[b] += wlb_workload_doc(w->work, d.len);
+		w->set[n_placed] = d; /* n_placed <= i: compacting in place is safe */
+		w->bin[n_placed++] = b;
+	}
+	w->n_remained = keep;
+	rc = wlb_packed_emit(pk, out, w->set, w->bin, n_placed, N, 1);
+	return rc ? rc : 1;
+}
+
+static uint64_t wlbp_pending(const void *state)
+{
+	const struct wlbp *w = state;
+	uint64_t t = 0;
+	for (size_t i = 0; i < w->n_remained; i++)
+		t += w->remained[i].len;
+	for (int k = 0; k < w->n_queues; k++)
+		for (size_t i = 0; i < w->q[k].n; i++)
+			t += w->q[k].d[w->q[k].head + i].len;
+	return t;
+}
+
+static void wlbp_destroy(void *state)
+{
+	struct wlbp *w = state;
+	for (int k = 0; k < WLB_MAX_QUEUES; k++)
+		free(w->q[k].d);
+	free(w->remained);
+	free(w->fresh);
+	free(w->set);
+	free(w->bin);
+	free(w->tokens);
+	free(w->load);
+	free(w);
+}
+
+const struct wlb_packer_ops wlb_pack_wlb = {
+	"wlb", "variable-length packing with outlier delay (WLB-LLM Algorithm 1)",
+	wlbp_create, wlbp_next, wlbp_pending, wlbp_destroy,
+};

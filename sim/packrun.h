@@ -1,0 +1,66 @@
+/* packrun.h — run a trace's document stream through a packer and a sharder
+ * and measure the balance of what comes out (the metrics of wlb-trace pack;
+ * the simulator adds times on top of the same records). */
+#ifndef WLB_PACKRUN_H
+#define WLB_PACKRUN_H
+
+#include <stdint.h>
+
+#include "trace.h"
+
+struct wlb_mb_rec {
+	uint64_t tokens;
+	uint32_t docs;
+	uint32_t replica;
+	double work;          /* W of the micro-batch (FLOP model: one layer's forward FLOPs) */
+	double cp_imbalance;  /* max / mean of causal pairs over CP ranks (1 when cp = 1) */
+	double cp_cost_max;   /* slowest rank's predicted attention (tile-padded pairs) */
+	enum wlb_shard_kind sharding; /* what the sharder used */
+};
+
+struct wlb_iter_rec {
+	uint32_t iter;
+	uint32_t n_mb;        /* micro-batches: mb[first_mb .. first_mb + n_mb) of the run */
+	size_t first_mb;
+	uint64_t tokens;
+	double imbalance_pp;  /* max / mean of W over the iteration's micro-batches */
+	double imbalance_dp;  /* max / mean of replica W */
+	double delay_iters;   /* token-weighted mean of (iteration - arrival) */
+	double pack_us;
+};
+
+struct wlb_pack_summary {
+	uint32_t iterations;
+	double imbalance_pp, imbalance_cp, imbalance_dp;
+	double token_delay_iters;        /* token-weighted mean of (packed - arrived) */
+	double token_displacement_iters; /* token-weighted mean of |packed - arrived| */
+	uint64_t documents;              /* pieces emitted (a split document counts per part) */
+	uint64_t tokens;                 /* tokens emitted */
+	uint64_t tokens_in;              /* tokens read from the stream */
+	uint64_t pending_tokens;         /* read but not emitted: queued or carried */
+	double pack_ms_per_batch;
+	double shard_ms_per_batch;
+	double per_doc_share;            /* fraction of micro-batches sharded per-doc */
+	double cp_cost;                  /* sum over micro-batches of the slowest rank's estimate */
+};
+
+struct wlb_packrun {
+	char packing[16];
+	enum wlb_shard_kind sharding;
+	struct wlb_pack_params params;
+	struct wlb_iter_rec *iters;
+	struct wlb_mb_rec *mbs;
+	size_t n_iters, n_mbs, cap_iters, cap_mbs;
+	struct wlb_pack_summary summary;
+};
+
+/* Packs t->iterations iterations (all the data for a finite source when 0)
+ * with t->policy and t->parallel, sharding every micro-batch over cp ranks. */
+int wlb_packrun(const struct wlb_trace *t, struct wlb_packrun *out, struct wlb_error *err);
+void wlb_packrun_free(struct wlb_packrun *r);
+
+/* The packing parameters a trace's policy implies (defaults filled in). */
+void wlb_pack_params_from_trace(const struct wlb_trace *t, const struct wlb_workload *w,
+				struct wlb_pack_params *p);
+
+#endif

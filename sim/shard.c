@@ -1,0 +1,251 @@
+/* shard.c — per-seq, per-doc and adaptive CP sharding into attention pieces. */
+#include "shard.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "grow.h"
+#include "model.h"
+
+static const char *const names[] = {"per-seq", "per-doc", "adaptive"};
+
+int wlb_shard_parse(const char *name, enum wlb_shard_kind *out)
+{
+	for (int k = 0; k < 3; k++)
+		if (!strcmp(name, names[k])) {
+			*out = (enum wlb_shard_kind)k;
+			return 0;
+		}
+	return WLB_EINVAL;
+}
+
+const char *wlb_shard_name(enum wlb_shard_kind k)
+{
+	return (unsigned)k < 3 ? names[k] : "?";
+}
+
+double wlb_tiled_pairs(uint32_t q_len, uint32_t kv_len)
+{
+	double q = q_len, qt = (double)((q_len + WLB_ATTN_TILE - 1) / WLB_ATTN_TILE * WLB_ATTN_TILE);
+	return wlb_pairs(qt, kv_len + (qt - q));
+}
+
+static double tiled_rank_cost(const struct wlb_shard_estimate *e, const struct wlb_piece *p,
+			      size_t n)
+{
+	double t = 0;
+	(void)e;
+	for (size_t i = 0; i < n; i++)
+		t += wlb_tiled_pairs(p[i].q_len, p[i].kv_len);
+	return t;
+}
+
+const struct wlb_shard_estimate wlb_shard_tiled_pairs = {tiled_rank_cost, NULL};
+
+int wlb_sharding_init(struct wlb_sharding *s, int cp)
+{
+	memset(s, 0, sizeof *s);
+	if (cp < 1)
+		return WLB_EINVAL;
+	s->cp = cp;
+	s->rank_start = calloc((size_t)cp + 1, sizeof *s->rank_start);
+	s->alt_start = calloc((size_t)cp + 1, sizeof *s->alt_start);
+	s->rank_tokens = calloc((size_t)cp, sizeof *s->rank_tokens);
+	s->alt_tokens = calloc((size_t)cp, sizeof *s->alt_tokens);
+	s->rank_cost = calloc((size_t)cp, sizeof *s->rank_cost);
+	if (!s->rank_start || !s->alt_start || !s->rank_tokens || !s->alt_tokens || !s->rank_cost) {
+		wlb_sharding_free(s);
+		return WLB_ENOMEM;
+	}
+	return 0;
+}
+
+void wlb_sharding_free(struct wlb_sharding *s)
+{
+	free(s->rank_start);
+	free(s->alt_start);
+	free(s->rank_tokens);
+	free(s->alt_tokens);
+	free(s->rank_cost);
+	free(s->pieces);
+	free(s->alt);
+	memset(s, 0, sizeof *s);
+}
+
+/* Output of one layout: pieces grouped by rank. */
+struct layout {
+	struct wlb_piece **p;
+	size_t *cap, n;
+	size_t *start;
+	uint32_t *tokens;
+};
+
+static int put(struct layout *l, uint32_t doc, uint32_t q, uint32_t kv)
+{
+	if (q == 0)
+		return 0;
+	if (WLB_GROW(*l->p, *l->cap, l->n + 1))
+		return WLB_ENOMEM;
+	(*l->p)[l->n++] = (struct wlb_piece){doc, q, kv};
+	return 0;
+}
+
+/* Chunk [a, b) of the packed sequence: a piece per document it overlaps.
+ * Documents start at start[i]; the first overlapping one is found by bisection. */
+static int seq_chunk(struct layout *l, const struct wlb_doc *docs, const uint64_t *start,
+		     size_t n, uint64_t a, uint64_t b, uint32_t *tokens)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* first i with start[i] + len > a */
+		size_t mid = (lo + hi) / 2;
+		if (start[mid] + docs[mid].len <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < n && start[i] < b; i++) {
+		uint64_t qs = start[i] > a ? start[i] : a;
+		uint64_t qe = start[i] + docs[i].len < b ? start[i] + docs[i].len : b;
+		if (put(l, docs[i].id, (uint32_t)(qe - qs), (uint32_t)(qe - start[i])))
+			return WLB_ENOMEM;
+		*tokens += (uint32_t)(qe - qs);
+	}
+	return 0;
+}
+
+static int per_seq(struct wlb_sharding *s, struct layout *l, const struct wlb_doc *docs,
+		   size_t n, uint64_t total)
+{
+	uint32_t slots = 2u * (uint32_t)s->cp;
+	uint64_t chunk = (total + slots - 1) / slots;
+
+	if (WLB_GROW(s->start, s->cap_start, n ? n : 1))
+		return WLB_ENOMEM;
+	for (size_t i = 0, at = 0; i < n; at += docs[i++].len)
+		s->start[i] = at;
+	for (int r = 0; r < s->cp; r++) {
+		l->start[r] = l->n;
+		l->tokens[r] = 0;
+		if (seq_chunk(l, docs, s->start, n, r * chunk, (r + 1) * chunk, &l->tokens[r]) ||
+		    seq_chunk(l, docs, s->start, n, (slots - 1 - r) * chunk, (slots - r) * chunk,
+			      &l->tokens[r]))
+			return WLB_ENOMEM;
+	}
+	l->start[s->cp] = l->n;
+	return 0;
+}
+
+/* Each document in 2cp chunks; its remainder tokens go one each to the slots
+ * from a round-robin pointer that carries across documents.  One pass over the
+ * documents writes rank r's pieces into its own region [2nr, 2n(r+1)), then
+ * the regions are closed up. */
+static int per_doc(struct wlb_sharding *s, struct layout *l, const struct wlb_doc *docs,
+		   size_t n)
+{
+	uint32_t slots = 2u * (uint32_t)s->cp, ptr = 0;
+	size_t region = 2 * n, at = 0;
+	struct wlb_piece *p;
+
+	if (WLB_GROW(s->size, s->cap_size, slots) || WLB_GROW(s->cstart, s->cap_cstart, slots) ||
+	    WLB_GROW(*l->p, *l->cap, region * (size_t)s->cp + 1))
+		return WLB_ENOMEM;
+	p = *l->p;
+	for (int r = 0; r < s->cp; r++) {
+		l->start[r] = region * (size_t)r; /* a cursor during the pass */
+		l->tokens[r] = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t len = docs[i].len, base = len / slots, rem = len % slots, pos = 0;
+		for (uint32_t j = 0; j < slots; j++) {
+			uint32_t off = (j + slots - ptr) % slots; /* j in [ptr, ptr + rem) mod slots */
+			s->size[j] = base + (off < rem);
+			s->cstart[j] = pos;
+			pos += s->size[j];
+		}
+		ptr = (ptr + rem) % slots;
+		for (uint32_t r = 0; r < (uint32_t)s->cp; r++) {
+			uint32_t pair[2] = {r, slots - 1 - r};
+			for (int h = 0; h < 2; h++) {
+				uint32_t q = s->size[pair[h]];
+				if (q == 0)
+					continue;
+				p[l->start[r]++] = (struct wlb_piece){docs[i].id, q, s->cstart[pair[h]] + q};
+				l->tokens[r] += q;
+			}
+		}
+	}
+	for (int r = 0; r < s->cp; r++) {
+		size_t from = region * (size_t)r, cnt = l->start[r] - from;
+		memmove(p + at, p + from, cnt * sizeof *p);
+		l->start[r] = at;
+		at += cnt;
+	}
+	l->start[s->cp] = at;
+	l->n = at;
+	return 0;
+}
+
+static double max_rank_cost(const struct wlb_shard_estimate *est, const struct wlb_piece *p,
+			    const size_t *start, int cp, double *cost)
+{
+	double mx = 0;
+	for (int r = 0; r < cp; r++) {
+		double c = est->rank_cost(est, p + start[r], start[r + 1] - start[r]);
+		if (cost)
+			cost[r] = c;
+		if (c > mx)
+			mx = c;
+	}
+	return mx;
+}
+
+int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind, const struct wlb_doc *docs,
+	      size_t n, const struct wlb_shard_estimate *est)
+{
+	struct layout main = {&s->pieces, &s->cap_pieces, 0, s->rank_start, s->rank_tokens};
+	struct layout alt = {&s->alt, &s->cap_alt, 0, s->alt_start, s->alt_tokens};
+	uint32_t slots = 2u * (uint32_t)s->cp;
+	uint64_t total = 0;
+	int rc;
+
+	if (!est)
+		est = &wlb_shard_tiled_pairs;
+	for (size_t i = 0; i < n; i++)
+		total += docs[i].len;
+	s->tokens_per_rank = (uint32_t)((total + slots - 1) / slots * 2);
+	s->pad_tokens = s->tokens_per_rank * (uint32_t)s->cp - (uint32_t)total;
+
+	if (kind == WLB_SHARD_PER_DOC)
+		rc = per_doc(s, &main, docs, n);
+	else
+		rc = per_seq(s, &main, docs, n, total);
+	if (rc)
+		return rc;
+	s->n_pieces = main.n;
+	s->used = kind == WLB_SHARD_PER_DOC ? WLB_SHARD_PER_DOC : WLB_SHARD_PER_SEQ;
+	double best = max_rank_cost(est, s->pieces, s->rank_start, s->cp, s->rank_cost);
+	if (kind != WLB_SHARD_ADAPTIVE)
+		return 0;
+
+	if ((rc = per_doc(s, &alt, docs, n)))
+		return rc;
+	if (max_rank_cost(est, s->alt, s->alt_start, s->cp, NULL) < best) {
+		/* per-doc predicted faster: swap it in (ties keep per-seq: fewer pieces) */
+		struct wlb_piece *tp = s->pieces; s->pieces = s->alt; s->alt = tp;
+		size_t tc = s->cap_pieces; s->cap_pieces = s->cap_alt; s->cap_alt = tc;
+		size_t *ts = s->rank_start; s->rank_start = s->alt_start; s->alt_start = ts;
+		uint32_t *tt = s->rank_tokens; s->rank_tokens = s->alt_tokens; s->alt_tokens = tt;
+		s->n_pieces = alt.n;
+		s->used = WLB_SHARD_PER_DOC;
+		max_rank_cost(est, s->pieces, s->rank_start, s->cp, s->rank_cost);
+	}
+	return 0;
+}
+
+double wlb_sharding_rank_pairs(const struct wlb_sharding *s, int r)
+{
+	double t = 0;
+	for (size_t i = s->rank_start[r]; i < s->rank_start[r + 1]; i++)
+		t += wlb_pairs(s->pieces[i].q_len, s->pieces[i].kv_len);
+	return t;
+}
