@@ -1,1 +1,566 @@
-int main(void) { return 0; }
+/* wlb-trace — generate, inspect and pack document traces.
+ *
+ *   wlb-trace gen   --preset NAME --model M --context N ... -o FILE
+ *   wlb-trace stats TRACE
+ *   wlb-trace pack  TRACE [--packing P] [--sharding S] [--compare] [--json FILE|-]
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#include "packrun.h"
+#include "report.h"
+#include "trace.h"
+
+static const char *prog = "wlb-trace";
+
+static int fail(const char *fmt, ...) WLB_PRINTF(1, 2);
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int fail_err(const struct wlb_error *e)
+{
+	return fail("%s", e->msg);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: wlb-trace gen   --preset NAME [--model M] [--context N] [--tp A] [--cp B] [--pp C]\n"
+"                       [--dp D] [--microbatches M] [--iterations I] [--seed S] [--name X]\n"
+"                       [--gpu G] -o FILE\n"
+"       wlb-trace stats TRACE [--docs N]\n"
+"       wlb-trace pack  TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
+"                       [--window W] [--iterations I] [--seed S] [--json FILE|-] [--compare]\n"
+"                       [--summary] [--no-timing]\n"
+"\n"
+"gen    writes a wlb-trace/1 file drawing documents from a distribution preset\n"
+"       (wlb128k, prolong64k, web, bytescale); defaults: llama2-7b, context 131072,\n"
+"       tp 8, cp 2, pp 4, dp 1, 4 micro-batches, 50 iterations, seed 1.\n"
+"stats  prints the document-length distribution of a trace's data (for a\n"
+"       distribution, the documents its iterations read, or --docs N draws).\n"
+"pack   packs every iteration and shards every micro-batch over the CP ranks, and\n"
+"       reports balance per iteration and in summary: imbalance_pp (max/mean of\n"
+"       micro-batch work W per iteration), imbalance_cp (max/mean of attention\n"
+"       pairs over CP ranks), token delay, packing time.  --compare runs Plain-4D\n"
+"       (concat + per-seq), Fixed-4D (greedy + the better static sharder) and\n"
+"       WLB-LLM (wlb + adaptive) on the same documents.\n"
+"\n"
+"  --packing P       concat | greedy | bfd | wlb          (trace policy, default wlb)\n"
+"  --sharding S      per-seq | per-doc | adaptive         (default adaptive)\n"
+"  --s-max N         wlb: most tokens per micro-batch     (default 1.5 x context)\n"
+"  --thresholds L    wlb: outlier queue thresholds, or none (default context/4,context/2)\n"
+"  --window W        greedy: global batches per window    (default 1)\n"
+"  --json FILE       write the wlb-report/1 document (- for stdout)\n"
+"  --summary         print only the summary, not each iteration\n"
+"  --no-timing       report packing times as 0, for byte-identical output\n"
+"\n"
+"examples:\n"
+"  wlb-trace gen --preset wlb128k --model llama2-7b --context 131072 -o 7b-128k.json\n"
+"  wlb-trace stats traces/7b-128k.json\n"
+"  wlb-trace pack traces/7b-128k.json --compare\n"
+"  wlb-trace pack traces/7b-128k.json --packing greedy --window 4 --json report.json\n");
+}
+
+/* Strict parse of a positive integer option value. */
+static int parse_u32(const char *opt, const char *s, uint32_t lo, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < lo || v > 0x7fffffffULL)
+		return fail("%s: expected an integer of at least %u, got \"%s\"", opt, lo, s);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_thresholds(const char *s, struct wlb_policy *pol)
+{
+	char buf[256], *tok, *save;
+	int n = 0;
+
+	if (!strcmp(s, "none")) {
+		pol->n_thresholds = 0;
+		return 0;
+	}
+	snprintf(buf, sizeof buf, "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == WLB_MAX_QUEUES)
+			return fail("--thresholds: at most %d queues", WLB_MAX_QUEUES);
+		if (parse_u32("--thresholds", tok, 1, &pol->thresholds[n]))
+			return 1;
+		if (n && pol->thresholds[n] <= pol->thresholds[n - 1])
+			return fail("--thresholds: must increase, got %u after %u", pol->thresholds[n],
+				    pol->thresholds[n - 1]);
+		n++;
+	}
+	if (n == 0)
+		return fail("--thresholds: expected a comma-separated list or none, got \"%s\"", s);
+	pol->n_thresholds = n;
+	return 0;
+}
+
+enum { O_PACKING = 256, O_SHARDING, O_SMAX, O_THRESH, O_WINDOW, O_ITERS, O_SEED, O_JSON,
+       O_COMPARE, O_SUMMARY, O_NOTIME, O_PRESET, O_MODEL, O_CONTEXT, O_TP, O_CP, O_PP, O_DP,
+       O_MB, O_NAME, O_GPU, O_DOCS };
+
+static const struct option opts[] = {
+	{"packing", required_argument, 0, O_PACKING}, {"sharding", required_argument, 0, O_SHARDING},
+	{"s-max", required_argument, 0, O_SMAX}, {"thresholds", required_argument, 0, O_THRESH},
+	{"window", required_argument, 0, O_WINDOW}, {"iterations", required_argument, 0, O_ITERS},
+	{"seed", required_argument, 0, O_SEED}, {"json", required_argument, 0, O_JSON},
+	{"compare", no_argument, 0, O_COMPARE}, {"summary", no_argument, 0, O_SUMMARY},
+	{"no-timing", no_argument, 0, O_NOTIME}, {"preset", required_argument, 0, O_PRESET},
+	{"model", required_argument, 0, O_MODEL}, {"context", required_argument, 0, O_CONTEXT},
+	{"tp", required_argument, 0, O_TP}, {"cp", required_argument, 0, O_CP},
+	{"pp", required_argument, 0, O_PP}, {"dp", required_argument, 0, O_DP},
+	{"microbatches", required_argument, 0, O_MB}, {"name", required_argument, 0, O_NAME},
+	{"gpu", required_argument, 0, O_GPU}, {"docs", required_argument, 0, O_DOCS},
+	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+};
+
+struct args {
+	const char *json, *preset, *output;
+	int compare, summary, no_timing;
+	uint32_t docs;
+	int n_set;              /* trace overrides, applied after the trace is loaded */
+	int set_code[64];
+	const char *set_arg[64];
+};
+
+/* Reads the options; those that change the trace are kept for apply_opts, so
+ * the command line overrides the trace file, whatever their order. */
+static int parse_opts(int argc, char **argv, struct args *a, const char *allowed)
+{
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == '?')
+			return fail("see wlb-trace --help");
+		const char *name = c == 'o' ? "output" : NULL;
+		for (int i = 0; !name && opts[i].name; i++)
+			if (opts[i].val == c)
+				name = opts[i].name;
+		if (!strstr(allowed, name))
+			return fail("--%s does not apply to this command (see --help)", name);
+		switch (c) {
+		case O_JSON: a->json = optarg; break;
+		case O_COMPARE: a->compare = 1; break;
+		case O_SUMMARY: a->summary = 1; break;
+		case O_NOTIME: a->no_timing = 1; break;
+		case O_PRESET: a->preset = optarg; break;
+		case O_DOCS: if (parse_u32("--docs", optarg, 1, &a->docs)) return 1; break;
+		case 'o': a->output = optarg; break;
+		default:
+			if (a->n_set == 64)
+				return fail("too many options");
+			a->set_code[a->n_set] = c;
+			a->set_arg[a->n_set++] = optarg;
+		}
+	}
+	return 0;
+}
+
+static int apply_opts(struct wlb_trace *t, const struct args *a)
+{
+	struct wlb_error e;
+	uint32_t v;
+
+	for (int i = 0; i < a->n_set; i++) {
+		const char *arg = a->set_arg[i];
+		switch (a->set_code[i]) {
+		case O_PACKING:
+			if (!wlb_packer_find(arg))
+				return fail("--packing: expected concat, greedy, bfd or wlb, got \"%s\"", arg);
+			snprintf(t->policy.packing, sizeof t->policy.packing, "%s", arg);
+			break;
+		case O_SHARDING: {
+			enum wlb_shard_kind k;
+			if (wlb_shard_parse(arg, &k))
+				return fail("--sharding: expected per-seq, per-doc or adaptive, got \"%s\"", arg);
+			snprintf(t->policy.sharding, sizeof t->policy.sharding, "%s", arg);
+			break;
+		}
+		case O_SMAX: if (parse_u32("--s-max", arg, 1, &t->policy.s_max)) return 1; break;
+		case O_THRESH: if (parse_thresholds(arg, &t->policy)) return 1; break;
+		case O_WINDOW: if (parse_u32("--window", arg, 1, &t->policy.window)) return 1; break;
+		case O_ITERS: if (parse_u32("--iterations", arg, 1, &t->iterations)) return 1; break;
+		case O_SEED:
+			if (parse_u32("--seed", arg, 0, &v))
+				return 1;
+			t->source.seed = v;
+			break;
+		case O_MODEL:
+			if (wlb_model_preset(arg, &t->model, &e))
+				return fail("--model: %s", e.msg);
+			break;
+		case O_CONTEXT: if (parse_u32("--context", arg, 1, &t->context)) return 1; break;
+		case O_TP: if (parse_u32("--tp", arg, 1, &v)) return 1; t->parallel.tp = (int)v; break;
+		case O_CP: if (parse_u32("--cp", arg, 1, &v)) return 1; t->parallel.cp = (int)v; break;
+		case O_PP: if (parse_u32("--pp", arg, 1, &v)) return 1; t->parallel.pp = (int)v; break;
+		case O_DP: if (parse_u32("--dp", arg, 1, &v)) return 1; t->parallel.dp = (int)v; break;
+		case O_MB:
+			if (parse_u32("--microbatches", arg, 1, &v))
+				return 1;
+			t->parallel.microbatches = (int)v;
+			break;
+		case O_NAME: snprintf(t->name, sizeof t->name, "%s", arg); break;
+		case O_GPU: snprintf(t->gpu, sizeof t->gpu, "%s", arg); break;
+		}
+	}
+	if (wlb_trace_check(t, &e))
+		return fail("%s%s%s", t->path[0] ? t->path : "", t->path[0] ? " (with the command-line options): " : "", e.msg);
+	return 0;
+}
+
+static int load(const char *path, struct wlb_trace *t)
+{
+	struct wlb_error e;
+	if (wlb_trace_load(t, path, &e))
+		return fail_err(&e);
+	return 0;
+}
+
+/* ---- gen ---- */
+
+static int cmd_gen(int argc, char **argv)
+{
+	struct wlb_trace t;
+	struct args a = {0};
+	struct wlb_error e;
+	int rc = 1;
+
+	wlb_trace_init(&t);
+	wlb_model_preset("llama2-7b", &t.model, &e);
+	t.context = 131072;
+	t.parallel.tp = 8;
+	t.parallel.cp = 2;
+	t.parallel.pp = 4;
+	t.parallel.microbatches = 4;
+	t.iterations = 50;
+	t.source.kind = WLB_SOURCE_DIST;
+	if (parse_opts(argc, argv, &a, "preset model context tp cp pp dp microbatches "
+		       "iterations seed name gpu output packing sharding s-max thresholds window"))
+		goto done;
+	if (optind != argc) {
+		fail("gen: unexpected argument \"%s\"", argv[optind]);
+		goto done;
+	}
+	if (!a.preset || !a.output) {
+		fail("gen: --preset NAME and -o FILE are required (see --help)");
+		goto done;
+	}
+	if (wlb_dist_preset(a.preset, &t.source.dist, &e)) {
+		fail("--preset: %s", e.msg);
+		goto done;
+	}
+	if (apply_opts(&t, &a))
+		goto done;
+	if (!t.name[0])
+		snprintf(t.name, sizeof t.name, "%s-%uk-%s", t.model.name, t.context / 1024, a.preset);
+	if (wlb_trace_save(&t, a.preset, a.output, &e)) {
+		fail_err(&e);
+		goto done;
+	}
+	printf("%s: %s, context %u, TP%d CP%d PP%d DP%d, %d micro-batches, %u iterations of %s, seed %llu\n",
+	       a.output, t.model.name, t.context, t.parallel.tp, t.parallel.cp, t.parallel.pp,
+	       t.parallel.dp, t.parallel.microbatches, t.iterations, a.preset,
+	       (unsigned long long)t.source.seed);
+	rc = 0;
+done:
+	wlb_trace_free(&t);
+	return rc;
+}
+
+/* ---- stats ---- */
+
+static int cmd_stats(int argc, char **argv)
+{
+	static const double qs[] = {0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999};
+	static const uint32_t cuts[] = {8192, 32768, 65536, 131072};
+	struct wlb_trace t;
+	struct args a = {0};
+	struct wlb_error e;
+	uint32_t *lens = NULL;
+	double *v = NULL;
+	size_t n = 0;
+	int rc = 1;
+
+	wlb_trace_init(&t);
+	if (parse_opts(argc, argv, &a, "docs seed iterations"))
+		goto done;
+	if (optind + 1 != argc) {
+		fail("stats: expected one TRACE (see --help)");
+		goto done;
+	}
+	if (load(argv[optind], &t) || apply_opts(&t, &a))
+		goto done;
+	uint64_t batch = (uint64_t)t.parallel.dp * (uint64_t)t.parallel.microbatches * t.context;
+	if (t.source.kind == WLB_SOURCE_DIST && a.docs) {
+		lens = malloc(a.docs * sizeof *lens);
+		if (!lens || wlb_dist_sample_n(&t.source.dist, t.source.seed, lens, a.docs, &e)) {
+			fail("%s", lens ? e.msg : "out of memory");
+			goto done;
+		}
+		n = a.docs;
+	} else if (wlb_source_collect(&t.source, t.source.kind == WLB_SOURCE_DIST ?
+				      (uint64_t)(t.iterations ? t.iterations : 1) * batch : 0,
+				      &lens, &n, &e)) {
+		fail_err(&e);
+		goto done;
+	}
+	v = malloc(n * sizeof *v);
+	if (!v) {
+		fail("out of memory");
+		goto done;
+	}
+	double tok = 0, above[4] = {0};
+	for (size_t i = 0; i < n; i++) {
+		v[i] = lens[i];
+		tok += lens[i];
+		for (int k = 0; k < 4; k++)
+			if (lens[i] > cuts[k])
+				above[k] += lens[i];
+	}
+	gsl_sort(v, 1, n);
+	printf("%s: %zu documents, %.0f tokens (%.2f global batches of %llu)\n", argv[optind], n, tok,
+	       tok / (double)batch, (unsigned long long)batch);
+	printf("  mean %.0f  stddev %.0f  min %.0f  max %.0f\n", gsl_stats_mean(v, 1, n),
+	       n > 1 ? gsl_stats_sd(v, 1, n) : 0.0, v[0], v[n - 1]);
+	printf("  quantile  ");
+	for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
+		printf(" %8g", qs[k] * 100);
+	printf("  (%%)\n  length    ");
+	for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
+		printf(" %8.0f", gsl_stats_quantile_from_sorted_data(v, 1, n, qs[k]));
+	printf("\n  tokens in documents longer than 8K / 32K / 64K / 128K: %.1f %% / %.1f %% / %.1f %% / %.1f %%\n",
+	       100 * above[0] / tok, 100 * above[1] / tok, 100 * above[2] / tok, 100 * above[3] / tok);
+	printf("  log2 bin        documents   tokens\n");
+	for (int b = 0; b < 32; b++) {
+		double lo = ldexp(1, b), hi = ldexp(1, b + 1), dn = 0, dt = 0;
+		for (size_t i = 0; i < n; i++)
+			if (v[i] >= lo && v[i] < hi) {
+				dn++;
+				dt += v[i];
+			}
+		if (dn > 0)
+			printf("  [%7.0f, %7.0f)  %6.2f %%  %6.2f %%\n", lo, hi, 100 * dn / (double)n,
+			       100 * dt / tok);
+	}
+	rc = 0;
+done:
+	free(lens);
+	free(v);
+	wlb_trace_free(&t);
+	return rc;
+}
+
+/* ---- pack ---- */
+
+static void print_config(const struct wlb_trace *t)
+{
+	struct wlb_policy pol = t->policy;
+	const struct wlb_parallel *p = &t->parallel;
+
+	wlb_policy_defaults(&pol, t->context);
+	printf("%s: %s, context %u, TP%d CP%d PP%d DP%d, %d micro-batches per replica\n",
+	       t->name[0] ? t->name : t->path, t->model.name, t->context, p->tp, p->cp, p->pp, p->dp,
+	       p->microbatches);
+	printf("policy: %s (s_max %u, window %u, outlier queues", pol.packing, pol.s_max, pol.window);
+	if (pol.n_thresholds == 0)
+		printf(" none");
+	for (int i = 0; i < pol.n_thresholds; i++)
+		printf("%s%u", i ? "," : " ", pol.thresholds[i]);
+	printf(") + %s\n", pol.sharding);
+}
+
+static void print_summary(const struct wlb_pack_summary *s)
+{
+	printf("summary over %u iterations\n", s->iterations);
+	printf("  imbalance_pp         %8.3f   max/mean micro-batch work W, mean over iterations\n",
+	       s->imbalance_pp);
+	printf("  imbalance_cp         %8.3f   max/mean attention pairs over CP ranks, mean over micro-batches\n",
+	       s->imbalance_cp);
+	printf("  imbalance_dp         %8.3f   max/mean replica work\n", s->imbalance_dp);
+	printf("  token_delay_iters    %8.3f   token-weighted mean of (iteration trained - iteration read)\n",
+	       s->token_delay_iters);
+	printf("  token_displacement   %8.3f   the same with |...|: reordering of any sign\n",
+	       s->token_displacement_iters);
+	printf("  documents            %8llu   pieces trained (a split document counts per part)\n",
+	       (unsigned long long)s->documents);
+	printf("  tokens               %llu trained of %llu read, %llu pending\n",
+	       (unsigned long long)s->tokens, (unsigned long long)s->tokens_in,
+	       (unsigned long long)s->pending_tokens);
+	printf("  pack_ms_per_batch    %8.4f   (sharding %.4f ms per batch)\n", s->pack_ms_per_batch,
+	       s->shard_ms_per_batch);
+	printf("  per-doc share        %7.1f %%   of micro-batches sharded per document\n",
+	       100 * s->per_doc_share);
+}
+
+static void print_iterations(const struct wlb_packrun *r)
+{
+	printf(" iter     tokens  docs  imb_pp  imb_dp  max_cp   delay  micro-batch tokens (K)\n");
+	for (size_t i = 0; i < r->n_iters; i++) {
+		const struct wlb_iter_rec *ir = &r->iters[i];
+		uint32_t docs = 0;
+		double cpmax = 1;
+		for (uint32_t b = 0; b < ir->n_mb; b++) {
+			docs += r->mbs[ir->first_mb + b].docs;
+			if (r->mbs[ir->first_mb + b].cp_imbalance > cpmax)
+				cpmax = r->mbs[ir->first_mb + b].cp_imbalance;
+		}
+		printf("%5u %10llu %5u %7.3f %7.3f %7.3f %7.2f ", ir->iter, (unsigned long long)ir->tokens,
+		       docs, ir->imbalance_pp, ir->imbalance_dp, cpmax, ir->delay_iters);
+		for (uint32_t b = 0; b < ir->n_mb && b < 8; b++)
+			printf(" %.1f", r->mbs[ir->first_mb + b].tokens / 1024.0);
+		printf("%s\n", ir->n_mb > 8 ? " ..." : "");
+	}
+}
+
+static int run(const struct wlb_trace *t, const char *packing, const char *sharding,
+	       uint32_t window, struct wlb_packrun *r)
+{
+	struct wlb_trace c = *t;
+	struct wlb_error e;
+
+	if (packing)
+		snprintf(c.policy.packing, sizeof c.policy.packing, "%s", packing);
+	if (sharding)
+		snprintf(c.policy.sharding, sizeof c.policy.sharding, "%s", sharding);
+	if (window)
+		c.policy.window = window;
+	if (wlb_packrun(&c, r, &e))
+		return fail("%s", e.msg);
+	return 0;
+}
+
+static void zero_timing(struct wlb_packrun *r)
+{
+	r->summary.pack_ms_per_batch = r->summary.shard_ms_per_batch = 0;
+	for (size_t i = 0; i < r->n_iters; i++)
+		r->iters[i].pack_us = 0;
+}
+
+static int cmd_pack(int argc, char **argv)
+{
+	struct wlb_trace t;
+	struct args a = {0};
+	struct wlb_error e;
+	struct wlb_packrun main_run, b[4];
+	struct wlb_named_run cmp[3];
+	int n_cmp = 0, rc = 1;
+
+	memset(&main_run, 0, sizeof main_run);
+	memset(b, 0, sizeof b);
+	wlb_trace_init(&t);
+	if (parse_opts(argc, argv, &a, "packing sharding s-max thresholds window iterations seed "
+		       "json compare summary no-timing"))
+		goto done;
+	if (optind + 1 != argc) {
+		fail("pack: expected one TRACE (see --help)");
+		goto done;
+	}
+	if (load(argv[optind], &t) || apply_opts(&t, &a))
+		goto done;
+	if (run(&t, NULL, NULL, 0, &main_run))
+		goto done;
+	if (a.compare) {
+		/* Plain-4D; Fixed-4D = greedy (window 1) with the better static sharder
+		 * over the run (lower sum of slowest-rank tile-padded attention);
+		 * WLB-LLM = wlb + adaptive with the trace's knobs */
+		if (run(&t, "concat", "per-seq", 0, &b[0]) || run(&t, "greedy", "per-seq", 1, &b[1]) ||
+		    run(&t, "greedy", "per-doc", 1, &b[2]) || run(&t, "wlb", "adaptive", 0, &b[3]))
+			goto done;
+		cmp[0] = (struct wlb_named_run){"Plain-4D", &b[0]};
+		cmp[1] = (struct wlb_named_run){"Fixed-4D",
+			b[2].summary.cp_cost < b[1].summary.cp_cost ? &b[2] : &b[1]};
+		cmp[2] = (struct wlb_named_run){"WLB-LLM", &b[3]};
+		n_cmp = 3;
+	}
+	if (a.no_timing) {
+		zero_timing(&main_run);
+		for (int i = 0; i < 4; i++)
+			zero_timing(&b[i]);
+	}
+	if (a.json) {
+		json_t *j = wlb_report_pack(&t, "wlb-trace pack", &main_run, cmp, n_cmp);
+		int w = wlb_json_write(j, a.json, &e);
+		json_decref(j);
+		if (w) {
+			fail_err(&e);
+			goto done;
+		}
+	}
+	if (a.json && !strcmp(a.json, "-")) {
+		rc = 0;
+		goto done;
+	}
+	print_config(&t);
+	if (n_cmp) {
+		printf("\n%-10s %-7s %-9s %8s %8s %8s %8s %9s %10s\n", "policy", "packing", "sharding",
+		       "imb_pp", "imb_cp", "imb_dp", "delay", "pending", "pack ms");
+		for (int i = 0; i < n_cmp; i++) {
+			const struct wlb_pack_summary *s = &cmp[i].run->summary;
+			printf("%-10s %-7s %-9s %8.3f %8.3f %8.3f %8.3f %9llu %10.4f\n", cmp[i].name,
+			       cmp[i].run->packing, wlb_shard_name(cmp[i].run->sharding), s->imbalance_pp,
+			       s->imbalance_cp, s->imbalance_dp, s->token_delay_iters,
+			       (unsigned long long)s->pending_tokens, s->pack_ms_per_batch);
+		}
+		printf("(%u iterations each, same documents; imb = max/mean of work; delay in iterations)\n",
+		       main_run.summary.iterations);
+	} else {
+		if (!a.summary) {
+			putchar('\n');
+			print_iterations(&main_run);
+		}
+		putchar('\n');
+		print_summary(&main_run.summary);
+	}
+	rc = 0;
+done:
+	wlb_packrun_free(&main_run);
+	for (int i = 0; i < 4; i++)
+		wlb_packrun_free(&b[i]);
+	wlb_trace_free(&t);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	wlb_gsl_quiet();
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "gen"))
+		return cmd_gen(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stats"))
+		return cmd_stats(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "pack"))
+		return cmd_pack(argc - 1, argv + 1);
+	return fail("unknown command \"%s\" (expected gen, stats or pack; see --help)", argv[1]);
+}

@@ -1,0 +1,115 @@
+/* report.c — wlb-report/1 documents and atomic JSON writes. */
+#include "report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+json_t *wlb_report_config(const struct wlb_trace *t)
+{
+	const struct wlb_model *m = &t->model;
+	const struct wlb_parallel *p = &t->parallel;
+	struct wlb_policy pol = t->policy;
+	json_t *th = json_array();
+
+	wlb_policy_defaults(&pol, t->context);
+	for (int i = 0; i < pol.n_thresholds; i++)
+		json_array_append_new(th, json_integer(pol.thresholds[i]));
+	return json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s}, s:s, "
+			 "s:{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:b}, s:i, "
+			 "s:{s:s, s:s, s:i, s:o, s:i}, s:{s:i, s:I}}",
+			 "name", t->name,
+			 "model", "name", m->name, "layers", m->layers, "hidden", m->hidden,
+			 "ffn_hidden", m->ffn_hidden, "heads", m->heads, "kv_heads", m->kv_heads,
+			 "head_dim", m->head_dim, "vocab", m->vocab,
+			 "mlp", m->mlp == WLB_MLP_SWIGLU ? "swiglu" : "gelu",
+			 "gpu", t->gpu,
+			 "parallel", "tp", p->tp, "cp", p->cp, "pp", p->pp, "dp", p->dp, "vpp", p->vpp,
+			 "microbatches", p->microbatches, "schedule", p->schedule, "cp_algo", p->cp_algo,
+			 "sequence_parallel", p->sequence_parallel, "fsdp", p->fsdp,
+			 "recompute", p->recompute,
+			 "context", (int)t->context,
+			 "policy", "packing", pol.packing, "sharding", pol.sharding, "s_max", (int)pol.s_max,
+			 "outlier_thresholds", th, "window", (int)pol.window,
+			 "data", "iterations", (int)t->iterations, "seed", (json_int_t)t->source.seed);
+}
+
+static json_t *summary(const struct wlb_pack_summary *s)
+{
+	return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+			 "iterations", (int)s->iterations,
+			 "imbalance_pp", s->imbalance_pp, "imbalance_cp", s->imbalance_cp,
+			 "imbalance_dp", s->imbalance_dp,
+			 "token_delay_iters", s->token_delay_iters,
+			 "token_displacement_iters", s->token_displacement_iters,
+			 "documents", (json_int_t)s->documents, "tokens", (json_int_t)s->tokens,
+			 "tokens_in", (json_int_t)s->tokens_in,
+			 "pending_tokens", (json_int_t)s->pending_tokens,
+			 "pack_ms_per_batch", s->pack_ms_per_batch,
+			 "shard_ms_per_batch", s->shard_ms_per_batch,
+			 "per_doc_share", s->per_doc_share);
+}
+
+json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struct wlb_packrun *run,
+			const struct wlb_named_run *cmp, int n_cmp)
+{
+	json_t *its = json_array();
+
+	for (size_t i = 0; i < run->n_iters; i++) {
+		const struct wlb_iter_rec *ir = &run->iters[i];
+		json_t *mbs = json_array();
+		for (uint32_t b = 0; b < ir->n_mb; b++) {
+			const struct wlb_mb_rec *mr = &run->mbs[ir->first_mb + b];
+			json_array_append_new(mbs, json_pack("{s:i, s:I, s:i, s:f, s:f, s:s}",
+				"replica", (int)mr->replica, "tokens", (json_int_t)mr->tokens,
+				"documents", (int)mr->docs, "work_gflop", mr->work / 1e9,
+				"cp_imbalance", mr->cp_imbalance, "sharding", wlb_shard_name(mr->sharding)));
+		}
+		json_array_append_new(its, json_pack("{s:i, s:I, s:f, s:f, s:f, s:o}",
+			"iteration", (int)ir->iter, "tokens", (json_int_t)ir->tokens,
+			"imbalance_pp", ir->imbalance_pp, "imbalance_dp", ir->imbalance_dp,
+			"delay_iters", ir->delay_iters, "microbatches", mbs));
+	}
+	json_t *r = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "format", "wlb-report/1",
+			      "tool", tool, "source", "packing", "config", wlb_report_config(t),
+			      "iterations", its, "summary", summary(&run->summary));
+	if (n_cmp > 0) {
+		json_t *c = json_array();
+		for (int i = 0; i < n_cmp; i++) {
+			json_t *row = summary(&cmp[i].run->summary);
+			json_object_set_new(row, "name", json_string(cmp[i].name));
+			json_object_set_new(row, "packing", json_string(cmp[i].run->packing));
+			json_object_set_new(row, "sharding", json_string(wlb_shard_name(cmp[i].run->sharding)));
+			json_array_append_new(c, row);
+		}
+		json_object_set_new(r, "comparison", c);
+	}
+	return r;
+}
+
+int wlb_json_write(json_t *j, const char *path, struct wlb_error *err)
+{
+	const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10);
+	char tmp[4096];
+
+	if (!j)
+		return wlb_error_set(err, WLB_ENOMEM, "out of memory building JSON");
+	if (!strcmp(path, "-")) {
+		if (json_dumpf(j, stdout, flags) || fputc('\n', stdout) == EOF || fflush(stdout))
+			return wlb_error_set(err, WLB_EIO, "stdout: write error");
+		return 0;
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return wlb_error_set(err, WLB_EIO, "%s: cannot write: %s", path, strerror(errno));
+	int bad = json_dumpf(j, f, flags) != 0 || fputc('\n', f) == EOF;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path)) {
+		int e = errno;
+		remove(tmp);
+		return wlb_error_set(err, WLB_EIO, "%s: cannot write: %s", path, strerror(e));
+	}
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* report.h — wlb-report/1 documents (DESIGN.md §5) and atomic JSON output. */
+#ifndef WLB_REPORT_H
+#define WLB_REPORT_H
+
+#include <jansson.h>
+
+#include "packrun.h"
+#include "trace.h"
+
+/* A named policy run for a comparison table. */
+struct wlb_named_run {
+	const char *name;              /* "Plain-4D", "Fixed-4D", "WLB-LLM", or the policy */
+	const struct wlb_packrun *run;
+};
+
+/* The resolved configuration of t (model, parallel, context, policy, data). */
+json_t *wlb_report_config(const struct wlb_trace *t);
+
+/* A wlb-report/1 document of one pack run, with the per-iteration records
+ * and the summary; with n_cmp > 0 also a "comparison" array. */
+json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struct wlb_packrun *run,
+			const struct wlb_named_run *cmp, int n_cmp);
+
+/* Writes j to path ("-" = stdout) atomically: a temp file beside it, then
+ * rename, so a reader never sees half a file. */
+int wlb_json_write(json_t *j, const char *path, struct wlb_error *err);
+
+#endif
