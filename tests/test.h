@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 extern int t_pass, t_fail;
 extern const char *t_name;
