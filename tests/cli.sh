@@ -1,1 +1,90 @@
-echo "cli: 0 passed, 0 failed"
+#!/bin/sh
+# Command-line tests: bad input gives one clear line on stderr and a non-zero
+# exit (never a crash); good input gives the documented outputs,
+# byte-identical for the same seed.  Ends with "cli: N passed, M failed".
+set -u
+B=${WLB_BIN:-bin}
+D=$(dirname "$0")/data
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "cli: FAIL: $*" >&2; }
+
+# expect_err DESC PATTERN CMD...: exit 1..127, exactly one line on stderr
+# holding PATTERN (fixed string)
+expect_err() {
+	desc=$1 pat=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"; rc=$?
+	n=$(wc -l <"$T/err")
+	if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ "$n" -eq 1 ] && grep -qF -- "$pat" "$T/err"; then ok
+	else bad "$desc: rc $rc, $n stderr lines: $(head -c 300 "$T/err")"; fi
+}
+# expect_ok DESC PATTERN CMD...: exit 0 and PATTERN on stdout
+expect_ok() {
+	desc=$1 pat=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"; rc=$?
+	if [ "$rc" -eq 0 ] && grep -qF -- "$pat" "$T/out"; then ok
+	else bad "$desc: rc $rc: $(head -c 300 "$T/err")"; fi
+}
+# a trace built from the valid fixture with one line changed by sed
+variant() { sed "$1" "$D/trace_full.json" >"$T/v.json"; }
+
+W="$B/wlb-trace"
+expect_ok "help" "wlb-trace gen" "$W" --help
+expect_err "unknown command" 'unknown command "frobnicate"' "$W" frobnicate
+expect_err "missing trace" "nope.json" "$W" pack "$T/nope.json"
+printf '{"format": "wlb-trace/1",\n  "context": 1024,,\n}\n' >"$T/malformed.json"
+expect_err "malformed JSON" "malformed.json:2:" "$W" pack "$T/malformed.json"
+printf '' >"$T/empty.json"
+expect_err "empty file" "empty.json" "$W" pack "$T/empty.json"
+variant 's/"gpu": "h100-sxm"/"gpu": "h100-sxm", "colour": 1/'
+expect_err "unknown key" '"colour"' "$W" pack "$T/v.json"
+variant 's/"tp": 8/"tp": 3/'
+expect_err "tp not dividing heads" "parallel.tp must divide heads (32), got 3" "$W" pack "$T/v.json"
+variant 's/"context": 131072/"context": 0/'
+expect_err "zero context" "context" "$W" pack "$T/v.json"
+variant 's/"pp": 4/"pp": -4/'
+expect_err "negative pp" "parallel.pp" "$W" pack "$T/v.json"
+variant 's/"weight": 0.977/"weight": 0/'
+expect_err "zero weight" "weight" "$W" pack "$T/v.json"
+variant 's/"tp": 8/"tp": "8"/'
+expect_err "string for integer" "parallel.tp" "$W" pack "$T/v.json"
+expect_err "garbage lengths line" "lengths_bad.txt:3" "$W" pack "$D/trace_lengths_bad.json"
+expect_err "missing lengths file" "lengths_file" "$W" pack "$D/trace_lengths_missing.json"
+expect_err "bad --packing" '--packing: expected concat, greedy, bfd or wlb, got "fast"' \
+	"$W" pack "$D/trace_full.json" --packing fast
+expect_err "bad --thresholds" "--thresholds: must increase" "$W" pack "$D/trace_full.json" --thresholds 5,3
+expect_err "bad --s-max" "--s-max" "$W" pack "$D/trace_full.json" --s-max 0
+expect_err "s_max below context" "s_max" "$W" pack "$D/trace_full.json" --s-max 1000
+expect_err "bad --tp" '--tp: expected an integer of at least 1, got "x"' "$W" gen --preset web --tp x -o "$T/g.json"
+expect_err "gen without -o" "-o FILE" "$W" gen --preset web
+expect_err "gen bad preset" '"webby"' "$W" gen --preset webby -o "$T/g.json"
+expect_err "gen tp over heads" "parallel.tp" "$W" gen --preset web --tp 64 -o "$T/g.json"
+expect_err "option of another command" "--docs does not apply" "$W" pack "$D/trace_full.json" --docs 5
+expect_err "unwritable output" "nodir" "$W" gen --preset web -o "$T/nodir/g.json"
+[ -z "$(ls "$T" | grep tmp)" ] && ok || bad "a temp file was left behind"
+
+# good runs
+expect_ok "gen" "iterations of wlb128k" "$W" gen --preset wlb128k --iterations 20 --seed 3 -o "$T/g.json"
+expect_ok "stats" "tokens in documents longer than 8K" "$W" stats "$T/g.json"
+expect_ok "pack" "imbalance_pp" "$W" pack "$T/g.json"
+expect_ok "compare" "WLB-LLM" "$W" pack "$T/g.json" --compare
+expect_ok "json to stdout" '"format": "wlb-report/1"' "$W" pack "$T/g.json" --json - --compare
+expect_ok "lengths file" "summary over" "$W" pack "$D/trace_lengths.json" --summary
+expect_ok "explicit batches" "summary over" "$W" pack "$D/trace_batches.json" --summary
+
+# determinism: same inputs and seed, byte-identical reports and traces
+"$W" pack "$T/g.json" --compare --no-timing --json "$T/a.json" >/dev/null 2>&1
+"$W" pack "$T/g.json" --compare --no-timing --json "$T/b.json" >/dev/null 2>&1
+cmp -s "$T/a.json" "$T/b.json" && ok || bad "pack reports differ between two runs"
+"$W" gen --preset wlb128k --iterations 20 --seed 3 -o "$T/g2.json" >/dev/null
+cmp -s "$T/g.json" "$T/g2.json" && ok || bad "gen output differs between two runs"
+# command-line options override the trace
+"$W" pack "$T/g.json" --packing concat --sharding per-seq --json "$T/c.json" >/dev/null 2>&1
+grep -q '"packing": "concat"' "$T/c.json" && ok || bad "--packing did not override the trace"
+# a different seed gives different documents
+"$W" pack "$T/g.json" --seed 4 --no-timing --json "$T/s.json" >/dev/null 2>&1
+"$W" pack "$T/g.json" --no-timing --json "$T/a1.json" >/dev/null 2>&1
+cmp -s "$T/s.json" "$T/a1.json" && bad "--seed had no effect" || ok
+
+echo "cli: $pass passed, $fail failed"
