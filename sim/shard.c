@@ -69,6 +69,9 @@ void wlb_sharding_free(struct wlb_sharding *s)
 	free(s->rank_cost);
 	free(s->pieces);
 	free(s->alt);
+	free(s->start);
+	free(s->size);
+	free(s->cstart);
 	memset(s, 0, sizeof *s);
 }
 
