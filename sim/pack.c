@@ -112,6 +112,14 @@ void wlb_packed_free(struct wlb_packed *p)
 	memset(p, 0, sizeof *p);
 }
 
+uint64_t wlb_docs_tokens(const struct wlb_doc *docs, size_t n)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < n; i++)
+		t += docs[i].len;
+	return t;
+}
+
 static int by_len_desc(const void *a, const void *b)
 {
 	const struct wlb_doc *x = a, *y = b;

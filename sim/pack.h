@@ -88,6 +88,9 @@ int wlb_packed_emit(struct wlb_packer *pk, struct wlb_packed *out,
 		    const struct wlb_doc *docs, const uint32_t *bin, size_t n,
 		    uint32_t n_bins, int balanced);
 
+/* Total tokens of docs[0..n). */
+uint64_t wlb_docs_tokens(const struct wlb_doc *docs, size_t n);
+
 /* Sorts docs by length, longest first; ties keep stream order (by id). */
 void wlb_docs_sort_desc(struct wlb_doc *docs, size_t n);
 

@@ -68,10 +68,7 @@ static int bfd_next(void *state, struct wlb_packer *pk, struct wlb_stream *s,
 static uint64_t bfd_pending(const void *state)
 {
 	const struct bfd *b = state;
-	uint64_t t = 0;
-	for (size_t i = 0; i < b->n_pool; i++)
-		t += b->pool[i].len;
-	return t;
+	return wlb_docs_tokens(b->pool, b->n_pool);
 }
 
 static void bfd_destroy(void *state)

@@ -13,7 +13,6 @@ struct concat {
 	struct wlb_doc *pool, *out;
 	uint32_t *bin;
 	size_t n_pool, cap_pool, cap_out, cap_bin;
-	uint64_t pending;
 };
 
 static int concat_create(void **state, const struct wlb_pack_params *p, struct wlb_error *err)
@@ -64,9 +63,6 @@ static int concat_next(void *state, struct wlb_packer *pk, struct wlb_stream *s,
 			c->pool[keep++] = d; /* all sequences full: carried over */
 	}
 	c->n_pool = keep;
-	c->pending = 0;
-	for (size_t i = 0; i < keep; i++)
-		c->pending += c->pool[i].len;
 	rc = wlb_packed_emit(pk, out, c->out, c->bin, n,
 			     c->n_bins, 0);
 	return rc ? rc : 1;
@@ -74,7 +70,8 @@ static int concat_next(void *state, struct wlb_packer *pk, struct wlb_stream *s,
 
 static uint64_t concat_pending(const void *state)
 {
-	return ((const struct concat *)state)->pending;
+	const struct concat *c = state;
+	return wlb_docs_tokens(c->pool, c->n_pool);
 }
 
 static void concat_destroy(void *state)

@@ -127,13 +127,11 @@ static int greedy_next(void *state, struct wlb_packer *pk, struct wlb_stream *s,
 static uint64_t greedy_pending(const void *state)
 {
 	const struct greedy *g = state;
-	uint64_t t = 0;
-	for (size_t i = 0; i < g->n_pool; i++)
-		t += g->pool[i].len;
+	uint64_t t = wlb_docs_tokens(g->pool, g->n_pool);
 	/* iterations of the window already packed but not yet emitted */
 	if (g->next_iter < g->n_iters)
-		for (size_t i = g->it_off[g->next_iter]; i < g->it_off[g->n_iters]; i++)
-			t += g->out[i].len;
+		t += wlb_docs_tokens(g->out + g->it_off[g->next_iter],
+				     g->it_off[g->n_iters] - g->it_off[g->next_iter]);
 	return t;
 }
 

@@ -154,12 +154,9 @@ static int wlbp_next(void *state, struct wlb_packer *pk, struct wlb_stream *s,
 static uint64_t wlbp_pending(const void *state)
 {
 	const struct wlbp *w = state;
-	uint64_t t = 0;
-	for (size_t i = 0; i < w->n_remained; i++)
-		t += w->remained[i].len;
+	uint64_t t = wlb_docs_tokens(w->remained, w->n_remained);
 	for (int k = 0; k < w->n_queues; k++)
-		for (size_t i = 0; i < w->q[k].n; i++)
-			t += w->q[k].d[w->q[k].head + i].len;
+		t += wlb_docs_tokens(w->q[k].d + w->q[k].head, w->q[k].n);
 	return t;
 }
 

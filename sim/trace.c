@@ -484,7 +484,7 @@ static int get_int(struct ld *l, json_t *obj, const char *key, int req, long lon
 
 static int get_pos(struct ld *l, json_t *obj, const char *key, int req, int *out)
 {
-	long long x;
+	long long x = 0;
 	int rc = get_int(l, obj, key, req, 1, INT_MAX, &x);
 
 	if (rc > 0)
@@ -494,7 +494,7 @@ static int get_pos(struct ld *l, json_t *obj, const char *key, int req, int *out
 
 static int get_u32(struct ld *l, json_t *obj, const char *key, long long hi, uint32_t *out)
 {
-	long long x;
+	long long x = 0;
 	int rc = get_int(l, obj, key, 0, 1, hi, &x);
 
 	if (rc > 0)
@@ -649,7 +649,7 @@ static int parse_policy(struct ld *l, json_t *v, struct wlb_policy *pol)
 	}
 	pol->n_thresholds = (int)json_array_size(a);
 	for (size_t i = 0; i < json_array_size(a); i++) {
-		long long x;
+		long long x = 0;
 
 		push(l, NULL, i);
 		rc = val_int(l, json_array_get(a, i), 1, UINT32_MAX, &x);
@@ -792,7 +792,7 @@ static int parse_batches(struct ld *l, json_t *v, struct wlb_source *s)
 		s->batch_start[i] = k;
 		push(l, NULL, i);
 		for (size_t j = 0; j < json_array_size(b) && rc >= 0; j++) {
-			long long x;
+			long long x = 0;
 
 			push(l, NULL, j);
 			if ((rc = val_int(l, json_array_get(b, j), 1, UINT32_MAX, &x)) >= 0)
