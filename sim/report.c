@@ -1,10 +1,5 @@
-/* report.c — wlb-report/1 documents and atomic JSON writes. */
+/* report.c — wlb-report/1 documents. */
 #include "report.h"
-
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 json_t *wlb_report_config(const struct wlb_trace *t)
 {
@@ -86,30 +81,4 @@ json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struc
 		json_object_set_new(r, "comparison", c);
 	}
 	return r;
-}
-
-int wlb_json_write(json_t *j, const char *path, struct wlb_error *err)
-{
-	const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10);
-	char tmp[4096];
-
-	if (!j)
-		return wlb_error_set(err, WLB_ENOMEM, "out of memory building JSON");
-	if (!strcmp(path, "-")) {
-		if (json_dumpf(j, stdout, flags) || fputc('\n', stdout) == EOF || fflush(stdout))
-			return wlb_error_set(err, WLB_EIO, "stdout: write error");
-		return 0;
-	}
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return wlb_error_set(err, WLB_EIO, "%s: cannot write: %s", path, strerror(errno));
-	int bad = json_dumpf(j, f, flags) != 0 || fputc('\n', f) == EOF;
-	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, path)) {
-		int e = errno;
-		remove(tmp);
-		return wlb_error_set(err, WLB_EIO, "%s: cannot write: %s", path, strerror(e));
-	}
-	return 0;
 }

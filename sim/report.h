@@ -1,9 +1,11 @@
-/* report.h — wlb-report/1 documents (DESIGN.md §5) and atomic JSON output. */
+/* report.h — wlb-report/1 documents (DESIGN.md §5); written with wlb_json_write
+ * (json.h). */
 #ifndef WLB_REPORT_H
 #define WLB_REPORT_H
 
 #include <jansson.h>
 
+#include "json.h"
 #include "packrun.h"
 #include "trace.h"
 
@@ -20,9 +22,5 @@ json_t *wlb_report_config(const struct wlb_trace *t);
  * and the summary; with n_cmp > 0 also a "comparison" array. */
 json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struct wlb_packrun *run,
 			const struct wlb_named_run *cmp, int n_cmp);
-
-/* Writes j to path ("-" = stdout) atomically: a temp file beside it, then
- * rename, so a reader never sees half a file. */
-int wlb_json_write(json_t *j, const char *path, struct wlb_error *err);
 
 #endif
