@@ -13,7 +13,9 @@ CUDA_HOME ?= /usr/local/cuda
 
 WARN     := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Werror=implicit-function-declaration
-ALL_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Isim $(CPPFLAGS)
+VERSION  := 0.1
+ALL_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Isim -Iprofiler -DWLB_VERSION='"$(VERSION)"' \
+                -DWLB_DATADIR='"$(PREFIX)/share/wlb"' $(CPPFLAGS)
 ALL_CFLAGS   := $(WARN) $(CFLAGS)
 LIBS     := -lgsl -lgslcblas -ljansson -lsqlite3 -lm
 
@@ -22,15 +24,18 @@ NVCC     := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvc
 SIM_SRC  := $(sort $(wildcard sim/*.c))
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libwlb.a
-CMDS     := wlb-trace
+CMDS     := wlb-trace wlb-profile
 BINS     := $(CMDS:%=$(BINDIR)/%)
+PROF_OBJ := $(BUILD)/profiler/analytic.o
+GPUS     := h100-sxm h200 a100-80g
+COSTDBS  := $(GPUS:%=$(BUILD)/costdb/%.db)
 TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/main.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 UNIT     := $(BUILD)/tests/unit
-BENCH    := $(BUILD)/tests/bench_pack
+BENCH    := $(BUILD)/tests/bench_pack $(BUILD)/tests/bench_cost
 
 .PHONY: all deps test asan bench install clean help
-all: $(BINS)
+all: $(BINS) $(COSTDBS)
 
 help:
 	@echo "make            build libwlb and the commands into $(BINDIR)/"
@@ -55,13 +60,23 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(UNIT): $(TEST_OBJ) $(LIB)
+$(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(PROF_OBJ) $(LIB)
+	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BENCH): $(BUILD)/tests/bench_pack.o $(LIB)
+# the built-in analytic cost DBs, found by the commands without --costdb
+$(BUILD)/costdb/%.db: $(BINDIR)/wlb-profile
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	$(BINDIR)/wlb-profile --analytic --gpu $* -o $@ >/dev/null
+
+$(UNIT): $(TEST_OBJ) $(PROF_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-test: $(BINS) $(UNIT)
+$(BUILD)/tests/bench_%: $(BUILD)/tests/bench_%.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+test: $(BINS) $(COSTDBS) $(UNIT)
 	@WLB_BIN=$(BINDIR) WLB_UNIT=$(UNIT) sh tests/run.sh
 
 asan:
@@ -69,13 +84,15 @@ asan:
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 
-bench: $(BINS) $(BENCH)
-	@WLB_BIN=$(BINDIR) sh tests/bench.sh $(BENCH)
+bench: $(BINS) $(BENCH) $(COSTDBS)
+	@WLB_BIN=$(BINDIR) sh tests/bench.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wlb/traces
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 traces/*.json $(DESTDIR)$(PREFIX)/share/wlb/traces/
+	install -d $(DESTDIR)$(PREFIX)/share/wlb/costdb
+	install -m 644 $(COSTDBS) $(DESTDIR)$(PREFIX)/share/wlb/costdb/
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/wlb
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 sim/*.h $(DESTDIR)$(PREFIX)/include/wlb/
@@ -84,4 +101,5 @@ clean:
 	rm -rf build $(BINDIR)
 
 .SECONDARY:
--include $(SIM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/*.d $(BUILD)/tests/bench_pack.d
+-include $(SIM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/tools/*.d $(BUILD)/profiler/*.d) \
+         $(wildcard $(BUILD)/tests/bench_*.d)

@@ -44,9 +44,11 @@ static double max_over_mean(const double *v, size_t n)
 	return sum > 0 ? mx * (double)n / sum : 1.0;
 }
 
-int wlb_packrun(const struct wlb_trace *t, struct wlb_packrun *out, struct wlb_error *err)
+int wlb_packrun(const struct wlb_trace *t, const struct wlb_workload *w, struct wlb_packrun *out,
+		struct wlb_error *err)
 {
-	struct wlb_workload work;
+	struct wlb_workload flops;
+	struct wlb_shard_estimate est_cost, *est = NULL;
 	struct wlb_packer *pk = NULL;
 	struct wlb_stream *st = NULL;
 	struct wlb_packed packed = {0};
@@ -61,8 +63,15 @@ int wlb_packrun(const struct wlb_trace *t, struct wlb_packrun *out, struct wlb_e
 	if (wlb_sharding_init(&sh, cp))
 		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
 	wlb_policy_defaults(&pol, t->context);
-	wlb_workload_flops(&work, &t->model);
-	wlb_pack_params_from_trace(t, &work, &out->params);
+	if (!w) {
+		wlb_workload_flops(&flops, &t->model);
+		w = &flops;
+	} else {
+		wlb_shard_estimate_from(&est_cost, w);
+		est = &est_cost;
+	}
+	out->workload = w->name;
+	wlb_pack_params_from_trace(t, w, &out->params);
 	snprintf(out->packing, sizeof out->packing, "%s", pol.packing);
 	if (wlb_shard_parse(pol.sharding, &out->sharding)) {
 		rc = wlb_error_set(err, WLB_EINVAL, "unknown sharding \"%s\" (expected per-seq, per-doc "
@@ -70,7 +79,7 @@ int wlb_packrun(const struct wlb_trace *t, struct wlb_packrun *out, struct wlb_e
 		goto done;
 	}
 	rc = wlb_packer_create(&pk, pol.packing, &out->params, err);
-	out->params.work = NULL; /* the workload lives on this stack frame only */
+	out->params.work = NULL; /* the workload may live on this stack frame only */
 	if (rc)
 		goto done;
 	rc = wlb_stream_create(&st, &t->source, t->context,
@@ -103,7 +112,7 @@ int wlb_packrun(const struct wlb_trace *t, struct wlb_packrun *out, struct wlb_e
 			struct wlb_mb_rec *mr = &out->mbs[out->n_mbs++];
 			double ts = now_us();
 
-			if (wlb_shard(&sh, out->sharding, d, mb->n, NULL)) {
+			if (wlb_shard(&sh, out->sharding, d, mb->n, est)) {
 				rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
 				goto done;
 			}
@@ -114,7 +123,8 @@ int wlb_packrun(const struct wlb_trace *t, struct wlb_packrun *out, struct wlb_e
 				if (sh.rank_cost[r] > mr->cp_cost_max)
 					mr->cp_cost_max = sh.rank_cost[r];
 			}
-			mr->cp_cost_max *= work.att;
+			if (!est)
+				mr->cp_cost_max *= w->att; /* tile-padded pairs to FLOPs */
 			if (cp > 1 && mb->n > 0) {
 				mr->cp_imbalance = max_over_mean(vals, (size_t)cp);
 				cp_imb += mr->cp_imbalance;

@@ -12,9 +12,9 @@ struct wlb_mb_rec {
 	uint64_t tokens;
 	uint32_t docs;
 	uint32_t replica;
-	double work;          /* W of the micro-batch (FLOP model: one layer's forward FLOPs) */
+	double work;          /* W of the micro-batch, in the workload's units */
 	double cp_imbalance;  /* max / mean of causal pairs over CP ranks (1 when cp = 1) */
-	double cp_cost_max;   /* slowest rank's predicted attention (tile-padded pairs) */
+	double cp_cost_max;   /* slowest rank's predicted attention, in the workload's units */
 	enum wlb_shard_kind sharding; /* what the sharder used */
 };
 
@@ -46,6 +46,7 @@ struct wlb_pack_summary {
 
 struct wlb_packrun {
 	char packing[16];
+	const char *workload;           /* "flops" or "cost" */
 	enum wlb_shard_kind sharding;
 	struct wlb_pack_params params;
 	struct wlb_iter_rec *iters;
@@ -55,8 +56,12 @@ struct wlb_packrun {
 };
 
 /* Packs t->iterations iterations (all the data for a finite source when 0)
- * with t->policy and t->parallel, sharding every micro-batch over cp ranks. */
-int wlb_packrun(const struct wlb_trace *t, struct wlb_packrun *out, struct wlb_error *err);
+ * with t->policy and t->parallel, sharding every micro-batch over cp ranks.
+ * w is the workload the packer balances and the metrics measure: NULL for
+ * the FLOP model (adaptive then compares tile-padded pairs), or one from the
+ * cost model (adaptive compares its attention times). */
+int wlb_packrun(const struct wlb_trace *t, const struct wlb_workload *w, struct wlb_packrun *out,
+		struct wlb_error *err);
 void wlb_packrun_free(struct wlb_packrun *r);
 
 /* The packing parameters a trace's policy implies (defaults filled in). */

@@ -58,7 +58,7 @@ json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struc
 			const struct wlb_mb_rec *mr = &run->mbs[ir->first_mb + b];
 			json_array_append_new(mbs, json_pack("{s:i, s:I, s:i, s:f, s:f, s:s}",
 				"replica", (int)mr->replica, "tokens", (json_int_t)mr->tokens,
-				"documents", (int)mr->docs, "work_gflop", mr->work / 1e9,
+				"documents", (int)mr->docs, "work", mr->work,
 				"cp_imbalance", mr->cp_imbalance, "sharding", wlb_shard_name(mr->sharding)));
 		}
 		json_array_append_new(its, json_pack("{s:i, s:I, s:f, s:f, s:f, s:o}",
@@ -66,8 +66,9 @@ json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struc
 			"imbalance_pp", ir->imbalance_pp, "imbalance_dp", ir->imbalance_dp,
 			"delay_iters", ir->delay_iters, "microbatches", mbs));
 	}
-	json_t *r = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "format", "wlb-report/1",
-			      "tool", tool, "source", "packing", "config", wlb_report_config(t),
+	json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "format", "wlb-report/1",
+			      "tool", tool, "source", "packing", "workload", run->workload,
+			      "config", wlb_report_config(t),
 			      "iterations", its, "summary", summary(&run->summary));
 	if (n_cmp > 0) {
 		json_t *c = json_array();

@@ -15,12 +15,26 @@ struct wlb_workload {
 	double (*attn)(const struct wlb_workload *w, double q_len, double kv_len);
 	/* Work of everything else for `tokens` tokens (GEMMs, element-wise). */
 	double (*linear)(const struct wlb_workload *w, double tokens);
-	double lin, att; /* coefficients of the FLOP model */
-	const void *ctx; /* for other models */
+	double lin, att; /* FLOP model: its coefficients; cost model: lin in us per token */
+	void *ctx;       /* the cost model, and the shape it is asked about */
+	int heads, kv_heads, head_dim;
+	const char *name; /* "flops" or "cost" */
 };
 
-/* The FLOP model of DESIGN.md §3 for model m. */
+/* The FLOP model of DESIGN.md §3 for model m: one layer's forward FLOPs. */
 void wlb_workload_flops(struct wlb_workload *w, const struct wlb_model *m);
+
+struct wlb_cost;
+/* From the cost model: one layer's forward + backward time in microseconds
+ * on one rank (heads and GEMM widths after TP): W_a the attention pieces'
+ * time, W_l the layer's GEMM time per token at a context-long micro-batch
+ * split over cp (backward GEMMs twice the forward).  c is used, not owned. */
+void wlb_workload_cost(struct wlb_workload *w, struct wlb_cost *c, const struct wlb_model *m,
+		       const struct wlb_parallel *p, uint32_t context);
+
+struct wlb_shard_estimate;
+/* The adaptive sharder's yardstick from w: a rank's pieces' W_a. */
+void wlb_shard_estimate_from(struct wlb_shard_estimate *e, const struct wlb_workload *w);
 
 /* W(d) of a whole document of length len. */
 static inline double wlb_workload_doc(const struct wlb_workload *w, double len)

@@ -87,4 +87,38 @@ grep -q '"packing": "concat"' "$T/c.json" && ok || bad "--packing did not overri
 "$W" pack "$T/g.json" --no-timing --json "$T/a1.json" >/dev/null 2>&1
 cmp -s "$T/s.json" "$T/a1.json" && bad "--seed had no effect" || ok
 
+# wlb-profile
+P="$B/wlb-profile"
+expect_ok "profile help" "--import-nccl-tests" "$P" --help
+expect_err "unknown GPU" 'unknown GPU "h900"' "$P" --analytic --gpu h900 -o "$T/x.db"
+[ ! -e "$T/x.db" ] && ok || bad "a failed --analytic left a DB behind"
+expect_err "missing DB" "no such cost DB" "$P" --show "$T/none.db"
+printf 'this is not sqlite\n' >"$T/corrupt.db"
+expect_err "corrupt DB" "corrupt.db" "$P" --show "$T/corrupt.db"
+expect_err "corrupt DB estimate" "corrupt.db" "$P" --estimate "gemm 1 2 3" --db "$T/corrupt.db"
+expect_ok "analytic" "analytic samples for a100-80g" "$P" --analytic --gpu a100-80g -o "$T/a100.db"
+expect_ok "show" "gemm_sample" "$P" --show "$T/a100.db"
+expect_err "malformed estimate" '--estimate: expected "gemm M N K' "$P" --estimate "gemm 12 x 3" --db "$T/a100.db"
+expect_err "unknown estimate" "--estimate" "$P" --estimate "conv 1 2" --db "$T/a100.db"
+expect_err "estimate kv < q" "KV_LEN >= Q_LEN" "$P" --estimate "attn fwd 8 8 128 4096 1024" --db "$T/a100.db"
+# the first field is microseconds; exact at a sample, interpolated between
+expect_ok "estimate exact" " exact" "$P" --estimate "gemm 4096 1536 4096" --db "$T/a100.db"
+expect_ok "estimate interpolated" " interpolated" "$P" --estimate "gemm 5000 1536 4096" --db "$T/a100.db"
+expect_ok "estimate extrapolated" " extrapolated" "$P" --estimate "gemm 1048576 1536 4096" --db "$T/a100.db"
+expect_ok "estimate built-in DB" " exact" "$P" --estimate "coll all_gather 8 1 67108864" --gpu h100-sxm
+"$P" --estimate "p2p inter 33554432" --gpu h100-sxm | awk '$1 + 0 > 0 && NF == 2 { f = 1 } END { exit !f }' \
+	&& ok || bad "--estimate does not print 'MICROSECONDS HOW'"
+expect_err "nccl-tests without rows" "no nccl-tests data rows" \
+	"$P" --import-nccl-tests "$D/nccl_empty.txt" --op all_gather --ranks 8 -o "$T/n.db"
+[ ! -e "$T/n.db" ] && ok || bad "a failed import left a new DB behind"
+expect_err "nccl-tests bad op" "--op" \
+	"$P" --import-nccl-tests "$D/nccl_all_gather_8.txt" --op gather --ranks 8 -o "$T/n.db"
+expect_ok "nccl-tests import" "29 all_gather samples" \
+	"$P" --import-nccl-tests "$D/nccl_all_gather_8.txt" --op all_gather --ranks 8 -o "$T/a100.db"
+expect_ok "imported rows shown" "imported" "$P" --show "$T/a100.db"
+# the imported log now answers inside its range: 8 GiB took 20779 us
+expect_ok "imported wins" "20779.00 exact" "$P" --estimate "coll all_gather 8 1 8589934592" --db "$T/a100.db"
+expect_err "pack with a missing DB" "none.db" "$W" pack "$D/trace_full.json" --costdb "$T/none.db"
+expect_ok "pack with --costdb" "imbalance_pp" "$W" pack "$D/trace_full.json" --costdb "$T/a100.db" --summary
+
 echo "cli: $pass passed, $fail failed"

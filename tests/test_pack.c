@@ -22,7 +22,7 @@ static double zero_linear(const struct wlb_workload *w, double t)
 	(void)t;
 	return 0;
 }
-static const struct wlb_workload pairs_work = {pairs_attn, zero_linear, 0, 1, NULL};
+static const struct wlb_workload pairs_work = {.attn = pairs_attn, .linear = zero_linear, .att = 1};
 
 static struct wlb_source lengths_source(const uint32_t *lens, size_t n)
 {

@@ -50,7 +50,7 @@ void test_packrun(void)
 	 *   40 -> mb1 (77440): 212800 / mean(169120, 212800) = 1.1143695...
 	 * delay: 60 tokens one iteration late out of 230 */
 	tiny_trace(&t);
-	CHECK_EQ(wlb_packrun(&t, &r, &err), 0);
+	CHECK_EQ(wlb_packrun(&t, NULL, &r, &err), 0);
 	CHECK_EQ(r.n_iters, 2);
 	CHECK_NEAR(r.mbs[0].work, 53280, 1e-6);
 	CHECK_NEAR(r.iters[0].imbalance_pp, 53280.0 / 50080.0, 1e-12);
@@ -69,7 +69,7 @@ void test_packrun(void)
 	 * rank 1 = doc60[25,50) + doc60[50,60)+doc40[0,15): (25*25+325) + (10*50+55)
 	 * + 120 = 950 + 555 + 120 = 1625; max/mean = 1625 / 1325 */
 	t.parallel.cp = 2;
-	CHECK_EQ(wlb_packrun(&t, &r, &err), 0);
+	CHECK_EQ(wlb_packrun(&t, NULL, &r, &err), 0);
 	CHECK_NEAR(r.mbs[3].cp_imbalance, 1625.0 / 1325.0, 1e-12);
 	wlb_packrun_free(&r);
 	wlb_trace_free(&t);
@@ -100,7 +100,7 @@ static double pack_imbalance(const char *packing, uint32_t window, int queues, d
 	t.policy.n_thresholds = queues;
 	t.policy.thresholds[0] = 32768;
 	t.policy.thresholds[1] = 65536;
-	if (wlb_packrun(&t, &r, &err) == 0) {
+	if (wlb_packrun(&t, NULL, &r, &err) == 0) {
 		imb = r.summary.imbalance_pp;
 		if (delay)
 			*delay = r.summary.token_delay_iters;

@@ -15,6 +15,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "cost.h"
 #include "packrun.h"
 #include "report.h"
 #include "trace.h"
@@ -47,7 +48,7 @@ static void usage(FILE *f)
 "       wlb-trace stats TRACE [--docs N]\n"
 "       wlb-trace pack  TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
 "                       [--window W] [--iterations I] [--seed S] [--json FILE|-] [--compare]\n"
-"                       [--summary] [--no-timing]\n"
+"                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB]\n"
 "\n"
 "gen    writes a wlb-trace/1 file drawing documents from a distribution preset\n"
 "       (wlb128k, prolong64k, web, bytescale); defaults: llama2-7b, context 131072,\n"
@@ -66,6 +67,10 @@ static void usage(FILE *f)
 "  --s-max N         wlb: most tokens per micro-batch     (default 1.5 x context)\n"
 "  --thresholds L    wlb: outlier queue thresholds, or none (default context/4,context/2)\n"
 "  --window W        greedy: global batches per window    (default 1)\n"
+"  --workload W      what the packer balances and the metrics measure: cost (one\n"
+"                    layer's forward+backward time from the cost DB, default) or flops\n"
+"                    (one layer's forward FLOPs: W = lin*d + att*d(d+1)/2)\n"
+"  --costdb DB       the cost DB (default: the built-in one of the trace's gpu)\n"
 "  --json FILE       write the wlb-report/1 document (- for stdout)\n"
 "  --summary         print only the summary, not each iteration\n"
 "  --no-timing       report packing times as 0, for byte-identical output\n"
@@ -117,7 +122,7 @@ static int parse_thresholds(const char *s, struct wlb_policy *pol)
 
 enum { O_PACKING = 256, O_SHARDING, O_SMAX, O_THRESH, O_WINDOW, O_ITERS, O_SEED, O_JSON,
        O_COMPARE, O_SUMMARY, O_NOTIME, O_PRESET, O_MODEL, O_CONTEXT, O_TP, O_CP, O_PP, O_DP,
-       O_MB, O_NAME, O_GPU, O_DOCS };
+       O_MB, O_NAME, O_GPU, O_DOCS, O_WORKLOAD, O_COSTDB };
 
 static const struct option opts[] = {
 	{"packing", required_argument, 0, O_PACKING}, {"sharding", required_argument, 0, O_SHARDING},
@@ -131,11 +136,12 @@ static const struct option opts[] = {
 	{"pp", required_argument, 0, O_PP}, {"dp", required_argument, 0, O_DP},
 	{"microbatches", required_argument, 0, O_MB}, {"name", required_argument, 0, O_NAME},
 	{"gpu", required_argument, 0, O_GPU}, {"docs", required_argument, 0, O_DOCS},
+	{"workload", required_argument, 0, O_WORKLOAD}, {"costdb", required_argument, 0, O_COSTDB},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
 struct args {
-	const char *json, *preset, *output;
+	const char *json, *preset, *output, *workload, *costdb;
 	int compare, summary, no_timing;
 	uint32_t docs;
 	int n_set;              /* trace overrides, applied after the trace is loaded */
@@ -170,6 +176,12 @@ static int parse_opts(int argc, char **argv, struct args *a, const char *allowed
 		case O_NOTIME: a->no_timing = 1; break;
 		case O_PRESET: a->preset = optarg; break;
 		case O_DOCS: if (parse_u32("--docs", optarg, 1, &a->docs)) return 1; break;
+		case O_WORKLOAD:
+			if (strcmp(optarg, "cost") && strcmp(optarg, "flops"))
+				return fail("--workload: expected cost or flops, got \"%s\"", optarg);
+			a->workload = optarg;
+			break;
+		case O_COSTDB: a->costdb = optarg; break;
 		case 'o': a->output = optarg; break;
 		default:
 			if (a->n_set == 64)
@@ -437,8 +449,8 @@ static void print_iterations(const struct wlb_packrun *r)
 	}
 }
 
-static int run(const struct wlb_trace *t, const char *packing, const char *sharding,
-	       uint32_t window, struct wlb_packrun *r)
+static int run(const struct wlb_trace *t, const struct wlb_workload *w, const char *packing,
+	       const char *sharding, uint32_t window, struct wlb_packrun *r)
 {
 	struct wlb_trace c = *t;
 	struct wlb_error e;
@@ -449,7 +461,7 @@ static int run(const struct wlb_trace *t, const char *packing, const char *shard
 		snprintf(c.policy.sharding, sizeof c.policy.sharding, "%s", sharding);
 	if (window)
 		c.policy.window = window;
-	if (wlb_packrun(&c, r, &e))
+	if (wlb_packrun(&c, w, r, &e))
 		return fail("%s", e.msg);
 	return 0;
 }
@@ -468,13 +480,16 @@ static int cmd_pack(int argc, char **argv)
 	struct wlb_error e;
 	struct wlb_packrun main_run, b[4];
 	struct wlb_named_run cmp[3];
+	struct wlb_cost *cost = NULL;
+	struct wlb_workload work;
+	const struct wlb_workload *w = NULL;
 	int n_cmp = 0, rc = 1;
 
 	memset(&main_run, 0, sizeof main_run);
 	memset(b, 0, sizeof b);
 	wlb_trace_init(&t);
 	if (parse_opts(argc, argv, &a, "packing sharding s-max thresholds window iterations seed "
-		       "json compare summary no-timing"))
+		       "json compare summary no-timing workload costdb"))
 		goto done;
 	if (optind + 1 != argc) {
 		fail("pack: expected one TRACE (see --help)");
@@ -482,14 +497,28 @@ static int cmd_pack(int argc, char **argv)
 	}
 	if (load(argv[optind], &t) || apply_opts(&t, &a))
 		goto done;
-	if (run(&t, NULL, NULL, 0, &main_run))
+	if (!a.workload || !strcmp(a.workload, "cost")) {
+		char path[4096];
+		const char *db = a.costdb;
+		if (!db && wlb_cost_find_db(t.gpu, path, sizeof path, &e)) {
+			fail("%s; or use --workload flops", e.msg);
+			goto done;
+		}
+		if (wlb_cost_load(&cost, db ? db : path, &e)) {
+			fail_err(&e);
+			goto done;
+		}
+		wlb_workload_cost(&work, cost, &t.model, &t.parallel, t.context);
+		w = &work;
+	}
+	if (run(&t, w, NULL, NULL, 0, &main_run))
 		goto done;
 	if (a.compare) {
 		/* Plain-4D; Fixed-4D = greedy (window 1) with the better static sharder
 		 * over the run (lower sum of slowest-rank tile-padded attention);
 		 * WLB-LLM = wlb + adaptive with the trace's knobs */
-		if (run(&t, "concat", "per-seq", 0, &b[0]) || run(&t, "greedy", "per-seq", 1, &b[1]) ||
-		    run(&t, "greedy", "per-doc", 1, &b[2]) || run(&t, "wlb", "adaptive", 0, &b[3]))
+		if (run(&t, w, "concat", "per-seq", 0, &b[0]) || run(&t, w, "greedy", "per-seq", 1, &b[1]) ||
+		    run(&t, w, "greedy", "per-doc", 1, &b[2]) || run(&t, w, "wlb", "adaptive", 0, &b[3]))
 			goto done;
 		cmp[0] = (struct wlb_named_run){"Plain-4D", &b[0]};
 		cmp[1] = (struct wlb_named_run){"Fixed-4D",
@@ -504,9 +533,9 @@ static int cmd_pack(int argc, char **argv)
 	}
 	if (a.json) {
 		json_t *j = wlb_report_pack(&t, "wlb-trace pack", &main_run, cmp, n_cmp);
-		int w = wlb_json_write(j, a.json, &e);
+		int bad = wlb_json_write(j, a.json, &e);
 		json_decref(j);
-		if (w) {
+		if (bad) {
 			fail_err(&e);
 			goto done;
 		}
@@ -541,6 +570,7 @@ done:
 	wlb_packrun_free(&main_run);
 	for (int i = 0; i < 4; i++)
 		wlb_packrun_free(&b[i]);
+	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
 	return rc;
 }

@@ -1,0 +1,332 @@
+/* wlb-profile — build and inspect cost DBs.
+ *
+ *   wlb-profile --analytic --gpu NAME -o DB
+ *   wlb-profile --import-nccl-tests FILE --op OP --ranks N [--nodes M] -o DB
+ *   wlb-profile --show DB
+ *   wlb-profile --estimate 'EXPR' [--db DB | --gpu NAME]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analytic.h"
+#include "cost.h"
+#include "costdb.h"
+#include "nccl.h"
+
+#ifndef WLB_VERSION
+#define WLB_VERSION "0.1"
+#endif
+
+static int fail(const char *fmt, ...) WLB_PRINTF(1, 2);
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("wlb-profile: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: wlb-profile --analytic --gpu NAME -o DB\n"
+"       wlb-profile --import-nccl-tests FILE --op OP --ranks N [--nodes M] [--gpu NAME] -o DB\n"
+"       wlb-profile --show DB\n"
+"       wlb-profile --estimate EXPR [--db DB | --gpu NAME]\n"
+"\n"
+"--analytic   writes a complete cost DB from a roofline model calibrated on published\n"
+"             figures (see README): GPUs h100-sxm, h200, a100-80g.  Rows are 'analytic'.\n"
+"--import-nccl-tests  adds the out-of-place rows of an nccl-tests log (all_gather_perf,\n"
+"             all_reduce_perf, ...) to DB as 'imported' samples of OP over N ranks on M\n"
+"             nodes (default 1); a new DB takes its device row from --gpu.\n"
+"--show       prints the device, the runs, and sample counts and size ranges per table.\n"
+"--estimate   answers one lookup; prints the time in microseconds and how it was found\n"
+"             (exact, interpolated or extrapolated).  EXPR is one of\n"
+"               gemm M N K\n"
+"               attn fwd|bwd HEADS KV_HEADS HEAD_DIM Q_LEN KV_LEN\n"
+"               coll all_reduce|all_gather|reduce_scatter|all_to_all RANKS NODES BYTES\n"
+"               p2p intra|inter BYTES\n"
+"               elementwise BYTES\n"
+"             The DB is --db, or the built-in one of --gpu (default h100-sxm).\n"
+"\n"
+"examples:\n"
+"  wlb-profile --analytic --gpu h100-sxm -o h100.db\n"
+"  wlb-profile --import-nccl-tests ag.log --op all_gather --ranks 8 -o h100.db\n"
+"  wlb-profile --estimate 'gemm 16384 4096 4096' --gpu h100-sxm\n"
+"  wlb-profile --estimate 'coll all_gather 8 1 67108864' --db h100.db\n");
+}
+
+/* ---- --show ---- */
+
+static void range_line(const char *what, size_t n, double lo, double hi, const char *unit)
+{
+	if (n)
+		printf("  %-14s %8zu rows   %s %.0f .. %.0f\n", what, n, unit, lo, hi);
+	else
+		printf("  %-14s %8zu rows\n", what, n);
+}
+
+static int show(const char *path)
+{
+	struct wlb_costdb_data d;
+	struct wlb_error e;
+	size_t by_src[4][4] = {{0}};
+
+	if (wlb_costdb_read(path, &d, &e))
+		return fail("%s", e.msg);
+	const struct wlb_device *v = &d.device;
+	printf("%s\n", path);
+	if (d.has_device)
+		printf("device %s (%s): %d SMs, %.1f GiB, %.1f TFLOP/s bf16, HBM %.0f GB/s, %d GPUs per node,\n"
+		       "  NVLink %.0f GB/s (%.0f us), network %.0f GB/s (%.0f us) per GPU\n",
+		       v->name, v->gpu_model, v->sms, v->mem_gib, v->peak_bf16_tflops, v->hbm_gbps,
+		       v->gpus_per_node, v->nvlink_gbps, v->nvlink_lat_us, v->net_gbps, v->net_lat_us);
+	else
+		printf("device: none\n");
+	for (size_t i = 0; i < d.n_runs; i++)
+		printf("run %lld: %s on %s, wlb %s%s%s%s%s%s%s, flags %s\n", (long long)d.runs[i].id,
+		       d.runs[i].time, d.runs[i].host, d.runs[i].tool_version,
+		       d.runs[i].cuda_version[0] ? ", CUDA " : "", d.runs[i].cuda_version,
+		       d.runs[i].nccl_version[0] ? ", NCCL " : "", d.runs[i].nccl_version,
+		       d.runs[i].cudnn_version[0] ? ", cuDNN " : "", d.runs[i].cudnn_version,
+		       d.runs[i].flags[0] ? d.runs[i].flags : "-");
+	double lo = 1e300, hi = 0;
+#define SPAN(arr, n, field, t) do { lo = 1e300; hi = 0; for (size_t i = 0; i < (n); i++) { \
+	double x_ = (double)(arr)[i].field; lo = x_ < lo ? x_ : lo; hi = x_ > hi ? x_ : hi; \
+	by_src[t][(arr)[i].source]++; } } while (0)
+	SPAN(d.gemm, d.n_gemm, m, 0);
+	range_line("gemm_sample", d.n_gemm, lo, hi, "m");
+	SPAN(d.attn, d.n_attn, kv_len, 1);
+	range_line("attn_sample", d.n_attn, lo, hi, "kv_len");
+	SPAN(d.coll, d.n_coll, bytes, 2);
+	range_line("coll_sample", d.n_coll, lo, hi, "bytes");
+	SPAN(d.p2p, d.n_p2p, bytes, 3);
+	range_line("p2p_sample", d.n_p2p, lo, hi, "bytes");
+#undef SPAN
+	static const char *const tables[] = {"gemm", "attn", "coll", "p2p"};
+	printf("  by source:   ");
+	for (int s = 0; s < 4; s++)
+		printf(" %12s", wlb_sample_source_name((enum wlb_sample_source)s));
+	printf("\n");
+	for (int t = 0; t < 4; t++) {
+		printf("  %-13s", tables[t]);
+		for (int s = 0; s < 4; s++)
+			printf(" %12zu", by_src[t][s]);
+		printf("\n");
+	}
+	wlb_costdb_data_free(&d);
+	return 0;
+}
+
+/* ---- --estimate ---- */
+
+static int estimate(const char *expr, const char *db, const char *gpu)
+{
+	char path[4096], w[5][32];
+	long long v[6];
+	struct wlb_cost *c;
+	struct wlb_error e;
+	enum wlb_est how = WLB_EST_EXACT;
+	double t;
+	int n, used = 0, rc = 0;
+
+	if (!db) {
+		if (wlb_cost_find_db(gpu, path, sizeof path, &e))
+			return fail("%s", e.msg);
+		db = path;
+	}
+	if (wlb_cost_load(&c, db, &e))
+		return fail("%s", e.msg);
+	memset(v, 0, sizeof v);
+	n = sscanf(expr, "%31s", w[0]);
+#define BAD(what) do { rc = fail("--estimate: expected \"%s\", got \"%s\"", what, expr); goto done; } while (0)
+	if (n != 1)
+		BAD("gemm|attn|coll|p2p|elementwise ...");
+	if (!strcmp(w[0], "gemm")) {
+		if (sscanf(expr, "%*s %lld %lld %lld %n", &v[0], &v[1], &v[2], &used) != 3 || expr[used] ||
+		    v[0] < 1 || v[1] < 1 || v[2] < 1)
+			BAD("gemm M N K (positive integers)");
+		t = wlb_cost_gemm_us(c, v[0], v[1], v[2], &how);
+	} else if (!strcmp(w[0], "attn")) {
+		if (sscanf(expr, "%*s %31s %lld %lld %lld %lld %lld %n", w[1], &v[0], &v[1], &v[2], &v[3],
+			   &v[4], &used) != 6 || expr[used] || (strcmp(w[1], "fwd") && strcmp(w[1], "bwd")) ||
+		    v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < v[3] || v[4] > 0x7fffffff)
+			BAD("attn fwd|bwd HEADS KV_HEADS HEAD_DIM Q_LEN KV_LEN (KV_LEN >= Q_LEN)");
+		t = wlb_cost_attn_piece_us(c, v[3], v[4], !strcmp(w[1], "bwd"), (int)v[0], (int)v[1],
+					   (int)v[2], &how);
+	} else if (!strcmp(w[0], "coll")) {
+		enum wlb_coll_op op;
+		if (sscanf(expr, "%*s %31s %lld %lld %lld %n", w[1], &v[0], &v[1], &v[2], &used) != 4 ||
+		    expr[used] || wlb_coll_op_parse(w[1], &op) || v[0] < 1 || v[1] < 1 || v[1] > v[0] ||
+		    v[2] < 1)
+			BAD("coll all_reduce|all_gather|reduce_scatter|all_to_all RANKS NODES BYTES");
+		t = wlb_cost_coll_us(c, op, v[2], (int)v[0], (int)v[1], &how);
+	} else if (!strcmp(w[0], "p2p")) {
+		if (sscanf(expr, "%*s %31s %lld %n", w[1], &v[0], &used) != 2 || expr[used] ||
+		    (strcmp(w[1], "intra") && strcmp(w[1], "inter")) || v[0] < 1)
+			BAD("p2p intra|inter BYTES");
+		t = wlb_cost_p2p_us(c, v[0], !strcmp(w[1], "inter"), &how);
+	} else if (!strcmp(w[0], "elementwise")) {
+		if (sscanf(expr, "%*s %lld %n", &v[0], &used) != 1 || expr[used] || v[0] < 1)
+			BAD("elementwise BYTES");
+		t = wlb_cost_elementwise_us(c, (double)v[0]);
+		how = WLB_EST_INTERP; /* a model of the device, not a sample */
+	} else {
+		BAD("gemm|attn|coll|p2p|elementwise ...");
+	}
+#undef BAD
+	printf("%.2f %s\n", t, wlb_est_name(how));
+done:
+	wlb_cost_destroy(c);
+	return rc;
+}
+
+/* ---- --import-nccl-tests ---- */
+
+static int import_nccl(const char *file, const char *op_name, int ranks, int nodes, const char *gpu,
+		       const char *out)
+{
+	struct wlb_coll_sample *s = NULL;
+	struct wlb_costdb_data d;
+	struct wlb_costdb *db = NULL;
+	struct wlb_run_info run = {0};
+	struct wlb_gpu_spec g;
+	struct wlb_error e;
+	enum wlb_coll_op op;
+	size_t n = 0;
+	int rc = 1, fresh = access(out, F_OK) != 0;
+
+	if (!op_name || wlb_coll_op_parse(op_name, &op))
+		return fail("--op: expected all_reduce, all_gather, reduce_scatter or all_to_all, got \"%s\"",
+			    op_name ? op_name : "");
+	if (ranks < 2 || nodes < 1 || nodes > ranks)
+		return fail("--ranks must be at least 2 and --nodes between 1 and the ranks");
+	if (!fresh) { /* check the target first: never add to something that is not a cost DB */
+		if (wlb_costdb_read(out, &d, &e))
+			return fail("%s", e.msg);
+		wlb_costdb_data_free(&d);
+	} else if (wlb_gpu_spec_find(gpu, &g, &e)) {
+		return fail("%s", e.msg);
+	}
+	if (wlb_nccl_tests_parse(file, op, ranks, nodes, &s, &n, &e)) {
+		fail("%s", e.msg);
+		goto done;
+	}
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(run.time, sizeof run.time, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (gethostname(run.host, sizeof run.host - 1))
+		snprintf(run.host, sizeof run.host, "unknown");
+	snprintf(run.tool_version, sizeof run.tool_version, "%s", WLB_VERSION);
+	snprintf(run.flags, sizeof run.flags, "imported nccl-tests %.200s", file);
+	if (wlb_costdb_open(&db, out, &e) || wlb_costdb_begin(db, &e) ||
+	    (fresh && wlb_costdb_put_device(db, &g.dev, &e)) || wlb_costdb_add_run(db, &run, &e)) {
+		fail("%s", e.msg);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		s[i].run = run.id;
+		if (wlb_costdb_add_coll(db, &s[i], &e)) {
+			fail("%s", e.msg);
+			goto done;
+		}
+	}
+	if (wlb_costdb_commit(db, &e)) {
+		fail("%s", e.msg);
+		goto done;
+	}
+	printf("%s: %zu %s samples over %d ranks on %d node%s imported from %s\n", out, n,
+	       wlb_coll_op_name(op), ranks, nodes, nodes > 1 ? "s" : "", file);
+	rc = 0;
+done:
+	if (db) {
+		if (rc)
+			wlb_costdb_rollback(db);
+		wlb_costdb_close(db);
+	}
+	if (rc && fresh)
+		remove(out); /* nothing half-written */
+	free(s);
+	return rc;
+}
+
+/* ---- main ---- */
+
+enum { O_ANALYTIC = 256, O_GPU, O_IMPORT, O_OP, O_RANKS, O_NODES, O_SHOW, O_ESTIMATE, O_DB };
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"analytic", no_argument, 0, O_ANALYTIC}, {"gpu", required_argument, 0, O_GPU},
+		{"import-nccl-tests", required_argument, 0, O_IMPORT}, {"op", required_argument, 0, O_OP},
+		{"ranks", required_argument, 0, O_RANKS}, {"nodes", required_argument, 0, O_NODES},
+		{"show", required_argument, 0, O_SHOW}, {"estimate", required_argument, 0, O_ESTIMATE},
+		{"db", required_argument, 0, O_DB}, {"costdb", required_argument, 0, O_DB},
+		{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+	};
+	const char *gpu = NULL, *out = NULL, *import = NULL, *op = NULL, *showdb = NULL,
+		   *expr = NULL, *db = NULL;
+	int analytic = 0, ranks = 0, nodes = 1, c, modes;
+	struct wlb_error e;
+
+	wlb_gsl_quiet();
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case O_ANALYTIC: analytic = 1; break;
+		case O_GPU: gpu = optarg; break;
+		case O_IMPORT: import = optarg; break;
+		case O_OP: op = optarg; break;
+		case O_RANKS:
+		case O_NODES: {
+			long x = strtol(optarg, &end, 10);
+			if (*end || end == optarg || x < 1 || x > 1 << 20)
+				return fail("--%s: expected a positive integer, got \"%s\"",
+					    c == O_RANKS ? "ranks" : "nodes", optarg);
+			*(c == O_RANKS ? &ranks : &nodes) = (int)x;
+			break;
+		}
+		case O_SHOW: showdb = optarg; break;
+		case O_ESTIMATE: expr = optarg; break;
+		case O_DB: db = optarg; break;
+		case 'o': out = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: return fail("see wlb-profile --help");
+		}
+	}
+	if (optind != argc)
+		return fail("unexpected argument \"%s\" (see --help)", argv[optind]);
+	modes = analytic + !!import + !!showdb + !!expr;
+	if (modes != 1) {
+		if (modes == 0) {
+			usage(stderr);
+			return 2;
+		}
+		return fail("choose one of --analytic, --import-nccl-tests, --show, --estimate");
+	}
+	if (showdb)
+		return show(showdb);
+	if (expr)
+		return estimate(expr, db, gpu ? gpu : "h100-sxm");
+	if (!out)
+		return fail("-o DB is required");
+	if (import)
+		return import_nccl(import, op, ranks, nodes, gpu ? gpu : "h100-sxm", out);
+	if (!gpu)
+		return fail("--analytic needs --gpu NAME (h100-sxm, h200, a100-80g)");
+	long rows;
+	if (wlb_analytic_write(gpu, out, WLB_VERSION, &rows, &e))
+		return fail("%s", e.msg);
+	printf("%s: %ld analytic samples for %s\n", out, rows, gpu);
+	return 0;
+}

@@ -1,0 +1,696 @@
+/* cost.c — time estimates: per-shape monotone interpolants built once from
+ * the cost DB's samples, a memo for repeated lookups. */
+#include "cost.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_fit.h>
+#include <gsl/gsl_interp.h>
+
+#include "model.h"
+
+/* ---- one curve: time over a size, log-log, monotone ---- */
+
+enum extrap { EXTRAP_SCALE, EXTRAP_ALPHA_BETA };
+
+struct curve {
+	size_t n;
+	double *x, *t;        /* sizes and times, x strictly increasing, t non-decreasing */
+	double *lx, *lt;      /* their logs, for the interpolant */
+	gsl_interp *interp;   /* Steffen (n >= 3) or linear (n == 2); NULL for n == 1 */
+	enum extrap mode;
+	double beta;          /* alpha-beta: fitted us per unit of x beyond the last sample */
+};
+
+struct pt { double x, t; };
+
+static int by_x(const void *a, const void *b)
+{
+	const struct pt *p = a, *q = b;
+	return (p->x > q->x) - (p->x < q->x);
+}
+
+/* Builds c from n points (sorted here; equal sizes averaged; times made
+ * non-decreasing — a larger size is never faster, so noise is flattened). */
+static int curve_build(struct curve *c, struct pt *p, size_t n, enum extrap mode)
+{
+	size_t m = 0;
+
+	memset(c, 0, sizeof *c);
+	qsort(p, n, sizeof *p, by_x);
+	c->x = malloc(n * sizeof *c->x);
+	c->t = malloc(n * sizeof *c->t);
+	c->lx = malloc(n * sizeof *c->lx);
+	c->lt = malloc(n * sizeof *c->lt);
+	if (!c->x || !c->t || !c->lx || !c->lt)
+		return WLB_ENOMEM;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		double sum = 0;
+		while (j < n && p[j].x == p[i].x)
+			sum += p[j++].t;
+		c->x[m] = p[i].x;
+		c->t[m] = sum / (double)(j - i);
+		if (m > 0 && c->t[m] < c->t[m - 1])
+			c->t[m] = c->t[m - 1];
+		m++;
+		i = j;
+	}
+	c->n = m;
+	for (size_t i = 0; i < m; i++) {
+		c->lx[i] = log(c->x[i]);
+		c->lt[i] = log(c->t[i] > 1e-9 ? c->t[i] : 1e-9);
+	}
+	if (m >= 2) {
+		c->interp = gsl_interp_alloc(m >= 3 ? gsl_interp_steffen : gsl_interp_linear, m);
+		if (!c->interp || gsl_interp_init(c->interp, c->lx, c->lt, m))
+			return WLB_ENOMEM;
+	}
+	c->mode = mode;
+	if (mode == EXTRAP_ALPHA_BETA && m >= 2) {
+		/* bandwidth term from a least-squares line over the upper half */
+		size_t h = m / 2;
+		double c0, c1, cov00, cov01, cov11, ss;
+		gsl_fit_linear(c->x + h, 1, c->t + h, 1, m - h, &c0, &c1, &cov00, &cov01, &cov11, &ss);
+		c->beta = c1 > 0 ? c1 : c->t[m - 1] / c->x[m - 1];
+	} else if (m >= 1) {
+		c->beta = c->t[m - 1] / c->x[m - 1];
+	}
+	return 0;
+}
+
+static void curve_free(struct curve *c)
+{
+	if (c->interp)
+		gsl_interp_free(c->interp);
+	free(c->x);
+	free(c->t);
+	free(c->lx);
+	free(c->lt);
+}
+
+/* log of the time at x (lx = log x, given so callers that know it save a log). */
+static double curve_eval_log(const struct curve *c, double x, double lx, enum wlb_est *how)
+{
+	size_t n = c->n;
+
+	if (x < c->x[0]) {
+		*how = WLB_EST_EXTRAP; /* below the smallest sample: its time is the floor */
+		return c->lt[0];
+	}
+	if (x > c->x[n - 1]) {
+		*how = WLB_EST_EXTRAP;
+		if (c->mode == EXTRAP_ALPHA_BETA)
+			return log(c->t[n - 1] + c->beta * (x - c->x[n - 1]));
+		return c->lt[n - 1] + lx - c->lx[n - 1]; /* roofline: time grows with the work */
+	}
+	size_t lo = 0, hi = n - 1;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (c->x[mid] <= x)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (x == c->x[lo] || x == c->x[hi]) {
+		*how = WLB_EST_EXACT;
+		return x == c->x[lo] ? c->lt[lo] : c->lt[hi];
+	}
+	*how = WLB_EST_INTERP;
+	return gsl_interp_eval(c->interp, c->lx, c->lt, lx, NULL);
+}
+
+static double curve_eval(const struct curve *c, double x, enum wlb_est *how)
+{
+	return exp(curve_eval_log(c, x, log(x), how));
+}
+
+/* ---- shapes ---- */
+
+struct gemm_key { int64_t n, k; struct curve c; };
+struct attn_row { int64_t q; double lq; struct curve c; }; /* per-piece time over kv_len */
+struct attn_key {
+	int bwd, heads, kv_heads, head_dim;
+	struct attn_row *rows;
+	size_t n_rows;
+};
+struct coll_key { enum wlb_coll_op op; int ranks, nodes; struct curve c; };
+
+#define MEMO_BITS 14
+struct memo { uint64_t k0, k1, k2; double v; int how; };
+
+struct wlb_cost {
+	struct wlb_device dev;
+	struct gemm_key *gemm;
+	struct attn_key *attn;
+	struct coll_key *coll;
+	struct curve p2p[2];
+	int has_p2p[2];
+	size_t n_gemm, n_attn, n_coll;
+	uint64_t extrap;
+	struct memo *memo;
+	const struct attn_key *last[2]; /* the key found last, per direction */
+};
+
+/* Lower is preferred: a shape measured on this machine beats any other. */
+static int source_rank(enum wlb_sample_source s)
+{
+	static const int rank[] = {[WLB_SRC_MEASURED] = 0, [WLB_SRC_IMPORTED] = 1,
+				   [WLB_SRC_PUBLISHED] = 2, [WLB_SRC_ANALYTIC] = 3};
+	return rank[s];
+}
+
+#define CMP(a, b) do { if ((a) != (b)) return (a) < (b) ? -1 : 1; } while (0)
+
+static int gemm_cmp(const void *a, const void *b)
+{
+	const struct wlb_gemm_sample *x = a, *y = b;
+	CMP(x->n, y->n);
+	CMP(x->k, y->k);
+	CMP(source_rank(x->source), source_rank(y->source));
+	CMP(x->m, y->m);
+	return 0;
+}
+
+static int attn_cmp(const void *a, const void *b)
+{
+	const struct wlb_attn_sample *x = a, *y = b;
+	CMP(x->bwd, y->bwd);
+	CMP(x->heads, y->heads);
+	CMP(x->kv_heads, y->kv_heads);
+	CMP(x->head_dim, y->head_dim);
+	CMP(source_rank(x->source), source_rank(y->source));
+	CMP(x->q_len, y->q_len);
+	CMP(x->kv_len, y->kv_len);
+	return 0;
+}
+
+static int coll_cmp(const void *a, const void *b)
+{
+	const struct wlb_coll_sample *x = a, *y = b;
+	CMP((int)x->op, (int)y->op);
+	CMP(x->ranks, y->ranks);
+	CMP(x->nodes, y->nodes);
+	CMP(source_rank(x->source), source_rank(y->source));
+	CMP(x->bytes, y->bytes);
+	return 0;
+}
+
+static int p2p_cmp(const void *a, const void *b)
+{
+	const struct wlb_p2p_sample *x = a, *y = b;
+	CMP(x->inter, y->inter);
+	CMP(source_rank(x->source), source_rank(y->source));
+	CMP(x->bytes, y->bytes);
+	return 0;
+}
+
+static int build_gemm(struct wlb_cost *c, struct wlb_gemm_sample *s, size_t n, struct pt *pts)
+{
+	qsort(s, n, sizeof *s, gemm_cmp);
+	if (!(c->gemm = calloc(n ? n : 1, sizeof *c->gemm)))
+		return WLB_ENOMEM;
+	for (size_t i = 0; i < n;) {
+		size_t j = i, np = 0;
+		while (j < n && s[j].n == s[i].n && s[j].k == s[i].k) {
+			if (s[j].source == s[i].source) /* the best source of this shape only */
+				pts[np++] = (struct pt){(double)s[j].m, s[j].median_us};
+			j++;
+		}
+		struct gemm_key *g = &c->gemm[c->n_gemm++];
+		g->n = s[i].n;
+		g->k = s[i].k;
+		if (curve_build(&g->c, pts, np, EXTRAP_SCALE))
+			return WLB_ENOMEM;
+		i = j;
+	}
+	return 0;
+}
+
+static int same_attn_key(const struct wlb_attn_sample *a, const struct wlb_attn_sample *b)
+{
+	return a->bwd == b->bwd && a->heads == b->heads && a->kv_heads == b->kv_heads &&
+	       a->head_dim == b->head_dim;
+}
+
+static int build_attn(struct wlb_cost *c, struct wlb_attn_sample *s, size_t n, struct pt *pts)
+{
+	qsort(s, n, sizeof *s, attn_cmp);
+	if (!(c->attn = calloc(n ? n : 1, sizeof *c->attn)))
+		return WLB_ENOMEM;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		struct attn_key *a = &c->attn[c->n_attn++];
+		while (j < n && same_attn_key(&s[j], &s[i]))
+			j++;
+		*a = (struct attn_key){s[i].bwd, s[i].heads, s[i].kv_heads, s[i].head_dim, NULL, 0};
+		if (!(a->rows = calloc(j - i, sizeof *a->rows)))
+			return WLB_ENOMEM;
+		/* rows by q_len, each a curve of per-piece time over kv_len */
+		for (size_t r = i; r < j && s[r].source == s[i].source;) {
+			size_t e = r, np = 0;
+			while (e < j && s[e].source == s[i].source && s[e].q_len == s[r].q_len) {
+				pts[np++] = (struct pt){(double)s[e].kv_len, s[e].median_us / s[e].pieces};
+				e++;
+			}
+			struct attn_row *row = &a->rows[a->n_rows++];
+			row->q = s[r].q_len;
+			row->lq = log((double)row->q);
+			if (curve_build(&row->c, pts, np, EXTRAP_SCALE))
+				return WLB_ENOMEM;
+			r = e;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static int build_coll(struct wlb_cost *c, struct wlb_coll_sample *s, size_t n, struct pt *pts)
+{
+	qsort(s, n, sizeof *s, coll_cmp);
+	if (!(c->coll = calloc(n ? n : 1, sizeof *c->coll)))
+		return WLB_ENOMEM;
+	for (size_t i = 0; i < n;) {
+		size_t j = i, np = 0;
+		while (j < n && s[j].op == s[i].op && s[j].ranks == s[i].ranks && s[j].nodes == s[i].nodes) {
+			if (s[j].source == s[i].source)
+				pts[np++] = (struct pt){(double)s[j].bytes, s[j].median_us};
+			j++;
+		}
+		struct coll_key *k = &c->coll[c->n_coll++];
+		k->op = s[i].op;
+		k->ranks = s[i].ranks;
+		k->nodes = s[i].nodes;
+		if (curve_build(&k->c, pts, np, EXTRAP_ALPHA_BETA))
+			return WLB_ENOMEM;
+		i = j;
+	}
+	return 0;
+}
+
+static int build_p2p(struct wlb_cost *c, struct wlb_p2p_sample *s, size_t n, struct pt *pts)
+{
+	qsort(s, n, sizeof *s, p2p_cmp);
+	for (size_t i = 0; i < n;) {
+		size_t j = i, np = 0;
+		while (j < n && s[j].inter == s[i].inter) {
+			if (s[j].source == s[i].source)
+				pts[np++] = (struct pt){(double)s[j].bytes, s[j].median_us};
+			j++;
+		}
+		int l = s[i].inter != 0;
+		c->has_p2p[l] = 1;
+		if (curve_build(&c->p2p[l], pts, np, EXTRAP_ALPHA_BETA))
+			return WLB_ENOMEM;
+		i = j;
+	}
+	return 0;
+}
+
+int wlb_cost_from_data(struct wlb_cost **out, struct wlb_costdb_data *d, const char *name,
+		       struct wlb_error *err)
+{
+	struct wlb_cost *c;
+	struct pt *pts = NULL;
+	size_t most = d->n_gemm;
+	int rc = WLB_ENOMEM;
+
+	*out = NULL;
+	if (!d->has_device) {
+		rc = wlb_error_set(err, WLB_EINVAL, "%s: the cost DB has no device row", name);
+		goto done;
+	}
+	most = most > d->n_attn ? most : d->n_attn;
+	most = most > d->n_coll ? most : d->n_coll;
+	most = most > d->n_p2p ? most : d->n_p2p;
+	c = calloc(1, sizeof *c);
+	pts = malloc((most ? most : 1) * sizeof *pts);
+	if (!c || !pts) {
+		free(c);
+		goto nomem;
+	}
+	c->dev = d->device;
+	c->memo = calloc((size_t)1 << MEMO_BITS, sizeof *c->memo);
+	if (!c->memo || build_gemm(c, d->gemm, d->n_gemm, pts) ||
+	    build_attn(c, d->attn, d->n_attn, pts) || build_coll(c, d->coll, d->n_coll, pts) ||
+	    build_p2p(c, d->p2p, d->n_p2p, pts)) {
+		wlb_cost_destroy(c);
+		goto nomem;
+	}
+	*out = c;
+	rc = 0;
+	goto done;
+nomem:
+	rc = wlb_error_set(err, WLB_ENOMEM, "%s: out of memory", name);
+done:
+	free(pts);
+	wlb_costdb_data_free(d);
+	return rc;
+}
+
+int wlb_cost_load(struct wlb_cost **out, const char *db_path, struct wlb_error *err)
+{
+	struct wlb_costdb_data d;
+	int rc = wlb_costdb_read(db_path, &d, err);
+	if (rc) {
+		*out = NULL;
+		return rc;
+	}
+	return wlb_cost_from_data(out, &d, db_path, err);
+}
+
+void wlb_cost_destroy(struct wlb_cost *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_gemm; i++)
+		curve_free(&c->gemm[i].c);
+	for (size_t i = 0; i < c->n_attn; i++) {
+		for (size_t r = 0; r < c->attn[i].n_rows; r++)
+			curve_free(&c->attn[i].rows[r].c);
+		free(c->attn[i].rows);
+	}
+	for (size_t i = 0; i < c->n_coll; i++)
+		curve_free(&c->coll[i].c);
+	for (int l = 0; l < 2; l++)
+		if (c->has_p2p[l])
+			curve_free(&c->p2p[l]);
+	free(c->gemm);
+	free(c->attn);
+	free(c->coll);
+	free(c->memo);
+	free(c);
+}
+
+const struct wlb_device *wlb_cost_device(const struct wlb_cost *c)
+{
+	return &c->dev;
+}
+
+uint64_t wlb_cost_extrapolations(const struct wlb_cost *c)
+{
+	return c->extrap;
+}
+
+const char *wlb_est_name(enum wlb_est e)
+{
+	return e == WLB_EST_EXACT ? "exact" : e == WLB_EST_INTERP ? "interpolated" : "extrapolated";
+}
+
+/* ---- lookups ---- */
+
+static struct memo *memo_slot(struct wlb_cost *c, uint64_t k0, uint64_t k1, uint64_t k2)
+{
+	uint64_t h = k0 * 0x9E3779B97F4A7C15ull ^ k1 * 0xC2B2AE3D27D4EB4Full ^ k2 * 0x165667B19E3779F9ull;
+	return &c->memo[(h ^ (h >> 29)) & ((1u << MEMO_BITS) - 1)];
+}
+
+/* Returns 1 with the memoised value, or 0 leaving the slot to fill. */
+static int memo_get(struct memo *m, uint64_t k0, uint64_t k1, uint64_t k2, double *v,
+		    enum wlb_est *how)
+{
+	if (m->k0 != k0 || m->k1 != k1 || m->k2 != k2)
+		return 0;
+	*v = m->v;
+	*how = (enum wlb_est)m->how;
+	return 1;
+}
+
+static double finish(struct wlb_cost *c, struct memo *m, uint64_t k0, uint64_t k1, uint64_t k2,
+		     double v, enum wlb_est h, enum wlb_est *how)
+{
+	*m = (struct memo){k0, k1, k2, v, (int)h};
+	if (h == WLB_EST_EXTRAP)
+		c->extrap++;
+	if (how)
+		*how = h;
+	return v;
+}
+
+static double gemm_lookup(const struct wlb_cost *c, int64_t m, int64_t n, int64_t k,
+			  enum wlb_est *h)
+{
+	const struct gemm_key *best = NULL;
+	double dist = INFINITY, nk = (double)n * (double)k;
+
+	for (size_t i = 0; i < c->n_gemm; i++) {
+		const struct gemm_key *g = &c->gemm[i];
+		if (g->n == n && g->k == k)
+			return curve_eval(&g->c, (double)m, h);
+		double d = fabs(log((double)g->n * (double)g->k / nk));
+		if (d < dist) {
+			dist = d;
+			best = g;
+		}
+	}
+	if (!best) { /* no GEMM samples at all: the device's roofline at 70 % */
+		*h = WLB_EST_EXTRAP;
+		return 2.0 * (double)m * nk / (c->dev.peak_bf16_tflops * 0.7 * 1e6);
+	}
+	/* another shape: the time of the same FLOPs on the nearest sampled shape */
+	double t = curve_eval(&best->c, (double)m * nk / ((double)best->n * (double)best->k), h);
+	*h = WLB_EST_EXTRAP;
+	return t;
+}
+
+double wlb_cost_gemm_us(struct wlb_cost *c, int64_t m, int64_t n, int64_t k, enum wlb_est *how)
+{
+	uint64_t k0 = (1ull << 60) | (uint64_t)m, k1 = (uint64_t)n, k2 = (uint64_t)k;
+	struct memo *slot = memo_slot(c, k0, k1, k2);
+	enum wlb_est h;
+	double v;
+
+	if (m <= 0 || n <= 0 || k <= 0)
+		return finish(c, slot, 0, 0, 0, 0.0, WLB_EST_EXACT, how);
+	if (memo_get(slot, k0, k1, k2, &v, &h))
+		return finish(c, slot, k0, k1, k2, v, h, how);
+	v = gemm_lookup(c, m, n, k, &h);
+	return finish(c, slot, k0, k1, k2, v, h, how);
+}
+
+/* log time of one piece from the rows of a key: rows are sampled q_len,
+ * each a curve over kv_len; between rows, linear in log q. */
+static double rows_eval_log(const struct attn_key *a, int64_t q, int64_t kv, enum wlb_est *h)
+{
+	const struct attn_row *rows = a->rows;
+	size_t n = a->n_rows, lo = 0, hi = n - 1;
+	double lkv = log((double)kv);
+
+	if (q <= rows[0].q) { /* below the smallest sampled q: the same query tile */
+		double x = kv > rows[0].q ? (double)kv : (double)rows[0].q;
+		double t = curve_eval_log(&rows[0].c, x, log(x), h);
+		if (q < rows[0].q && *h == WLB_EST_EXACT)
+			*h = WLB_EST_INTERP;
+		return t;
+	}
+	if (q >= rows[n - 1].q) {
+		const struct attn_row *r = &rows[n - 1];
+		double t = curve_eval_log(&r->c, (double)kv, lkv, h);
+		if (q > r->q) { /* more queries than sampled: scale with the tile-padded work */
+			*h = WLB_EST_EXTRAP;
+			t += log(wlb_tiled_pairs((uint32_t)q, (uint32_t)kv) /
+				 wlb_tiled_pairs((uint32_t)r->q, (uint32_t)(kv - q + r->q)));
+		}
+		return t;
+	}
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (rows[mid].q <= q)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (rows[lo].q == q)
+		return curve_eval_log(&rows[lo].c, (double)kv, lkv, h);
+	enum wlb_est ha, hb;
+	double ta = curve_eval_log(&rows[lo].c, (double)kv, lkv, &ha);
+	double tb = kv > rows[hi].q ? curve_eval_log(&rows[hi].c, (double)kv, lkv, &hb)
+				    : curve_eval_log(&rows[hi].c, (double)rows[hi].q, rows[hi].lq, &hb);
+	double f = (log((double)q) - rows[lo].lq) / (rows[hi].lq - rows[lo].lq);
+	*h = ha == WLB_EST_EXTRAP || hb == WLB_EST_EXTRAP ? WLB_EST_EXTRAP : WLB_EST_INTERP;
+	return ta + f * (tb - ta);
+}
+
+static double attn_lookup(struct wlb_cost *c, int64_t q, int64_t kv, int bwd, int heads,
+			  int kv_heads, int head_dim, enum wlb_est *h)
+{
+	const struct attn_key *a = c->last[bwd], *near = NULL;
+
+	/* callers ask about one shape at a time: try the last key first */
+	if (a && a->heads == heads && a->kv_heads == kv_heads && a->head_dim == head_dim)
+		return exp(rows_eval_log(a, q, kv, h));
+	a = NULL;
+	for (size_t i = 0; i < c->n_attn; i++) {
+		const struct attn_key *k = &c->attn[i];
+		if (k->bwd != bwd)
+			continue;
+		if (k->heads == heads && k->kv_heads == kv_heads && k->head_dim == head_dim) {
+			a = k;
+			break;
+		}
+		if (k->head_dim == head_dim && (!near || abs(k->heads - heads) < abs(near->heads - heads)))
+			near = k;
+	}
+	if (!a && near) { /* the nearest head count, scaled by heads (work is per head) */
+		double t = attn_lookup(c, q, kv, bwd, near->heads, near->kv_heads, head_dim, h);
+		*h = WLB_EST_EXTRAP;
+		return t * heads / near->heads;
+	}
+	if (!a || a->n_rows == 0) { /* nothing sampled: FlashAttention-2-class roofline */
+		*h = WLB_EST_EXTRAP;
+		return (bwd ? 2.5 : 1.0) * 4.0 * head_dim * heads * wlb_tiled_pairs((uint32_t)q, (uint32_t)kv) /
+		       (c->dev.peak_bf16_tflops * 0.35 * 1e6);
+	}
+	c->last[bwd] = a;
+	return exp(rows_eval_log(a, q, kv, h));
+}
+
+double wlb_cost_attn_piece_us(struct wlb_cost *c, int64_t q_len, int64_t kv_len, int bwd,
+			      int heads, int kv_heads, int head_dim, enum wlb_est *how)
+{
+	uint64_t k0 = (2ull << 60) | ((uint64_t)(bwd != 0) << 59) | ((uint64_t)heads << 40) |
+		      ((uint64_t)kv_heads << 20) | (uint64_t)head_dim;
+	struct memo *slot = memo_slot(c, k0, (uint64_t)q_len, (uint64_t)kv_len);
+	enum wlb_est h;
+	double v;
+
+	if (q_len <= 0)
+		return finish(c, slot, 0, 0, 0, 0.0, WLB_EST_EXACT, how);
+	if (kv_len < q_len)
+		kv_len = q_len;
+	if (memo_get(slot, k0, (uint64_t)q_len, (uint64_t)kv_len, &v, &h))
+		return finish(c, slot, k0, (uint64_t)q_len, (uint64_t)kv_len, v, h, how);
+	v = attn_lookup(c, q_len, kv_len, bwd != 0, heads, kv_heads, head_dim, &h);
+	return finish(c, slot, k0, (uint64_t)q_len, (uint64_t)kv_len, v, h, how);
+}
+
+double wlb_cost_attn_us(struct wlb_cost *c, const struct wlb_piece *p, size_t n, int bwd,
+			int heads, int kv_heads, int head_dim, enum wlb_est *how)
+{
+	enum wlb_est worst = WLB_EST_EXACT, h;
+	double t = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		t += wlb_cost_attn_piece_us(c, p[i].q_len, p[i].kv_len, bwd, heads, kv_heads, head_dim, &h);
+		if (h > worst)
+			worst = h;
+	}
+	if (how)
+		*how = worst;
+	return t;
+}
+
+static double coll_lookup(const struct wlb_cost *c, enum wlb_coll_op op, int64_t bytes, int ranks,
+			  int nodes, enum wlb_est *h)
+{
+	const struct coll_key *near = NULL;
+	int spans = nodes > 1;
+
+	for (size_t i = 0; i < c->n_coll; i++) {
+		const struct coll_key *k = &c->coll[i];
+		if (k->op != op)
+			continue;
+		if (k->ranks == ranks && k->nodes == nodes)
+			return curve_eval(&k->c, (double)bytes, h);
+		/* otherwise the same kind of link with the nearest group size */
+		if ((k->nodes > 1) == spans && k->ranks > 1 &&
+		    (!near || abs(k->ranks - ranks) < abs(near->ranks - ranks)))
+			near = k;
+	}
+	if (near) { /* same bus bandwidth: time scales with nccl-tests' bus factor */
+		double t = curve_eval(&near->c, (double)bytes, h);
+		*h = WLB_EST_EXTRAP;
+		return t * wlb_coll_busbw_factor(op, ranks) / wlb_coll_busbw_factor(op, near->ranks);
+	}
+	*h = WLB_EST_EXTRAP; /* nothing sampled: the device's links, alpha-beta */
+	double bw = spans ? c->dev.net_gbps : c->dev.nvlink_gbps;
+	double lat = spans ? c->dev.net_lat_us : c->dev.nvlink_lat_us;
+	return lat + (double)bytes * wlb_coll_busbw_factor(op, ranks) / (bw * 1e3);
+}
+
+double wlb_cost_coll_us(struct wlb_cost *c, enum wlb_coll_op op, int64_t bytes, int ranks,
+			int nodes, enum wlb_est *how)
+{
+	uint64_t k0 = (3ull << 60) | ((uint64_t)op << 40) | ((uint64_t)ranks << 20) | (uint64_t)nodes;
+	struct memo *slot = memo_slot(c, k0, (uint64_t)bytes, 0);
+	enum wlb_est h;
+	double v;
+
+	if (ranks <= 1 || bytes <= 0)
+		return finish(c, slot, 0, 0, 0, 0.0, WLB_EST_EXACT, how);
+	if (memo_get(slot, k0, (uint64_t)bytes, 0, &v, &h))
+		return finish(c, slot, k0, (uint64_t)bytes, 0, v, h, how);
+	v = coll_lookup(c, op, bytes, ranks, nodes < 1 ? 1 : nodes, &h);
+	return finish(c, slot, k0, (uint64_t)bytes, 0, v, h, how);
+}
+
+double wlb_cost_p2p_us(struct wlb_cost *c, int64_t bytes, int inter, enum wlb_est *how)
+{
+	int l = inter != 0;
+	enum wlb_est h;
+	double v;
+
+	if (bytes <= 0)
+		v = 0, h = WLB_EST_EXACT;
+	else if (c->has_p2p[l])
+		v = curve_eval(&c->p2p[l], (double)bytes, &h);
+	else {
+		h = WLB_EST_EXTRAP;
+		v = (l ? c->dev.net_lat_us : c->dev.nvlink_lat_us) +
+		    (double)bytes / ((l ? c->dev.net_gbps : c->dev.nvlink_gbps) * 1e3);
+	}
+	if (h == WLB_EST_EXTRAP)
+		c->extrap++;
+	if (how)
+		*how = h;
+	return v;
+}
+
+/* Element-wise kernels stream their bytes through HBM at ~80 % of its peak
+ * (STREAM-like copies on H100 reach 2.6-2.9 TB/s of 3.35), plus a launch. */
+double wlb_cost_elementwise_us(struct wlb_cost *c, double bytes)
+{
+	if (bytes <= 0)
+		return 0;
+	return 2.0 + bytes / (0.8 * c->dev.hbm_gbps * 1e3);
+}
+
+/* ---- finding the built-in DBs ---- */
+
+#ifndef WLB_DATADIR
+#define WLB_DATADIR "/usr/local/share/wlb"
+#endif
+
+int wlb_cost_find_db(const char *gpu, char *out, size_t n, struct wlb_error *err)
+{
+	char exe[2048], dirs[5][4096];
+	const char *env = getenv("WLB_COSTDB_DIR");
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	int nd = 0;
+
+	if (env && *env)
+		snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
+	if (len > 0) {
+		exe[len] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(dirs[nd++], sizeof dirs[0], "%s/../build/costdb", exe);
+		snprintf(dirs[nd++], sizeof dirs[0], "%s/../costdb", exe);
+		snprintf(dirs[nd++], sizeof dirs[0], "%s/../share/wlb/costdb", exe);
+	}
+	snprintf(dirs[nd++], sizeof dirs[0], "%s/costdb", WLB_DATADIR);
+	for (int i = 0; i < nd; i++) {
+		snprintf(out, n, "%s/%s.db", dirs[i], gpu);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	return wlb_error_set(err, WLB_EIO,
+			     "no cost DB for GPU \"%s\" (looked for %s.db in $WLB_COSTDB_DIR, beside the "
+			     "command and in %s/costdb); pass --costdb FILE or build one with "
+			     "wlb-profile --analytic --gpu %s -o %s.db", gpu, gpu, WLB_DATADIR, gpu, gpu);
+}

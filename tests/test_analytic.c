@@ -1,0 +1,102 @@
+/* test_analytic.c — the analytic H100 model against the published figures it
+ * is calibrated on (each with its tolerance), and the analytic DB read back
+ * through the estimation library. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analytic.h"
+#include "cost.h"
+#include "model.h"
+#include "test.h"
+
+void test_analytic(void);
+
+void test_analytic(void)
+{
+	struct wlb_gpu_spec g;
+	struct wlb_error err;
+
+	CHECK_EQ(wlb_gpu_spec_find("h100-sxm", &g, &err), 0);
+	CHECK(wlb_gpu_spec_find("h100", &g, &err) < 0);
+	CHECK_STR_HAS(err.msg, "h100-sxm");
+	wlb_gpu_spec_find("h100-sxm", &g, &err);
+
+	/* large cuBLAS GEMMs reach about 80 % of 989 TFLOP/s: 8K cube within 75-82 % */
+	double t = wlb_analytic_gemm_us(&g, 8192, 8192, 8192);
+	double tflops = 2.0 * 8192.0 * 8192 * 8192 / (t * 1e6);
+	CHECK(tflops > 0.75 * 989.4 && tflops < 0.82 * 989.4);
+
+	/* FlashAttention-2 forward, one causal 64K document, 64 heads of 128:
+	 * 206.3 ms (DistCA compute-attn-H100.csv), within 5 % */
+	CHECK_REL(wlb_analytic_attn_us(&g, 65536, 65536, 1, 0, 64, 128), 206287, 0.05);
+	/* forward + backward of one 32K document: 150.1 ms (compute-attn-megatron.csv), 10 % */
+	CHECK_REL(wlb_analytic_attn_us(&g, 32768, 32768, 1, 0, 64, 128) +
+		  wlb_analytic_attn_us(&g, 32768, 32768, 1, 1, 64, 128), 150116, 0.10);
+	/* packed documents of length L: rate relative to long documents ~ L / (L + 520),
+	 * within 15 % from 128 to 32K (launch excluded: 32K tokens per call) */
+	double ref = wlb_pairs(65536, 65536) / (wlb_analytic_attn_us(&g, 65536, 65536, 1, 0, 64, 128) -
+						g.attn_launch_fwd_us);
+	int bad = 0;
+	for (int64_t L = 128; L <= 32768; L *= 2) {
+		int64_t n = 32768 / L;
+		double rate = n * wlb_pairs((double)L, (double)L) /
+			      (wlb_analytic_attn_us(&g, L, L, (int)n, 0, 64, 128) - g.attn_launch_fwd_us);
+		double want = (double)L / (L + 520);
+		bad += fabs(rate / ref - want) > 0.15 * want;
+	}
+	CHECK_EQ(bad, 0);
+	/* flat latency from 16 to 128 query tokens (one call, one piece) */
+	CHECK_NEAR(wlb_analytic_attn_us(&g, 16, 16, 1, 0, 64, 128),
+		   wlb_analytic_attn_us(&g, 128, 128, 1, 0, 64, 128), 1e-9);
+	/* TMA multicast from 256 queries: pairs per second at 256 at least 1.5x those at 128 */
+	double r128 = wlb_pairs(128, 128) / (wlb_analytic_attn_us(&g, 128, 128, 256, 0, 64, 128) / 256);
+	double r256 = wlb_pairs(256, 256) / (wlb_analytic_attn_us(&g, 256, 256, 128, 0, 64, 128) / 128);
+	CHECK(r256 > 1.5 * r128);
+
+	/* NCCL inside a node: ring bus bandwidth ~370 GB/s, all-reduce with NVLS
+	 * ~480 GB/s (at 1 GiB, within 5 %), ~15 us for small messages (10 %) */
+	const double gib = 1073741824.0;
+	double ag = wlb_analytic_coll_us(&g, WLB_ALL_GATHER, (int64_t)gib, 8, 1, NULL);
+	CHECK_REL(gib / (ag * 1e3) * 0.875, 370, 0.05);
+	double ar = wlb_analytic_coll_us(&g, WLB_ALL_REDUCE, (int64_t)gib, 8, 1, NULL);
+	CHECK_REL(gib / (ar * 1e3) * 1.75, 480, 0.05);
+	CHECK_REL(wlb_analytic_coll_us(&g, WLB_ALL_GATHER, 1024, 8, 1, NULL), 15, 0.10);
+	/* across nodes, one rank per node: 46-49 GB/s per 400 Gb/s NIC */
+	double x = wlb_analytic_coll_us(&g, WLB_ALL_GATHER, (int64_t)gib, 8, 8, NULL);
+	double busbw = gib / (x * 1e3) * 0.875;
+	CHECK(busbw > 46 && busbw < 49);
+
+	/* the DB: complete, and read back exactly at its samples */
+	char path[] = "/tmp/wlb-analytic-XXXXXX";
+	int fd = mkstemp(path);
+	long rows = 0;
+	struct wlb_cost *c;
+	enum wlb_est h;
+	close(fd);
+	CHECK_EQ(wlb_analytic_write("h100-sxm", path, "test", &rows, &err), 0);
+	CHECK(rows > 10000);
+	CHECK_EQ(wlb_cost_load(&c, path, &err), 0);
+	if (c) {
+		/* llama2-7b QKV at TP8: n = 3 * 4096 / 8, k = 4096 */
+		CHECK_NEAR(wlb_cost_gemm_us(c, 4096, 1536, 4096, &h), wlb_analytic_gemm_us(&g, 4096, 1536, 4096), 1e-9);
+		CHECK_EQ(h, WLB_EST_EXACT);
+		CHECK_REL(wlb_cost_gemm_us(c, 5000, 1536, 4096, &h), wlb_analytic_gemm_us(&g, 5000, 1536, 4096), 0.02);
+		CHECK_EQ(h, WLB_EST_INTERP);
+		/* a packed call: 32 pieces of (1024, 1024), 4 heads of 128 per rank */
+		CHECK_REL(32 * wlb_cost_attn_piece_us(c, 1024, 1024, 0, 4, 4, 128, &h),
+			  wlb_analytic_attn_us(&g, 1024, 1024, 32, 0, 4, 128), 1e-9);
+		CHECK_EQ(h, WLB_EST_EXACT);
+		CHECK_REL(wlb_cost_attn_piece_us(c, 3000, 9000, 1, 4, 4, 128, &h),
+			  wlb_analytic_attn_us(&g, 3000, 9000, 1, 1, 4, 128), 0.10);
+		CHECK_EQ(h, WLB_EST_INTERP);
+		CHECK_REL(wlb_cost_coll_us(c, WLB_REDUCE_SCATTER, 3000000, 8, 1, &h),
+			  wlb_analytic_coll_us(&g, WLB_REDUCE_SCATTER, 3000000, 8, 1, NULL), 0.02);
+		CHECK_EQ(h, WLB_EST_INTERP);
+		CHECK(!strcmp(wlb_cost_device(c)->name, "h100-sxm"));
+		wlb_cost_destroy(c);
+	}
+	unlink(path);
+	CHECK(wlb_analytic_write("tpu-v9", path, "test", &rows, &err) < 0);
+	CHECK_STR_HAS(err.msg, "tpu-v9");
+}
