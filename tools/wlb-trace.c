@@ -389,7 +389,7 @@ done:
 
 /* ---- pack ---- */
 
-static void print_config(const struct wlb_trace *t)
+static void print_config(const struct wlb_trace *t, const char *workload)
 {
 	struct wlb_policy pol = t->policy;
 	const struct wlb_parallel *p = &t->parallel;
@@ -404,6 +404,7 @@ static void print_config(const struct wlb_trace *t)
 	for (int i = 0; i < pol.n_thresholds; i++)
 		printf("%s%u", i ? "," : " ", pol.thresholds[i]);
 	printf(") + %s\n", pol.sharding);
+	printf("W: %s\n", workload);
 }
 
 static void print_summary(const struct wlb_pack_summary *s)
@@ -483,6 +484,7 @@ static int cmd_pack(int argc, char **argv)
 	struct wlb_cost *cost = NULL;
 	struct wlb_workload work;
 	const struct wlb_workload *w = NULL;
+	char wdesc[4200] = "one layer's forward FLOPs (--workload flops)";
 	int n_cmp = 0, rc = 1;
 
 	memset(&main_run, 0, sizeof main_run);
@@ -508,6 +510,11 @@ static int cmd_pack(int argc, char **argv)
 			fail_err(&e);
 			goto done;
 		}
+		if (db)
+			snprintf(wdesc, sizeof wdesc, "one layer's forward + backward time per rank, cost DB %s", db);
+		else
+			snprintf(wdesc, sizeof wdesc, "one layer's forward + backward time per rank, built-in "
+				 "%s cost DB", t.gpu);
 		wlb_workload_cost(&work, cost, &t.model, &t.parallel, t.context);
 		w = &work;
 	}
@@ -544,7 +551,7 @@ static int cmd_pack(int argc, char **argv)
 		rc = 0;
 		goto done;
 	}
-	print_config(&t);
+	print_config(&t, wdesc);
 	if (n_cmp) {
 		printf("\n%-10s %-7s %-9s %8s %8s %8s %8s %9s %10s\n", "policy", "packing", "sharding",
 		       "imb_pp", "imb_cp", "imb_dp", "delay", "pending", "pack ms");
