@@ -33,25 +33,20 @@
 #include "model.h"
 #include "shard.h"
 
+/* Hopper SXM with NVLink 4 and a 400 Gb/s NIC per GPU: H100 and H200 share
+ * the SMs, the kernels' efficiencies and the links */
+#define HOPPER_SXM \
+	.gemm_eff_max = 0.80, .gemm_half_gflop = 17.4, .gemm_launch_us = 4, \
+	.attn_eff_fwd = 0.348, .attn_eff_bwd = 0.456, .attn_tile_overhead = 260, \
+	.attn_single_tile_eff = 0.88, .attn_launch_fwd_us = 5, .attn_launch_bwd_us = 8, \
+	.ring_busbw_gbps = 370, .nvls_busbw_gbps = 480, .coll_lat_us = 15, \
+	.net_busbw_gbps = 47.5, .net_lat_us = 30, .p2p_gbps = 370, .p2p_lat_us = 10
+
 static const struct wlb_gpu_spec specs[] = {
-	{
-		.dev = {"h100-sxm", "NVIDIA H100 80GB HBM3", 132, 79.6, 989.4, 3350, 8,
-			450, 15, 50, 30},
-		.gemm_eff_max = 0.80, .gemm_half_gflop = 17.4, .gemm_launch_us = 4,
-		.attn_eff_fwd = 0.348, .attn_eff_bwd = 0.456, .attn_tile_overhead = 260,
-		.attn_single_tile_eff = 0.88, .attn_launch_fwd_us = 5, .attn_launch_bwd_us = 8,
-		.ring_busbw_gbps = 370, .nvls_busbw_gbps = 480, .coll_lat_us = 15,
-		.net_busbw_gbps = 47.5, .net_lat_us = 30, .p2p_gbps = 370, .p2p_lat_us = 10,
-	},
-	{
-		/* same SMs and NVLink as H100 SXM; 141 GB of HBM3e at 4.8 TB/s */
-		.dev = {"h200", "NVIDIA H200", 132, 139.8, 989.4, 4800, 8, 450, 15, 50, 30},
-		.gemm_eff_max = 0.80, .gemm_half_gflop = 17.4, .gemm_launch_us = 4,
-		.attn_eff_fwd = 0.348, .attn_eff_bwd = 0.456, .attn_tile_overhead = 260,
-		.attn_single_tile_eff = 0.88, .attn_launch_fwd_us = 5, .attn_launch_bwd_us = 8,
-		.ring_busbw_gbps = 370, .nvls_busbw_gbps = 480, .coll_lat_us = 15,
-		.net_busbw_gbps = 47.5, .net_lat_us = 30, .p2p_gbps = 370, .p2p_lat_us = 10,
-	},
+	{.dev = {"h100-sxm", "NVIDIA H100 80GB HBM3", 132, 79.6, 989.4, 3350, 8, 450, 15, 50, 30},
+	 HOPPER_SXM},
+	/* 141 GB of HBM3e at 4.8 TB/s */
+	{.dev = {"h200", "NVIDIA H200", 132, 139.8, 989.4, 4800, 8, 450, 15, 50, 30}, HOPPER_SXM},
 	{
 		.dev = {"a100-80g", "NVIDIA A100-SXM4-80GB", 108, 79.2, 312, 2039, 8, 300, 12, 25, 30},
 		.gemm_eff_max = 0.85, .gemm_half_gflop = 6.0, .gemm_launch_us = 4,

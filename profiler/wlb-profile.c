@@ -23,17 +23,7 @@
 #define WLB_VERSION "0.1"
 #endif
 
-static int fail(const char *fmt, ...) WLB_PRINTF(1, 2);
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("wlb-profile: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
+#define fail(...) wlb_fail("wlb-profile", __VA_ARGS__)
 
 static void usage(FILE *f)
 {

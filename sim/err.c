@@ -40,6 +40,17 @@ int wlb_error_prefix(struct wlb_error *err, const char *fmt, ...)
 	return err->code;
 }
 
+int wlb_fail(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
 void wlb_gsl_quiet(void)
 {
 	gsl_set_error_handler_off();

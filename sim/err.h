@@ -32,6 +32,10 @@ int wlb_error_set(struct wlb_error *err, int code, const char *fmt, ...) WLB_PRI
 /* Prefixes the message already in err with "prefix: ". */
 int wlb_error_prefix(struct wlb_error *err, const char *fmt, ...) WLB_PRINTF(2, 3);
 
+/* For commands: prints "prog: MESSAGE" as one line on stderr; returns 1, the
+ * exit status. */
+int wlb_fail(const char *prog, const char *fmt, ...) WLB_PRINTF(2, 3);
+
 /* Turns GSL's abort-on-error handler off, once per process. */
 void wlb_gsl_quiet(void);
 

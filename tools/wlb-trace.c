@@ -20,19 +20,7 @@
 #include "report.h"
 #include "trace.h"
 
-static const char *prog = "wlb-trace";
-
-static int fail(const char *fmt, ...) WLB_PRINTF(1, 2);
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
+#define fail(...) wlb_fail("wlb-trace", __VA_ARGS__)
 
 static int fail_err(const struct wlb_error *e)
 {
