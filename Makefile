@@ -24,7 +24,7 @@ NVCC     := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvc
 SIM_SRC  := $(sort $(wildcard sim/*.c))
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libwlb.a
-CMDS     := wlb-trace wlb-profile
+CMDS     := wlb-trace wlb-profile wlb-sim
 BINS     := $(CMDS:%=$(BINDIR)/%)
 PROF_OBJ := $(BUILD)/profiler/analytic.o
 GPUS     := h100-sxm h200 a100-80g
@@ -56,7 +56,7 @@ $(LIB): $(SIM_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
+$(BINDIR)/%: $(BUILD)/tools/%.o $(BUILD)/tools/opts.o $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -275,17 +275,14 @@ int wlb_json_write(json_t *j, const char *path, struct wlb_error *err)
 	return wlb_json_write_prec(j, path, 10, err);
 }
 
-int wlb_json_write_prec(json_t *j, const char *path, int precision, struct wlb_error *err)
+int wlb_file_write(const char *path, const char *data, size_t len, struct wlb_error *err)
 {
-	const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(precision);
 	char tmp[PATH_MAX + 32];
 	FILE *f;
 	int n, e;
 
-	if (!j)
-		return wlb_error_set(err, WLB_ENOMEM, "out of memory building JSON");
 	if (!strcmp(path, "-")) {
-		if (json_dumpf(j, stdout, flags) || fputc('\n', stdout) == EOF || fflush(stdout))
+		if (fwrite(data, 1, len, stdout) != len || fflush(stdout))
 			return wlb_error_set(err, WLB_EIO, "stdout: write error");
 		return 0;
 	}
@@ -295,11 +292,10 @@ int wlb_json_write_prec(json_t *j, const char *path, int precision, struct wlb_e
 	if (!(f = fopen(tmp, "w")))
 		return wlb_error_set(err, WLB_EIO, "%s: cannot write: %s", path, strerror(errno));
 	errno = 0;
-	if (json_dumpf(j, f, flags) || fputc('\n', f) == EOF || fflush(f) || fsync(fileno(f))) {
+	if (fwrite(data, 1, len, f) != len || fflush(f) || fsync(fileno(f))) {
 		e = errno;
 		fclose(f);
-		n = wlb_error_set(err, WLB_EIO, "%s: write error: %s", tmp,
-				  e ? strerror(e) : "cannot encode the JSON");
+		n = wlb_error_set(err, WLB_EIO, "%s: write error: %s", tmp, strerror(e ? e : EIO));
 		goto fail;
 	}
 	if (fclose(f)) {
@@ -315,4 +311,19 @@ int wlb_json_write_prec(json_t *j, const char *path, int precision, struct wlb_e
 fail:
 	remove(tmp);
 	return n;
+}
+
+int wlb_json_write_prec(json_t *j, const char *path, int precision, struct wlb_error *err)
+{
+	const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(precision);
+	char *text;
+	int rc;
+
+	if (!j || !(text = json_dumps(j, flags)))
+		return wlb_error_set(err, WLB_ENOMEM, "out of memory building JSON");
+	size_t len = strlen(text);
+	text[len] = '\n'; /* json_dumps leaves room for the NUL: it becomes the newline */
+	rc = wlb_file_write(path, text, len + 1, err);
+	free(text);
+	return rc;
 }

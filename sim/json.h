@@ -65,6 +65,8 @@ void wlb_json_brief(const json_t *v, char *buf, size_t cap);
  * half a file.  Reals get 10 significant digits, or precision (1 to 17) with
  * wlb_json_write_prec.  j NULL (a failed build) is reported as out of memory. */
 int wlb_json_write(json_t *j, const char *path, struct wlb_error *err);
+/* Writes len bytes to path atomically (temp file, fsync, rename); "-" = stdout. */
+int wlb_file_write(const char *path, const char *data, size_t len, struct wlb_error *err);
 int wlb_json_write_prec(json_t *j, const char *path, int precision, struct wlb_error *err);
 
 #endif

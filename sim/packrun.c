@@ -47,6 +47,13 @@ static double max_over_mean(const double *v, size_t n)
 int wlb_packrun(const struct wlb_trace *t, const struct wlb_workload *w, struct wlb_packrun *out,
 		struct wlb_error *err)
 {
+	return wlb_packrun_with(t, w, NULL, out, err);
+}
+
+int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
+		     const struct wlb_packrun_hooks *hooks, struct wlb_packrun *out,
+		     struct wlb_error *err)
+{
 	struct wlb_workload flops;
 	struct wlb_shard_estimate est_cost, *est = NULL;
 	struct wlb_packer *pk = NULL;
@@ -131,6 +138,8 @@ int wlb_packrun(const struct wlb_trace *t, const struct wlb_workload *w, struct 
 				n_cp++;
 			}
 			n_perdoc += sh.used == WLB_SHARD_PER_DOC && mb->n > 0;
+			if (hooks && hooks->mb && (rc = hooks->mb(hooks->ctx, &packed, b, &sh)))
+				goto done;
 			sum->cp_cost += mr->cp_cost_max;
 			for (uint32_t k = 0; k < mb->n; k++) {
 				double dl = (double)packed.iter - (double)d[k].arrived;
@@ -154,6 +163,8 @@ int wlb_packrun(const struct wlb_trace *t, const struct wlb_workload *w, struct 
 		ir->imbalance_dp = max_over_mean(vals, (size_t)t->parallel.dp);
 		sum->imbalance_pp += ir->imbalance_pp;
 		sum->imbalance_dp += ir->imbalance_dp;
+		if (hooks && hooks->iter && (rc = hooks->iter(hooks->ctx, &packed, ir)))
+			goto done;
 	}
 	rc = 0;
 	sum->iterations = (uint32_t)out->n_iters;

@@ -64,6 +64,19 @@ int wlb_packrun(const struct wlb_trace *t, const struct wlb_workload *w, struct 
 		struct wlb_error *err);
 void wlb_packrun_free(struct wlb_packrun *r);
 
+/* Callbacks of a run, for what builds on its micro-batches (the simulator):
+ * mb after each micro-batch is sharded (its CP layout in sh), iter after each
+ * iteration's metrics.  A non-zero return stops the run with that code. */
+struct wlb_packrun_hooks {
+	void *ctx;
+	int (*mb)(void *ctx, const struct wlb_packed *p, uint32_t b, const struct wlb_sharding *sh);
+	int (*iter)(void *ctx, const struct wlb_packed *p, const struct wlb_iter_rec *rec);
+};
+
+int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
+		     const struct wlb_packrun_hooks *hooks, struct wlb_packrun *out,
+		     struct wlb_error *err);
+
 /* The packing parameters a trace's policy implies (defaults filled in). */
 void wlb_pack_params_from_trace(const struct wlb_trace *t, const struct wlb_workload *w,
 				struct wlb_pack_params *p);

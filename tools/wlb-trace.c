@@ -18,9 +18,10 @@
 #include "cost.h"
 #include "packrun.h"
 #include "report.h"
+#include "opts.h"
 #include "trace.h"
 
-#define fail(...) wlb_fail("wlb-trace", __VA_ARGS__)
+#define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
 
 static int fail_err(const struct wlb_error *e)
 {
@@ -71,182 +72,10 @@ static void usage(FILE *f)
 }
 
 /* Strict parse of a positive integer option value. */
-static int parse_u32(const char *opt, const char *s, uint32_t lo, uint32_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < lo || v > 0x7fffffffULL)
-		return fail("%s: expected an integer of at least %u, got \"%s\"", opt, lo, s);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int parse_thresholds(const char *s, struct wlb_policy *pol)
-{
-	char buf[256], *tok, *save;
-	int n = 0;
-
-	if (!strcmp(s, "none")) {
-		pol->n_thresholds = 0;
-		return 0;
-	}
-	snprintf(buf, sizeof buf, "%s", s);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (n == WLB_MAX_QUEUES)
-			return fail("--thresholds: at most %d queues", WLB_MAX_QUEUES);
-		if (parse_u32("--thresholds", tok, 1, &pol->thresholds[n]))
-			return 1;
-		if (n && pol->thresholds[n] <= pol->thresholds[n - 1])
-			return fail("--thresholds: must increase, got %u after %u", pol->thresholds[n],
-				    pol->thresholds[n - 1]);
-		n++;
-	}
-	if (n == 0)
-		return fail("--thresholds: expected a comma-separated list or none, got \"%s\"", s);
-	pol->n_thresholds = n;
-	return 0;
-}
-
-enum { O_PACKING = 256, O_SHARDING, O_SMAX, O_THRESH, O_WINDOW, O_ITERS, O_SEED, O_JSON,
-       O_COMPARE, O_SUMMARY, O_NOTIME, O_PRESET, O_MODEL, O_CONTEXT, O_TP, O_CP, O_PP, O_DP,
-       O_MB, O_NAME, O_GPU, O_DOCS, O_WORKLOAD, O_COSTDB };
-
-static const struct option opts[] = {
-	{"packing", required_argument, 0, O_PACKING}, {"sharding", required_argument, 0, O_SHARDING},
-	{"s-max", required_argument, 0, O_SMAX}, {"thresholds", required_argument, 0, O_THRESH},
-	{"window", required_argument, 0, O_WINDOW}, {"iterations", required_argument, 0, O_ITERS},
-	{"seed", required_argument, 0, O_SEED}, {"json", required_argument, 0, O_JSON},
-	{"compare", no_argument, 0, O_COMPARE}, {"summary", no_argument, 0, O_SUMMARY},
-	{"no-timing", no_argument, 0, O_NOTIME}, {"preset", required_argument, 0, O_PRESET},
-	{"model", required_argument, 0, O_MODEL}, {"context", required_argument, 0, O_CONTEXT},
-	{"tp", required_argument, 0, O_TP}, {"cp", required_argument, 0, O_CP},
-	{"pp", required_argument, 0, O_PP}, {"dp", required_argument, 0, O_DP},
-	{"microbatches", required_argument, 0, O_MB}, {"name", required_argument, 0, O_NAME},
-	{"gpu", required_argument, 0, O_GPU}, {"docs", required_argument, 0, O_DOCS},
-	{"workload", required_argument, 0, O_WORKLOAD}, {"costdb", required_argument, 0, O_COSTDB},
-	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
-};
-
-struct args {
-	const char *json, *preset, *output, *workload, *costdb;
-	int compare, summary, no_timing;
-	uint32_t docs;
-	int n_set;              /* trace overrides, applied after the trace is loaded */
-	int set_code[64];
-	const char *set_arg[64];
-};
-
-/* Reads the options; those that change the trace are kept for apply_opts, so
- * the command line overrides the trace file, whatever their order. */
-static int parse_opts(int argc, char **argv, struct args *a, const char *allowed)
-{
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		if (c == '?')
-			return fail("see wlb-trace --help");
-		const char *name = c == 'o' ? "output" : NULL;
-		for (int i = 0; !name && opts[i].name; i++)
-			if (opts[i].val == c)
-				name = opts[i].name;
-		if (!strstr(allowed, name))
-			return fail("--%s does not apply to this command (see --help)", name);
-		switch (c) {
-		case O_JSON: a->json = optarg; break;
-		case O_COMPARE: a->compare = 1; break;
-		case O_SUMMARY: a->summary = 1; break;
-		case O_NOTIME: a->no_timing = 1; break;
-		case O_PRESET: a->preset = optarg; break;
-		case O_DOCS: if (parse_u32("--docs", optarg, 1, &a->docs)) return 1; break;
-		case O_WORKLOAD:
-			if (strcmp(optarg, "cost") && strcmp(optarg, "flops"))
-				return fail("--workload: expected cost or flops, got \"%s\"", optarg);
-			a->workload = optarg;
-			break;
-		case O_COSTDB: a->costdb = optarg; break;
-		case 'o': a->output = optarg; break;
-		default:
-			if (a->n_set == 64)
-				return fail("too many options");
-			a->set_code[a->n_set] = c;
-			a->set_arg[a->n_set++] = optarg;
-		}
-	}
-	return 0;
-}
-
-static int apply_opts(struct wlb_trace *t, const struct args *a)
-{
-	struct wlb_error e;
-	uint32_t v;
-
-	for (int i = 0; i < a->n_set; i++) {
-		const char *arg = a->set_arg[i];
-		switch (a->set_code[i]) {
-		case O_PACKING:
-			if (!wlb_packer_find(arg))
-				return fail("--packing: expected concat, greedy, bfd or wlb, got \"%s\"", arg);
-			snprintf(t->policy.packing, sizeof t->policy.packing, "%s", arg);
-			break;
-		case O_SHARDING: {
-			enum wlb_shard_kind k;
-			if (wlb_shard_parse(arg, &k))
-				return fail("--sharding: expected per-seq, per-doc or adaptive, got \"%s\"", arg);
-			snprintf(t->policy.sharding, sizeof t->policy.sharding, "%s", arg);
-			break;
-		}
-		case O_SMAX: if (parse_u32("--s-max", arg, 1, &t->policy.s_max)) return 1; break;
-		case O_THRESH: if (parse_thresholds(arg, &t->policy)) return 1; break;
-		case O_WINDOW: if (parse_u32("--window", arg, 1, &t->policy.window)) return 1; break;
-		case O_ITERS: if (parse_u32("--iterations", arg, 1, &t->iterations)) return 1; break;
-		case O_SEED:
-			if (parse_u32("--seed", arg, 0, &v))
-				return 1;
-			t->source.seed = v;
-			break;
-		case O_MODEL:
-			if (wlb_model_preset(arg, &t->model, &e))
-				return fail("--model: %s", e.msg);
-			break;
-		case O_CONTEXT: if (parse_u32("--context", arg, 1, &t->context)) return 1; break;
-		case O_TP: if (parse_u32("--tp", arg, 1, &v)) return 1; t->parallel.tp = (int)v; break;
-		case O_CP: if (parse_u32("--cp", arg, 1, &v)) return 1; t->parallel.cp = (int)v; break;
-		case O_PP: if (parse_u32("--pp", arg, 1, &v)) return 1; t->parallel.pp = (int)v; break;
-		case O_DP: if (parse_u32("--dp", arg, 1, &v)) return 1; t->parallel.dp = (int)v; break;
-		case O_MB:
-			if (parse_u32("--microbatches", arg, 1, &v))
-				return 1;
-			t->parallel.microbatches = (int)v;
-			break;
-		case O_NAME: snprintf(t->name, sizeof t->name, "%s", arg); break;
-		case O_GPU: snprintf(t->gpu, sizeof t->gpu, "%s", arg); break;
-		}
-	}
-	if (wlb_trace_check(t, &e))
-		return fail("%s%s%s", t->path[0] ? t->path : "", t->path[0] ? " (with the command-line options): " : "", e.msg);
-	return 0;
-}
-
-static int load(const char *path, struct wlb_trace *t)
-{
-	struct wlb_error e;
-	if (wlb_trace_load(t, path, &e))
-		return fail_err(&e);
-	return 0;
-}
-
-/* ---- gen ---- */
-
 static int cmd_gen(int argc, char **argv)
 {
 	struct wlb_trace t;
-	struct args a = {0};
+	struct wlb_opts a = {.usage = usage};
 	struct wlb_error e;
 	int rc = 1;
 
@@ -259,7 +88,7 @@ static int cmd_gen(int argc, char **argv)
 	t.parallel.microbatches = 4;
 	t.iterations = 50;
 	t.source.kind = WLB_SOURCE_DIST;
-	if (parse_opts(argc, argv, &a, "preset model context tp cp pp dp microbatches "
+	if (wlb_opts_parse(argc, argv, &a, "preset model context tp cp pp dp microbatches "
 		       "iterations seed name gpu output packing sharding s-max thresholds window"))
 		goto done;
 	if (optind != argc) {
@@ -274,7 +103,7 @@ static int cmd_gen(int argc, char **argv)
 		fail("--preset: %s", e.msg);
 		goto done;
 	}
-	if (apply_opts(&t, &a))
+	if (wlb_opts_apply(&t, &a))
 		goto done;
 	if (!t.name[0])
 		snprintf(t.name, sizeof t.name, "%s-%uk-%s", t.model.name, t.context / 1024, a.preset);
@@ -299,7 +128,7 @@ static int cmd_stats(int argc, char **argv)
 	static const double qs[] = {0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999};
 	static const uint32_t cuts[] = {8192, 32768, 65536, 131072};
 	struct wlb_trace t;
-	struct args a = {0};
+	struct wlb_opts a = {.usage = usage};
 	struct wlb_error e;
 	uint32_t *lens = NULL;
 	double *v = NULL;
@@ -307,13 +136,13 @@ static int cmd_stats(int argc, char **argv)
 	int rc = 1;
 
 	wlb_trace_init(&t);
-	if (parse_opts(argc, argv, &a, "docs seed iterations"))
+	if (wlb_opts_parse(argc, argv, &a, "docs seed iterations"))
 		goto done;
 	if (optind + 1 != argc) {
 		fail("stats: expected one TRACE (see --help)");
 		goto done;
 	}
-	if (load(argv[optind], &t) || apply_opts(&t, &a))
+	if (wlb_opts_load(argv[optind], &t) || wlb_opts_apply(&t, &a))
 		goto done;
 	uint64_t batch = (uint64_t)t.parallel.dp * (uint64_t)t.parallel.microbatches * t.context;
 	if (t.source.kind == WLB_SOURCE_DIST && a.docs) {
@@ -465,7 +294,7 @@ static void zero_timing(struct wlb_packrun *r)
 static int cmd_pack(int argc, char **argv)
 {
 	struct wlb_trace t;
-	struct args a = {0};
+	struct wlb_opts a = {.usage = usage};
 	struct wlb_error e;
 	struct wlb_packrun main_run, b[4];
 	struct wlb_named_run cmp[3];
@@ -478,14 +307,14 @@ static int cmd_pack(int argc, char **argv)
 	memset(&main_run, 0, sizeof main_run);
 	memset(b, 0, sizeof b);
 	wlb_trace_init(&t);
-	if (parse_opts(argc, argv, &a, "packing sharding s-max thresholds window iterations seed "
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window iterations seed "
 		       "json compare summary no-timing workload costdb"))
 		goto done;
 	if (optind + 1 != argc) {
 		fail("pack: expected one TRACE (see --help)");
 		goto done;
 	}
-	if (load(argv[optind], &t) || apply_opts(&t, &a))
+	if (wlb_opts_load(argv[optind], &t) || wlb_opts_apply(&t, &a))
 		goto done;
 	if (!a.workload || !strcmp(a.workload, "cost")) {
 		char path[4096];
@@ -572,6 +401,7 @@ done:
 
 int main(int argc, char **argv)
 {
+	wlb_prog = "wlb-trace";
 	wlb_gsl_quiet();
 	if (argc < 2) {
 		usage(stderr);

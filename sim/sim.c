@@ -1,0 +1,433 @@
+/* sim.c — a trace's iterations end to end, with the attribution of lost time. */
+#include "sim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#include "grow.h"
+#include "stage.h"
+#include "workload.h"
+
+const char *const wlb_lost_names[WLB_LOST_N] = {"cp_imbalance", "microbatch_imbalance",
+						"dp_waiting", "exposed_comm", "pp_bubble"};
+
+static const char *const order_names[] = {"packed", "heavy-first", "light-first"};
+
+int wlb_mb_order_parse(const char *s, enum wlb_mb_order *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, order_names[i])) {
+			*out = (enum wlb_mb_order)i;
+			return 0;
+		}
+	return WLB_EINVAL;
+}
+
+const char *wlb_mb_order_name(enum wlb_mb_order o)
+{
+	return (unsigned)o < 3 ? order_names[o] : "?";
+}
+
+struct ctx {
+	const struct wlb_trace *t;
+	const struct wlb_sim_opts *o;
+	struct wlb_sim_result *out;
+	struct wlb_error *err;
+	struct wlb_stage_plan sp;
+	struct wlb_sched *sched;
+	struct wlb_graph *graph;
+	struct wlb_mb_cost *mbc;       /* the iteration's micro-batches, packed order */
+	struct wlb_sched_mb *smb;      /* schedule input, pipeline order */
+	uint32_t *perm;                /* pipeline position -> packed index */
+	double *key, *dp_sync, *busy, *times;
+	struct wlb_step *order;
+	size_t cap_times, n_mb;
+	int workers;
+	double flops, tokens, time_ms, mem_limit;
+	uint64_t extrap0;
+};
+
+/* Variant v of the schedule input: 0 actual, 1 CP balanced, 2 micro-batches
+ * equal per replica, 3 all equal, 4 and no communication. */
+static void fill_variant(struct ctx *c, int v)
+{
+	const struct wlb_parallel *p = &c->t->parallel;
+	size_t n = c->n_mb, m = (size_t)p->microbatches;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct wlb_mb_cost *x = &c->mbc[c->perm[k]];
+		c->smb[k] = (struct wlb_sched_mb){
+			(v == 0 ? x->fwd_max_us : x->fwd_mean_us) + x->fwd_comm_us,
+			(v == 0 ? x->bwd_max_us : x->bwd_mean_us) + x->bwd_comm_us,
+			x->first_fwd_us, x->first_bwd_us, x->last_fwd_us, x->last_bwd_us, x->pp_send_us};
+	}
+	if (v < 2)
+		return;
+	/* replace each group of micro-batches by its mean: per replica, or all */
+	size_t group = v == 2 ? m : n;
+	for (size_t g0 = 0; g0 < n; g0 += group) {
+		struct wlb_sched_mb mean = {0};
+		for (size_t k = g0; k < g0 + group; k++) {
+			mean.fwd_us += c->smb[k].fwd_us / group;
+			mean.bwd_us += c->smb[k].bwd_us / group;
+			mean.first_fwd_us += c->smb[k].first_fwd_us / group;
+			mean.first_bwd_us += c->smb[k].first_bwd_us / group;
+			mean.last_fwd_us += c->smb[k].last_fwd_us / group;
+			mean.last_bwd_us += c->smb[k].last_bwd_us / group;
+			mean.send_us += c->smb[k].send_us / group;
+		}
+		if (v == 4) { /* no communication at all */
+			double fc = 0, bc = 0;
+			for (size_t k = 0; k < n; k++) {
+				fc += c->mbc[c->perm[k]].fwd_comm_us / n;
+				bc += c->mbc[c->perm[k]].bwd_comm_us / n;
+			}
+			mean.fwd_us -= fc;
+			mean.bwd_us -= bc;
+			mean.send_us = 0;
+		}
+		for (size_t k = g0; k < g0 + group; k++)
+			c->smb[k] = mean;
+	}
+}
+
+static int run_variant(struct ctx *c, int v, double *ms)
+{
+	const struct wlb_parallel *p = &c->t->parallel;
+	struct wlb_sched_in in = {p->pp, p->vpp, p->dp, p->microbatches, c->smb,
+				  v == 4 ? NULL : c->dp_sync};
+	int rc;
+
+	fill_variant(c, v);
+	if ((rc = wlb_sched_run(c->sched, c->graph, &in, c->err)))
+		return rc;
+	*ms = wlb_graph_makespan(c->graph) / 1e3;
+	return 0;
+}
+
+static void keep_timeline(struct ctx *c)
+{
+	struct wlb_sim_result *r = c->out;
+	size_t n = wlb_graph_tasks(c->graph), base = r->n_mbs - c->n_mb;
+
+	if (WLB_GROW(r->timeline, r->cap_timeline, n))
+		return;
+	r->n_timeline = n;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct wlb_task *tk = wlb_graph_task_at(c->graph, i);
+		const struct wlb_step *st = wlb_sched_step(c->sched, tk->tag);
+		struct wlb_timeline_task *tt = &r->timeline[i];
+		*tt = (struct wlb_timeline_task){*st, tk->start_us, tk->end_us, 0, 0};
+		if (st->kind != WLB_STEP_BARRIER && st->kind != WLB_STEP_DP_SYNC) {
+			const struct wlb_sim_mb *mb =
+				&r->mbs[base + c->perm[st->replica * (size_t)c->t->parallel.microbatches + st->mb]];
+			tt->first_doc = mb->first_doc;
+			tt->n_docs = mb->docs;
+		}
+	}
+}
+
+static double max_over_mean(const double *v, size_t n)
+{
+	double mx = 0, sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		sum += v[i];
+		mx = v[i] > mx ? v[i] : mx;
+	}
+	return sum > 0 ? mx * (double)n / sum : 1.0;
+}
+
+static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct wlb_sharding *sh)
+{
+	struct ctx *c = vc;
+	struct wlb_sim_result *r = c->out;
+	const struct wlb_mb *mb = &p->mb[b];
+	const struct wlb_doc *d = p->docs + mb->first;
+	double pairs = 0;
+
+	if (b == 0)
+		c->n_mb = p->n_mb;
+	if (WLB_GROW(r->mbs, r->cap_mbs, r->n_mbs + 1) ||
+	    WLB_GROW(r->doc_ids, r->cap_doc_ids, r->n_doc_ids + mb->n))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < mb->n; i++) {
+		pairs += wlb_pairs(d[i].len, d[i].len);
+		r->doc_ids[r->n_doc_ids + i] = d[i].id;
+	}
+	wlb_stage_mb_cost(&c->sp, sh, mb->tokens, pairs, &c->mbc[b]);
+	const struct wlb_mb_cost *x = &c->mbc[b];
+	int chunks = c->t->parallel.pp * c->t->parallel.vpp;
+	r->mbs[r->n_mbs++] = (struct wlb_sim_mb){
+		mb->replica, 0, mb->tokens, mb->n, x->tokens_rank,
+		(chunks * (x->fwd_max_us + x->fwd_comm_us) + x->first_fwd_us + x->last_fwd_us) / 1e3,
+		(chunks * (x->bwd_max_us + x->bwd_comm_us) + x->first_bwd_us + x->last_bwd_us) / 1e3,
+		x->attn_fwd_rank_mean_us > 0 ? x->attn_fwd_rank_max_us / x->attn_fwd_rank_mean_us : 1.0,
+		sh->used, (uint32_t)r->n_doc_ids};
+	r->n_doc_ids += mb->n;
+	c->flops += x->flops;
+	return 0;
+}
+
+/* Pipeline order of each replica's micro-batches. */
+static void order_mbs(struct ctx *c, struct wlb_sim_mb *mbs)
+{
+	size_t m = (size_t)c->t->parallel.microbatches;
+
+	for (size_t k = 0; k < c->n_mb; k++) {
+		c->perm[k] = (uint32_t)k;
+		c->key[k] = mbs[k].fwd_ms + mbs[k].bwd_ms;
+	}
+	if (c->o->order != WLB_ORDER_PACKED)
+		for (size_t g0 = 0; g0 < c->n_mb; g0 += m) /* insertion sort: m is small */
+			for (size_t i = g0 + 1; i < g0 + m; i++)
+				for (size_t j = i; j > g0; j--) {
+					double a = c->key[c->perm[j - 1]], b = c->key[c->perm[j]];
+					if (c->o->order == WLB_ORDER_HEAVY_FIRST ? a >= b : a <= b)
+						break;
+					uint32_t tmp = c->perm[j];
+					c->perm[j] = c->perm[j - 1];
+					c->perm[j - 1] = tmp;
+				}
+	for (size_t k = 0; k < c->n_mb; k++)
+		mbs[c->perm[k]].position = (uint32_t)(k % m);
+}
+
+/* Peak activations of each stage: allocated at a forward, freed at its backward. */
+static double peak_memory(struct ctx *c)
+{
+	const struct wlb_parallel *p = &c->t->parallel;
+	size_t m = (size_t)p->microbatches, n_order = 2 * m * (size_t)p->vpp;
+	double worst = 0;
+
+	for (int s = 0; s < p->pp; s++) {
+		double state = wlb_stage_state_bytes(&c->sp, s), act_peak = 0;
+		wlb_sched_order(p->pp, p->vpp, p->microbatches, s, c->order);
+		for (int d = 0; d < p->dp; d++) {
+			double cur = 0;
+			for (size_t k = 0; k < n_order; k++) {
+				double a = c->mbc[c->perm[d * m + c->order[k].mb]].act_bytes;
+				cur += c->order[k].kind == WLB_STEP_FWD ? a : -a;
+				act_peak = cur > act_peak ? cur : act_peak;
+			}
+		}
+		struct wlb_sim_mem *mm = &c->out->mem[s];
+		mm->state_gib = state / 1073741824.0;
+		if (act_peak / 1073741824.0 > mm->act_gib)
+			mm->act_gib = act_peak / 1073741824.0;
+		double tot = mm->state_gib + act_peak / 1073741824.0;
+		worst = tot > worst ? tot : worst;
+	}
+	return worst;
+}
+
+static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_rec *rec)
+{
+	struct ctx *c = vc;
+	struct wlb_sim_result *r = c->out;
+	const struct wlb_parallel *par = &c->t->parallel;
+	struct wlb_sim_mb *mbs = r->mbs + r->n_mbs - c->n_mb;
+	double t[5], mean_bwd = 0, fwd[4096], *fv = fwd;
+	int rc;
+
+	(void)rec;
+	if (WLB_GROW(r->iters, r->cap_iters, r->n_iters + 1))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	order_mbs(c, mbs);
+	for (size_t k = 0; k < c->n_mb; k++)
+		mean_bwd += (c->mbc[k].bwd_max_us + c->mbc[k].bwd_comm_us) / (double)c->n_mb;
+	for (int s = 0; s < par->pp; s++)
+		c->dp_sync[s] = wlb_stage_dp_sync_us(&c->sp, s, mean_bwd);
+
+	struct wlb_sim_iter *it = &r->iters[r->n_iters];
+	memset(it, 0, sizeof *it);
+	it->iter = p->iter;
+	it->first_mb = r->n_mbs - c->n_mb;
+	if ((rc = run_variant(c, 0, &t[0])))
+		return rc;
+	/* bubble: idle share of each worker's compute stream */
+	memset(c->busy, 0, (size_t)c->workers * sizeof *c->busy);
+	for (uint32_t i = 0; i < wlb_graph_tasks(c->graph); i++) {
+		const struct wlb_task *tk = wlb_graph_task_at(c->graph, i);
+		if (tk->stream < (uint32_t)(3 * c->workers) && tk->stream % 3 == 0)
+			c->busy[tk->stream / 3] += tk->dur_us;
+	}
+	for (int w = 0; w < c->workers; w++)
+		it->bubble_fraction += (1 - c->busy[w] / (t[0] * 1e3)) / c->workers;
+	if (c->o->timeline_iter == (int)p->iter)
+		keep_timeline(c);
+	for (int v = 1; v < 5; v++)
+		if ((rc = run_variant(c, v, &t[v])))
+			return rc;
+
+	double work = 0;
+	int chunks = par->pp * par->vpp;
+	for (size_t k = 0; k < c->n_mb; k++) {
+		const struct wlb_mb_cost *x = &c->mbc[k];
+		work += chunks * (x->fwd_mean_us + x->bwd_mean_us) + x->first_fwd_us + x->first_bwd_us +
+			x->last_fwd_us + x->last_bwd_us;
+	}
+	it->time_ms = t[0];
+	it->ideal_ms = work / c->workers / 1e3;
+	for (int l = 0; l < WLB_LOST_BUBBLE; l++)
+		it->lost_ms[l] = t[l] - t[l + 1];
+	it->lost_ms[WLB_LOST_BUBBLE] = t[4] - it->ideal_ms;
+
+	/* imbalance: forward time of micro-batches; attention over CP ranks;
+	 * replica busy time */
+	if (c->n_mb > sizeof fwd / sizeof fwd[0] && !(fv = malloc(c->n_mb * sizeof *fv)))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	double cp_sum = 0;
+	for (size_t k = 0; k < c->n_mb; k++) {
+		fv[k] = mbs[k].fwd_ms;
+		cp_sum += mbs[k].cp_imbalance;
+		it->tokens += mbs[k].tokens;
+	}
+	it->imbalance_pp = max_over_mean(fv, c->n_mb);
+	it->imbalance_cp = cp_sum / (double)c->n_mb;
+	for (int d = 0; d < par->dp; d++)
+		fv[d] = 0;
+	for (size_t k = 0; k < c->n_mb; k++)
+		fv[mbs[k].replica] += mbs[k].fwd_ms + mbs[k].bwd_ms;
+	it->imbalance_dp = max_over_mean(fv, (size_t)par->dp);
+	if (fv != fwd)
+		free(fv);
+	it->flops = c->flops;
+	c->flops = 0;
+	it->peak_mem_gib = peak_memory(c);
+
+	if (WLB_GROW(c->times, c->cap_times, r->n_iters + 1))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	c->times[r->n_iters++] = it->time_ms;
+	if (!c->o->quiet && isatty(STDERR_FILENO) && c->t->iterations > 1) {
+		int w = 40, done = (int)(w * r->n_iters / c->t->iterations);
+		fprintf(stderr, "\r  simulating [%.*s%*s] %zu/%u", done, "########################################",
+			w - done, "", r->n_iters, c->t->iterations);
+		if (r->n_iters == c->t->iterations)
+			fputs("\r\033[K", stderr);
+	}
+	return 0;
+}
+
+static void summarize(struct ctx *c)
+{
+	struct wlb_sim_result *r = c->out;
+	struct wlb_sim_summary *s = &r->summary;
+	const struct wlb_parallel *p = &c->t->parallel;
+	double gpus = (double)p->tp * p->cp * p->pp * p->dp, n = (double)r->n_iters;
+	double flops = 0, tokens = 0, time = 0;
+
+	s->iterations = (uint32_t)r->n_iters;
+	if (!r->n_iters)
+		return;
+	for (size_t i = 0; i < r->n_iters; i++) {
+		const struct wlb_sim_iter *it = &r->iters[i];
+		flops += it->flops;
+		tokens += (double)it->tokens;
+		time += it->time_ms;
+		s->imbalance_pp += it->imbalance_pp / n;
+		s->imbalance_cp += it->imbalance_cp / n;
+		s->imbalance_dp += it->imbalance_dp / n;
+		s->bubble_fraction += it->bubble_fraction / n;
+		s->ideal_ms += it->ideal_ms / n;
+		for (int l = 0; l < WLB_LOST_N; l++)
+			s->lost_ms[l] += it->lost_ms[l] / n;
+		if (it->peak_mem_gib > s->peak_mem_gib)
+			s->peak_mem_gib = it->peak_mem_gib;
+	}
+	s->iteration_ms_mean = time / n;
+	gsl_sort(c->times, 1, r->n_iters);
+	s->iteration_ms_p50 = gsl_stats_quantile_from_sorted_data(c->times, 1, r->n_iters, 0.5);
+	s->iteration_ms_p95 = gsl_stats_quantile_from_sorted_data(c->times, 1, r->n_iters, 0.95);
+	s->tokens_per_s = tokens / (time / 1e3);
+	s->mfu = flops / (time / 1e3) / (gpus * wlb_cost_device(c->sp.cost)->peak_bf16_tflops * 1e12);
+	s->balance_efficiency = s->ideal_ms / s->iteration_ms_mean;
+	s->token_delay_iters = r->pack.summary.token_delay_iters;
+	s->oom = s->peak_mem_gib > c->mem_limit;
+	s->extrapolations = wlb_cost_extrapolations(c->sp.cost) - c->extrap0;
+}
+
+int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct wlb_sim_opts *o,
+		struct wlb_sim_result *out, struct wlb_error *err)
+{
+	const struct wlb_parallel *p = &t->parallel;
+	const struct wlb_device *dev = wlb_cost_device(cost);
+	struct ctx c = {0};
+	struct wlb_workload w;
+	struct wlb_packrun_hooks hooks = {&c, on_mb, on_iter};
+	size_t n_mb = (size_t)p->dp * p->microbatches;
+	long long gpus = (long long)p->tp * p->cp * p->pp * p->dp;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (strcmp(dev->name, t->gpu))
+		return wlb_error_set(err, WLB_EINVAL, "the cost DB is for %s but the trace's gpu is %s",
+				     dev->name, t->gpu);
+	if (t->cluster.nodes > 0 && (long long)t->cluster.nodes * t->cluster.gpus_per_node != gpus)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel: tp x cp x pp x dp = %lld GPUs, but the cluster has %d nodes of %d",
+				     gpus, t->cluster.nodes, t->cluster.gpus_per_node);
+	if (2ull * (unsigned)p->cp > t->context)
+		return wlb_error_set(err, WLB_EINVAL, "parallel.cp: 2 x cp (%d) exceeds the context (%u)",
+				     2 * p->cp, t->context);
+	if ((rc = wlb_stage_plan_init(&c.sp, &t->model, p, t->cluster.gpus_per_node, cost, err)))
+		return rc;
+	c.t = t;
+	c.o = o;
+	c.out = out;
+	c.err = err;
+	c.workers = p->pp * p->dp;
+	c.mem_limit = dev->mem_gib;
+	c.extrap0 = wlb_cost_extrapolations(cost);
+	out->pp = p->pp;
+	out->dp = p->dp;
+	out->mem_limit_gib = dev->mem_gib;
+	c.mbc = calloc(n_mb, sizeof *c.mbc);
+	c.smb = calloc(n_mb, sizeof *c.smb);
+	c.perm = calloc(n_mb, sizeof *c.perm);
+	c.key = calloc(n_mb, sizeof *c.key);
+	c.dp_sync = calloc((size_t)p->pp, sizeof *c.dp_sync);
+	c.busy = calloc((size_t)c.workers, sizeof *c.busy);
+	c.order = calloc(2 * (size_t)p->microbatches * p->vpp, sizeof *c.order);
+	out->mem = calloc((size_t)p->pp, sizeof *out->mem);
+	if (!c.mbc || !c.smb || !c.perm || !c.key || !c.dp_sync || !c.busy || !c.order || !out->mem ||
+	    wlb_sched_create(&c.sched) || wlb_graph_create(&c.graph)) {
+		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
+		goto done;
+	}
+	wlb_workload_cost(&w, cost, &t->model, p, t->context);
+	rc = wlb_packrun_with(t, &w, &hooks, &out->pack, err);
+	if (rc)
+		goto done;
+	summarize(&c);
+done:
+	free(c.mbc);
+	free(c.smb);
+	free(c.perm);
+	free(c.key);
+	free(c.dp_sync);
+	free(c.busy);
+	free(c.order);
+	free(c.times);
+	wlb_sched_destroy(c.sched);
+	wlb_graph_destroy(c.graph);
+	if (rc)
+		wlb_sim_result_free(out);
+	return rc;
+}
+
+void wlb_sim_result_free(struct wlb_sim_result *r)
+{
+	wlb_packrun_free(&r->pack);
+	free(r->iters);
+	free(r->mbs);
+	free(r->doc_ids);
+	free(r->mem);
+	free(r->timeline);
+	memset(r, 0, sizeof *r);
+}

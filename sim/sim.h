@@ -1,0 +1,104 @@
+/* sim.h — the simulator: a trace's iterations end to end (DESIGN.md §1):
+ * documents -> packer -> sharder -> stage times from the cost model ->
+ * schedule -> discrete-event engine -> metrics.
+ *
+ * Lost time is attributed by counterfactual runs of the same graph, each
+ * removing one cause on top of the previous: CP ranks balanced (attention at
+ * the CP mean), micro-batches equal within each replica (their mean),
+ * replicas equal (the iteration's mean), no exposed communication; what is
+ * left above ideal is the pipeline bubble.  The five parts add up to
+ * simulated - ideal exactly. */
+#ifndef WLB_SIM_H
+#define WLB_SIM_H
+
+#include <stdint.h>
+
+#include "cost.h"
+#include "des.h"
+#include "packrun.h"
+#include "sched.h"
+#include "trace.h"
+
+enum wlb_mb_order { WLB_ORDER_PACKED, WLB_ORDER_HEAVY_FIRST, WLB_ORDER_LIGHT_FIRST };
+int wlb_mb_order_parse(const char *s, enum wlb_mb_order *out);
+const char *wlb_mb_order_name(enum wlb_mb_order o);
+
+struct wlb_sim_opts {
+	enum wlb_mb_order order;   /* micro-batches inside each pipeline */
+	int timeline_iter;         /* iteration whose timeline to keep, -1 for none */
+	int quiet;                 /* no progress bar */
+};
+
+enum { WLB_LOST_CP, WLB_LOST_MB, WLB_LOST_DP, WLB_LOST_COMM, WLB_LOST_BUBBLE, WLB_LOST_N };
+extern const char *const wlb_lost_names[WLB_LOST_N];
+
+struct wlb_sim_iter {
+	uint32_t iter;
+	uint64_t tokens;
+	double time_ms, ideal_ms;
+	double flops;
+	double imbalance_pp, imbalance_cp, imbalance_dp;
+	double bubble_fraction;
+	double lost_ms[WLB_LOST_N];
+	double peak_mem_gib;
+	size_t first_mb;           /* its micro-batches in the result's mbs */
+};
+
+struct wlb_sim_mb {
+	uint32_t replica, position;  /* pipeline order inside the replica */
+	uint64_t tokens;
+	uint32_t docs;
+	uint32_t tokens_rank;
+	double fwd_ms, bwd_ms;       /* the whole model: every stage and chunk */
+	double cp_imbalance;         /* attention max / mean over CP ranks */
+	enum wlb_shard_kind sharding;
+	uint32_t first_doc;          /* ids of its documents: doc_ids[first_doc ..] */
+};
+
+struct wlb_sim_summary {
+	uint32_t iterations;
+	double iteration_ms_mean, iteration_ms_p50, iteration_ms_p95;
+	double tokens_per_s, mfu;
+	double imbalance_pp, imbalance_cp, imbalance_dp;
+	double bubble_fraction;
+	double ideal_ms, balance_efficiency;
+	double token_delay_iters;
+	double peak_mem_gib;
+	int oom;
+	double lost_ms[WLB_LOST_N];  /* means over iterations */
+	uint64_t extrapolations;     /* cost lookups outside the DB's samples */
+};
+
+/* One worker's memory at its peak. */
+struct wlb_sim_mem {
+	double state_gib, act_gib;   /* max over iterations and replicas */
+};
+
+struct wlb_timeline_task {
+	struct wlb_step step;
+	double start_us, end_us;
+	uint32_t first_doc, n_docs;  /* documents of its micro-batch (compute steps) */
+};
+
+struct wlb_sim_result {
+	struct wlb_packrun pack;     /* the packing metrics of the same run */
+	struct wlb_sim_iter *iters;
+	struct wlb_sim_mb *mbs;
+	uint32_t *doc_ids;
+	size_t n_iters, n_mbs, n_doc_ids;
+	struct wlb_sim_summary summary;
+	struct wlb_sim_mem *mem;     /* per stage */
+	int pp, dp;
+	double mem_limit_gib;
+	struct wlb_timeline_task *timeline;
+	size_t n_timeline;
+	size_t cap_iters, cap_mbs, cap_doc_ids, cap_timeline;
+};
+
+/* Simulates t's iterations with its policy on cost's device.  Refuses a
+ * cost DB of another GPU than the trace's and impossible configurations. */
+int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct wlb_sim_opts *o,
+		struct wlb_sim_result *out, struct wlb_error *err);
+void wlb_sim_result_free(struct wlb_sim_result *r);
+
+#endif

@@ -1,0 +1,148 @@
+/* stage.c — a micro-batch's forward and backward time per chunk of layers. */
+#include "stage.h"
+
+#include <string.h>
+
+static int span(int ranks_before, int group, int gpn)
+{
+	/* a group of `group` ranks, `ranks_before` apart, spans this many nodes */
+	long long total = (long long)ranks_before * group;
+	int nodes = (int)((total + gpn - 1) / gpn);
+	return nodes < 1 ? 1 : nodes > group ? group : nodes;
+}
+
+int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
+			const struct wlb_parallel *p, int gpus_per_node, struct wlb_cost *cost,
+			struct wlb_error *err)
+{
+	int tp = p->tp;
+	struct wlb_mem mem;
+
+	memset(sp, 0, sizeof *sp);
+	if (wlb_parallel_check(p, m, err))
+		return WLB_EINVAL;
+	sp->model = *m;
+	sp->par = *p;
+	sp->cost = cost;
+	sp->gpus_per_node = gpus_per_node;
+	sp->chunk_layers = m->layers / (p->pp * p->vpp);
+	/* rank order: TP innermost, then CP, then DP, then PP */
+	sp->tp_nodes = span(1, tp, gpus_per_node);
+	sp->cp_nodes = span(tp, p->cp, gpus_per_node);
+	sp->dp_nodes = span(tp * p->cp, p->dp, gpus_per_node);
+	sp->pp_inter = tp * p->cp * p->dp >= gpus_per_node;
+	sp->heads = m->heads / tp;
+	sp->kv_heads = m->kv_heads >= tp ? m->kv_heads / tp : 1;
+	sp->n_qkv = (int64_t)(sp->heads + 2 * sp->kv_heads) * m->head_dim;
+	sp->k_proj = (int64_t)sp->heads * m->head_dim;
+	sp->n_up = (m->mlp == WLB_MLP_SWIGLU ? 2 : 1) * (int64_t)m->ffn_hidden / tp;
+	sp->k_down = m->ffn_hidden / tp;
+	sp->n_logits = m->vocab / tp;
+	wlb_model_memory(m, p, sp->chunk_layers, 0, 0, &mem);
+	sp->act_bytes_token_layer = mem.act_bytes_per_token_layer;
+	/* two norms (read + write), two residual adds (2 reads + 1 write), rotary
+	 * on q and k, SwiGLU (2 reads + 1 write of the MLP width); bf16, the
+	 * sequence-parallel parts split over TP */
+	sp->elem_bytes_token = 2.0 * ((10.0 * m->hidden + 2.0 * (sp->n_qkv - sp->kv_heads * m->head_dim)) / tp +
+				      3.0 * m->ffn_hidden / tp);
+	return 0;
+}
+
+void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_sharding *sh,
+		       uint64_t tokens, double pairs, struct wlb_mb_cost *out)
+{
+	const struct wlb_model *m = &sp->model;
+	const struct wlb_parallel *p = &sp->par;
+	struct wlb_cost *c = sp->cost;
+	struct wlb_layer_comm lc;
+	int64_t t = sh->tokens_per_rank, h = m->hidden;
+	int cp = sh->cp, L = sp->chunk_layers;
+	double af_max = 0, af_sum = 0, ab_max = 0, ab_sum = 0;
+
+	memset(out, 0, sizeof *out);
+	out->tokens_rank = (uint32_t)t;
+	if (t == 0)
+		return;
+	for (int r = 0; r < cp; r++) {
+		const struct wlb_piece *pc = sh->pieces + sh->rank_start[r];
+		size_t n = sh->rank_start[r + 1] - sh->rank_start[r];
+		double f = wlb_cost_attn_us(c, pc, n, 0, sp->heads, sp->kv_heads, m->head_dim, NULL);
+		double b = wlb_cost_attn_us(c, pc, n, 1, sp->heads, sp->kv_heads, m->head_dim, NULL);
+		af_sum += f;
+		ab_sum += b;
+		af_max = f > af_max ? f : af_max;
+		ab_max = b > ab_max ? b : ab_max;
+	}
+	double gemm = wlb_cost_gemm_us(c, t, sp->n_qkv, h, NULL) + wlb_cost_gemm_us(c, t, h, sp->k_proj, NULL) +
+		      wlb_cost_gemm_us(c, t, sp->n_up, h, NULL) + wlb_cost_gemm_us(c, t, h, sp->k_down, NULL);
+	double elem = wlb_cost_elementwise_us(c, sp->elem_bytes_token * (double)t);
+
+	wlb_model_layer_comm(m, p, (double)t, &lc);
+	double tp_comm = 0, cp_f = 0, cp_b = 0;
+	if (p->tp > 1)
+		tp_comm = p->sequence_parallel ?
+			2 * wlb_cost_coll_us(c, WLB_ALL_GATHER, (int64_t)lc.tp_allgather_bytes, p->tp, sp->tp_nodes, NULL) +
+			2 * wlb_cost_coll_us(c, WLB_REDUCE_SCATTER, (int64_t)lc.tp_reducescatter_bytes, p->tp, sp->tp_nodes, NULL) :
+			2 * wlb_cost_coll_us(c, WLB_ALL_REDUCE, (int64_t)lc.tp_allreduce_bytes, p->tp, sp->tp_nodes, NULL);
+	if (cp > 1) {
+		cp_f = wlb_cost_coll_us(c, WLB_ALL_GATHER, (int64_t)lc.cp_kv_allgather_bytes, cp, sp->cp_nodes, NULL);
+		cp_b = wlb_cost_coll_us(c, WLB_REDUCE_SCATTER, (int64_t)lc.cp_dkv_reducescatter_bytes, cp,
+					sp->cp_nodes, NULL);
+	}
+	double fwd_rest = gemm + elem, bwd_rest = WLB_BWD_GEMM_FACTOR * gemm + 2 * elem;
+	out->fwd_max_us = L * (fwd_rest + af_max);
+	out->fwd_mean_us = L * (fwd_rest + af_sum / cp);
+	out->bwd_max_us = L * (bwd_rest + ab_max);
+	out->bwd_mean_us = L * (bwd_rest + ab_sum / cp);
+	out->fwd_comm_us = L * (tp_comm + cp_f);
+	out->bwd_comm_us = L * (tp_comm + cp_b);
+	if (p->recompute) { /* the forward again before each backward */
+		out->bwd_max_us += out->fwd_max_us;
+		out->bwd_mean_us += out->fwd_mean_us;
+		out->bwd_comm_us += out->fwd_comm_us;
+	}
+	out->attn_fwd_rank_max_us = af_max;
+	out->attn_fwd_rank_mean_us = af_sum / cp;
+	/* embedding: a gather of rows; logits GEMM and a fp32 softmax + loss */
+	out->first_fwd_us = wlb_cost_elementwise_us(c, 2.0 * (double)t * h / p->tp);
+	out->first_bwd_us = 2 * out->first_fwd_us;
+	double logits = wlb_cost_gemm_us(c, t, sp->n_logits, h, NULL);
+	double loss = wlb_cost_elementwise_us(c, 3 * 4.0 * (double)t * sp->n_logits);
+	out->last_fwd_us = logits + loss;
+	out->last_bwd_us = WLB_BWD_GEMM_FACTOR * logits + loss;
+	if (p->pp > 1)
+		out->pp_send_us = wlb_cost_p2p_us(c, (int64_t)lc.pp_activation_bytes, sp->pp_inter, NULL);
+	out->act_bytes = p->recompute ? 2.0 * h / p->tp * (double)t * L
+				      : sp->act_bytes_token_layer * (double)t * L;
+	out->flops = 3.0 * m->layers * (wlb_model_lin_flops_per_token(m) * (double)tokens +
+					wlb_model_att_flops_per_pair(m) * pairs) +
+		     3.0 * 2.0 * (double)tokens * h * m->vocab;
+}
+
+double wlb_stage_state_bytes(const struct wlb_stage_plan *sp, int s)
+{
+	struct wlb_mem mem;
+	int layers = sp->model.layers / sp->par.pp;
+	wlb_model_memory(&sp->model, &sp->par, layers, s == 0, s == sp->par.pp - 1, &mem);
+	return mem.params_bytes + mem.grads_bytes + mem.optim_bytes;
+}
+
+double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double last_bwd_us)
+{
+	struct wlb_dp_comm dc;
+	const struct wlb_parallel *p = &sp->par;
+	int layers = sp->model.layers / p->pp;
+	double t;
+
+	if (p->dp <= 1)
+		return 0;
+	wlb_model_dp_comm(&sp->model, p, layers, s == 0, s == p->pp - 1, &dc);
+	t = p->fsdp ? wlb_cost_coll_us(sp->cost, WLB_REDUCE_SCATTER, (int64_t)dc.grad_reducescatter_bytes,
+				       p->dp, sp->dp_nodes, NULL)
+		    : wlb_cost_coll_us(sp->cost, WLB_ALL_REDUCE, (int64_t)dc.grad_allreduce_bytes, p->dp,
+				       sp->dp_nodes, NULL);
+	/* bucketed per layer and overlapped with the last backward: what is left
+	 * after it, and never less than the last layer's bucket */
+	double exposed = t - last_bwd_us, last_bucket = t / layers;
+	return exposed > last_bucket ? exposed : last_bucket;
+}

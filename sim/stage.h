@@ -1,0 +1,65 @@
+/* stage.h — what one micro-batch costs on one pipeline stage: forward and
+ * backward time of a chunk of layers from the cost model, per CP rank folded
+ * into the group's slowest member per layer (DESIGN.md §3).
+ *
+ * Per layer and CP rank: the GEMMs of QKV, output projection and MLP on the
+ * rank's tokens (sequence parallel: the all-gathered sequence of the CP
+ * rank, widths divided by TP), varlen attention on the rank's pieces, TP
+ * all-gather / reduce-scatter (or all-reduce without sequence parallelism),
+ * the CP all-gather of K and V (reduce-scatter of dK, dV backward) and
+ * element-wise work; all exposed (no overlap of communication with compute).
+ * Backward GEMMs are twice the forward; recompute adds a forward. */
+#ifndef WLB_STAGE_H
+#define WLB_STAGE_H
+
+#include <stdint.h>
+
+#include "cost.h"
+#include "model.h"
+#include "shard.h"
+
+/* Everything that does not change between micro-batches. */
+struct wlb_stage_plan {
+	struct wlb_model model;
+	struct wlb_parallel par;
+	struct wlb_cost *cost;          /* used, not owned */
+	int gpus_per_node;
+	int chunk_layers;               /* layers / (pp x vpp) */
+	int tp_nodes, cp_nodes, dp_nodes, pp_inter;
+	int heads, kv_heads;            /* per rank, after TP */
+	int64_t n_qkv, n_up, k_proj, k_down, n_logits; /* GEMM widths per rank */
+	double act_bytes_token_layer;   /* stored for backward, per rank */
+	double elem_bytes_token;        /* element-wise bytes per token and layer, forward */
+};
+
+/* Times of one micro-batch: per chunk of layers, split so the simulator can
+ * build counterfactuals (CP balanced, no communication). */
+struct wlb_mb_cost {
+	uint32_t tokens_rank;           /* per CP rank, padded */
+	double fwd_max_us, fwd_mean_us; /* chunk compute, attention at the slowest / mean CP rank */
+	double bwd_max_us, bwd_mean_us;
+	double fwd_comm_us, bwd_comm_us;/* chunk TP + CP communication, exposed */
+	double first_fwd_us, first_bwd_us; /* embedding: the first chunk of stage 0 only */
+	double last_fwd_us, last_bwd_us;   /* logits + loss: the last chunk of the last stage */
+	double pp_send_us;              /* activations (or their gradients) to the next stage */
+	double act_bytes;               /* activations a chunk keeps for backward, per rank */
+	double attn_fwd_rank_max_us, attn_fwd_rank_mean_us; /* one layer, over CP ranks */
+	double flops;                   /* model FLOPs of the whole micro-batch (fwd + bwd) */
+};
+
+int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
+			const struct wlb_parallel *p, int gpus_per_node, struct wlb_cost *cost,
+			struct wlb_error *err);
+
+/* The micro-batch sharded as sh (its tokens and per-rank pieces). */
+void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_sharding *sh,
+		       uint64_t tokens, double pairs, struct wlb_mb_cost *out);
+
+/* Parameters, gradients and optimizer state per rank of stage s. */
+double wlb_stage_state_bytes(const struct wlb_stage_plan *sp, int s);
+/* Exposed gradient synchronisation of stage s over DP at the end of the
+ * iteration, given its last backward's time (FSDP reduce-scatter overlaps
+ * with it, all but the last layer's bucket). */
+double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double last_bwd_us);
+
+#endif

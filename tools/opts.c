@@ -1,0 +1,193 @@
+/* opts.c — the command-line options the wlb commands share: parsing,
+ * checking, and applying them over a loaded trace (the command line wins
+ * over the file, whatever the order of the options). */
+#include "opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost.h"
+#include "sim.h"
+
+const char *wlb_prog = "wlb";
+
+#define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
+
+int wlb_opt_u32(const char *opt, const char *s, uint32_t lo, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < lo || v > 0x7fffffffULL)
+		return fail("%s: expected an integer of at least %u, got \"%s\"", opt, lo, s);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_thresholds(const char *s, struct wlb_policy *pol)
+{
+	char buf[256], *tok, *save;
+	int n = 0;
+
+	if (!strcmp(s, "none")) {
+		pol->n_thresholds = 0;
+		return 0;
+	}
+	snprintf(buf, sizeof buf, "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == WLB_MAX_QUEUES)
+			return fail("--thresholds: at most %d queues", WLB_MAX_QUEUES);
+		if (wlb_opt_u32("--thresholds", tok, 1, &pol->thresholds[n]))
+			return 1;
+		if (n && pol->thresholds[n] <= pol->thresholds[n - 1])
+			return fail("--thresholds: must increase, got %u after %u", pol->thresholds[n],
+				    pol->thresholds[n - 1]);
+		n++;
+	}
+	if (n == 0)
+		return fail("--thresholds: expected a comma-separated list or none, got \"%s\"", s);
+	pol->n_thresholds = n;
+	return 0;
+}
+
+
+static const struct option opts[] = {
+	{"packing", required_argument, 0, O_PACKING}, {"sharding", required_argument, 0, O_SHARDING},
+	{"s-max", required_argument, 0, O_SMAX}, {"thresholds", required_argument, 0, O_THRESH},
+	{"window", required_argument, 0, O_WINDOW}, {"iterations", required_argument, 0, O_ITERS},
+	{"seed", required_argument, 0, O_SEED}, {"json", required_argument, 0, O_JSON},
+	{"compare", no_argument, 0, O_COMPARE}, {"summary", no_argument, 0, O_SUMMARY},
+	{"no-timing", no_argument, 0, O_NOTIME}, {"preset", required_argument, 0, O_PRESET},
+	{"model", required_argument, 0, O_MODEL}, {"context", required_argument, 0, O_CONTEXT},
+	{"tp", required_argument, 0, O_TP}, {"cp", required_argument, 0, O_CP},
+	{"pp", required_argument, 0, O_PP}, {"dp", required_argument, 0, O_DP},
+	{"microbatches", required_argument, 0, O_MB}, {"name", required_argument, 0, O_NAME},
+	{"gpu", required_argument, 0, O_GPU}, {"docs", required_argument, 0, O_DOCS},
+	{"workload", required_argument, 0, O_WORKLOAD}, {"costdb", required_argument, 0, O_COSTDB},
+	{"csv", required_argument, 0, O_CSV}, {"chrome-trace", required_argument, 0, O_CHROME},
+	{"timeline-iter", required_argument, 0, O_TIMELINE}, {"mb-order", required_argument, 0, O_ORDER},
+	{"quiet", no_argument, 0, O_QUIET},
+	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+};
+
+
+/* Reads the options; those that change the trace are kept for apply_opts, so
+ * the command line overrides the trace file, whatever their order. */
+int wlb_opts_parse(int argc, char **argv, struct wlb_opts *a, const char *allowed)
+{
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			a->usage(stdout);
+			exit(0);
+		}
+		if (c == '?')
+			return fail("see %s --help", wlb_prog);
+		const char *name = c == 'o' ? "output" : NULL;
+		for (int i = 0; !name && opts[i].name; i++)
+			if (opts[i].val == c)
+				name = opts[i].name;
+		if (!strstr(allowed, name))
+			return fail("--%s does not apply to this command (see %s --help)", name, wlb_prog);
+		switch (c) {
+		case O_JSON: a->json = optarg; break;
+		case O_COMPARE: a->compare = 1; break;
+		case O_SUMMARY: a->summary = 1; break;
+		case O_NOTIME: a->no_timing = 1; break;
+		case O_PRESET: a->preset = optarg; break;
+		case O_DOCS: if (wlb_opt_u32("--docs", optarg, 1, &a->docs)) return 1; break;
+		case O_WORKLOAD:
+			if (strcmp(optarg, "cost") && strcmp(optarg, "flops"))
+				return fail("--workload: expected cost or flops, got \"%s\"", optarg);
+			a->workload = optarg;
+			break;
+		case O_COSTDB: a->costdb = optarg; break;
+		case O_CSV: a->csv = optarg; break;
+		case O_CHROME: a->chrome = optarg; break;
+		case O_TIMELINE: if (wlb_opt_u32("--timeline-iter", optarg, 0, &a->timeline_iter)) return 1; break;
+		case O_ORDER: {
+			enum wlb_mb_order o;
+			if (wlb_mb_order_parse(optarg, &o))
+				return fail("--mb-order: expected packed, heavy-first or light-first, got \"%s\"", optarg);
+			a->order = optarg;
+			break;
+		}
+		case O_QUIET: a->quiet = 1; break;
+		case 'o': a->output = optarg; break;
+		default:
+			if (a->n_set == 64)
+				return fail("too many options");
+			a->set_code[a->n_set] = c;
+			a->set_arg[a->n_set++] = optarg;
+		}
+	}
+	return 0;
+}
+
+int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
+{
+	struct wlb_error e;
+	uint32_t v;
+
+	for (int i = 0; i < a->n_set; i++) {
+		const char *arg = a->set_arg[i];
+		switch (a->set_code[i]) {
+		case O_PACKING:
+			if (!wlb_packer_find(arg))
+				return fail("--packing: expected concat, greedy, bfd or wlb, got \"%s\"", arg);
+			snprintf(t->policy.packing, sizeof t->policy.packing, "%s", arg);
+			break;
+		case O_SHARDING: {
+			enum wlb_shard_kind k;
+			if (wlb_shard_parse(arg, &k))
+				return fail("--sharding: expected per-seq, per-doc or adaptive, got \"%s\"", arg);
+			snprintf(t->policy.sharding, sizeof t->policy.sharding, "%s", arg);
+			break;
+		}
+		case O_SMAX: if (wlb_opt_u32("--s-max", arg, 1, &t->policy.s_max)) return 1; break;
+		case O_THRESH: if (parse_thresholds(arg, &t->policy)) return 1; break;
+		case O_WINDOW: if (wlb_opt_u32("--window", arg, 1, &t->policy.window)) return 1; break;
+		case O_ITERS: if (wlb_opt_u32("--iterations", arg, 1, &t->iterations)) return 1; break;
+		case O_SEED:
+			if (wlb_opt_u32("--seed", arg, 0, &v))
+				return 1;
+			t->source.seed = v;
+			break;
+		case O_MODEL:
+			if (wlb_model_preset(arg, &t->model, &e))
+				return fail("--model: %s", e.msg);
+			break;
+		case O_CONTEXT: if (wlb_opt_u32("--context", arg, 1, &t->context)) return 1; break;
+		case O_TP: if (wlb_opt_u32("--tp", arg, 1, &v)) return 1; t->parallel.tp = (int)v; break;
+		case O_CP: if (wlb_opt_u32("--cp", arg, 1, &v)) return 1; t->parallel.cp = (int)v; break;
+		case O_PP: if (wlb_opt_u32("--pp", arg, 1, &v)) return 1; t->parallel.pp = (int)v; break;
+		case O_DP: if (wlb_opt_u32("--dp", arg, 1, &v)) return 1; t->parallel.dp = (int)v; break;
+		case O_MB:
+			if (wlb_opt_u32("--microbatches", arg, 1, &v))
+				return 1;
+			t->parallel.microbatches = (int)v;
+			break;
+		case O_NAME: snprintf(t->name, sizeof t->name, "%s", arg); break;
+		case O_GPU: snprintf(t->gpu, sizeof t->gpu, "%s", arg); break;
+		}
+	}
+	if (wlb_trace_check(t, &e))
+		return fail("%s%s%s", t->path[0] ? t->path : "", t->path[0] ? " (with the command-line options): " : "", e.msg);
+	return 0;
+}
+
+int wlb_opts_load(const char *path, struct wlb_trace *t)
+{
+	struct wlb_error e;
+	if (wlb_trace_load(t, path, &e))
+		return fail("%s", e.msg);
+	return 0;
+}
+
+/* ---- gen ---- */
+

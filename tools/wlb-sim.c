@@ -1,0 +1,257 @@
+/* wlb-sim — simulate 4D-parallel training iterations of a trace under a
+ * packing and a CP sharding policy, and show where the time goes. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost.h"
+#include "opts.h"
+#include "report.h"
+#include "report_sim.h"
+#include "sim.h"
+
+#define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: wlb-sim TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
+"               [--window W] [--mb-order O] [--costdb DB] [--iterations N] [--seed S]\n"
+"               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
+"               [--compare] [--quiet]\n"
+"\n"
+"Replays the trace's iterations: its documents are packed into micro-batches,\n"
+"sharded over the CP ranks, timed per pipeline stage with the cost model of the\n"
+"trace's gpu, and run through the 1F1B or interleaved schedule on a discrete-event\n"
+"engine.  Prints iteration time, tokens/s, MFU, imbalance, bubbles, memory, and\n"
+"how the time lost against a perfectly balanced iteration divides between\n"
+"pipeline bubbles, micro-batch imbalance, CP imbalance, DP waiting and exposed\n"
+"communication.\n"
+"\n"
+"  --packing P        concat | greedy | bfd | wlb              (trace policy)\n"
+"  --sharding S       per-seq | per-doc | adaptive\n"
+"  --s-max, --thresholds, --window   packer knobs, as in wlb-trace pack\n"
+"  --mb-order O       micro-batch order in each pipeline: packed | heavy-first |\n"
+"                     light-first (default packed)\n"
+"  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
+"  --json FILE        the wlb-report/1 document (- for stdout)\n"
+"  --csv FILE         one row per iteration\n"
+"  --chrome-trace F   the timeline of one iteration for Perfetto / chrome://tracing\n"
+"  --timeline-iter K  which iteration --chrome-trace shows (default 0)\n"
+"  --compare          Plain-4D (concat + per-seq), Fixed-4D (greedy + the better\n"
+"                     static sharder), WLB-LLM (wlb + adaptive), and the policy of\n"
+"                     the command line if it is another one, on the same documents\n"
+"  --quiet            no progress bar\n"
+"\n"
+"examples:\n"
+"  wlb-sim traces/7b-128k.json --compare\n"
+"  wlb-sim traces/7b-128k.json --packing concat --sharding per-seq --chrome-trace t.json\n"
+"  wlb-sim traces/paper/70b-128k.json --iterations 10 --json report.json --csv iters.csv\n");
+}
+
+static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result *r)
+{
+	const struct wlb_sim_summary *s = &r->summary;
+	const struct wlb_parallel *p = &t->parallel;
+	double lost = s->iteration_ms_mean - s->ideal_ms;
+	static const char *const names[WLB_LOST_N] = {"CP imbalance", "micro-batch imbalance",
+						      "DP waiting", "exposed communication", "pipeline bubbles"};
+
+	printf("simulated %u iterations on %d GPUs (%s)\n\n", s->iterations, p->tp * p->cp * p->pp * p->dp,
+	       t->gpu);
+	printf("  iteration time     %10.1f ms mean   %.1f p50   %.1f p95\n", s->iteration_ms_mean,
+	       s->iteration_ms_p50, s->iteration_ms_p95);
+	printf("  throughput         %10.0f tokens/s   MFU %.1f %%\n", s->tokens_per_s, 100 * s->mfu);
+	printf("  ideal              %10.1f ms         balance efficiency %.3f\n", s->ideal_ms,
+	       s->balance_efficiency);
+	printf("  imbalance          pp %.3f   cp %.3f   dp %.3f   bubble fraction %.3f\n",
+	       s->imbalance_pp, s->imbalance_cp, s->imbalance_dp, s->bubble_fraction);
+	printf("  token delay        %10.3f iterations\n", s->token_delay_iters);
+	int worst = 0;
+	for (int st = 1; st < r->pp; st++)
+		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem[worst].state_gib + r->mem[worst].act_gib)
+			worst = st;
+	printf("  peak memory        %10.1f GiB of %.1f (stage %d: %.1f state + %.1f activations)\n",
+	       s->peak_mem_gib, r->mem_limit_gib, worst, r->mem[worst].state_gib, r->mem[worst].act_gib);
+	for (int st = 0; st < r->pp; st++)
+		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem_limit_gib)
+			printf("  OOM: stage %d needs %.1f GiB per rank, the GPU has %.1f\n", st,
+			       r->mem[st].state_gib + r->mem[st].act_gib, r->mem_limit_gib);
+	printf("\n  time lost against ideal: %.1f ms per iteration\n", lost);
+	for (int l = WLB_LOST_N - 1; l >= 0; l--)
+		printf("    %-24s %9.1f ms  %5.1f %%\n", names[l], s->lost_ms[l],
+		       lost > 0 ? 100 * s->lost_ms[l] / lost : 0.0);
+	if (s->extrapolations)
+		printf("\n  note: %llu cost lookups fell outside the cost DB's samples (extrapolated)\n",
+		       (unsigned long long)s->extrapolations);
+}
+
+struct run {
+	const char *name;
+	struct wlb_trace t;
+	struct wlb_sim_result r;
+};
+
+static int simulate(struct run *x, const struct wlb_trace *base, const char *name, const char *packing,
+		    const char *sharding, uint32_t window, struct wlb_cost *cost,
+		    const struct wlb_sim_opts *o)
+{
+	struct wlb_error e;
+	x->name = name;
+	x->t = *base;
+	if (packing)
+		snprintf(x->t.policy.packing, sizeof x->t.policy.packing, "%s", packing);
+	if (sharding)
+		snprintf(x->t.policy.sharding, sizeof x->t.policy.sharding, "%s", sharding);
+	if (window)
+		x->t.policy.window = window;
+	if (wlb_sim_run(&x->t, cost, o, &x->r, &e))
+		return fail("%s", e.msg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct wlb_trace t;
+	struct wlb_opts a = {.usage = usage};
+	struct wlb_sim_opts so = {WLB_ORDER_PACKED, 0, 0};
+	struct wlb_error e;
+	struct wlb_cost *cost = NULL;
+	struct run runs[5];
+	struct wlb_sim_named cmp[5];
+	char path[4096];
+	const char *db;
+	int n_runs = 0, n_cmp = 0, rc = 1;
+
+	wlb_prog = "wlb-sim";
+	wlb_gsl_quiet();
+	memset(runs, 0, sizeof runs);
+	wlb_trace_init(&t);
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window iterations seed "
+			   "json csv chrome-trace timeline-iter mb-order costdb compare quiet"))
+		goto done;
+	if (optind + 1 != argc) {
+		if (optind == argc)
+			usage(stderr);
+		else
+			fail("expected one TRACE (see --help)");
+		goto done;
+	}
+	if (wlb_opts_load(argv[optind], &t) || wlb_opts_apply(&t, &a))
+		goto done;
+	if (a.order)
+		wlb_mb_order_parse(a.order, &so.order);
+	so.timeline_iter = a.chrome ? (int)a.timeline_iter : -1;
+	so.quiet = a.quiet;
+	if (so.timeline_iter >= 0 && t.iterations && (uint32_t)so.timeline_iter >= t.iterations) {
+		fail("--timeline-iter %d: the trace has %u iterations", so.timeline_iter, t.iterations);
+		goto done;
+	}
+	db = a.costdb;
+	if (!db) {
+		if (wlb_cost_find_db(t.gpu, path, sizeof path, &e)) {
+			fail("%s", e.msg);
+			goto done;
+		}
+		db = path;
+	}
+	if (wlb_cost_load(&cost, db, &e)) {
+		fail("%s", e.msg);
+		goto done;
+	}
+
+	struct wlb_policy pol = t.policy;
+	wlb_policy_defaults(&pol, t.context);
+	if (a.compare) {
+		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, cost, &so) ||
+		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, cost, &so) ||
+		    simulate(&runs[2], &t, "Fixed-4D", "greedy", "per-doc", 1, cost, &so) ||
+		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, cost, &so))
+			goto done;
+		n_runs = 4;
+		int fixed = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 2 : 1;
+		int bundles[3] = {0, fixed, 3};
+		for (int i = 0; i < 3; i++)
+			cmp[n_cmp++] = (struct wlb_sim_named){runs[bundles[i]].name, &runs[bundles[i]].t,
+							       &runs[bundles[i]].r};
+		/* the command line's own policy, when it is none of the bundles */
+		int is_bundle = (!strcmp(pol.packing, "concat") && !strcmp(pol.sharding, "per-seq")) ||
+				(!strcmp(pol.packing, "greedy") && pol.window == 1) ||
+				(!strcmp(pol.packing, "wlb") && !strcmp(pol.sharding, "adaptive"));
+		if (!is_bundle) {
+			if (simulate(&runs[4], &t, "this policy", NULL, NULL, 0, cost, &so))
+				goto done;
+			n_runs = 5;
+			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[4].t, &runs[4].r};
+		}
+	} else {
+		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, cost, &so))
+			goto done;
+		n_runs = 1;
+	}
+	/* the report and timeline describe the trace's own policy, or WLB-LLM */
+	const struct run *main_run = a.compare ? (n_runs == 5 ? &runs[4] : &runs[3]) : &runs[0];
+	const char *dbname = a.costdb ? a.costdb : "built-in";
+	if (a.json) {
+		json_t *j = wlb_report_sim(&main_run->t, a.costdb ? a.costdb : t.gpu, &main_run->r, cmp, n_cmp);
+		int bad = wlb_json_write(j, a.json, &e);
+		json_decref(j);
+		if (bad) {
+			fail("%s", e.msg);
+			goto done;
+		}
+	}
+	if (a.csv && wlb_report_sim_csv(&main_run->r, a.csv, &e)) {
+		fail("%s", e.msg);
+		goto done;
+	}
+	if (a.chrome) {
+		json_t *j = wlb_chrome_trace(&main_run->t, &main_run->r);
+		int bad = wlb_json_write(j, a.chrome, &e);
+		json_decref(j);
+		if (bad) {
+			fail("%s", e.msg);
+			goto done;
+		}
+	}
+	if (a.json && !strcmp(a.json, "-")) {
+		rc = 0;
+		goto done;
+	}
+	const struct wlb_parallel *p = &t.parallel;
+	struct wlb_policy mp = main_run->t.policy;
+	wlb_policy_defaults(&mp, t.context);
+	printf("%s: %s, context %u, TP%d CP%d PP%d DP%d, %d micro-batches per replica, %s%s\n",
+	       t.name[0] ? t.name : argv[optind], t.model.name, t.context, p->tp, p->cp, p->pp, p->dp,
+	       p->microbatches, p->schedule, p->vpp > 1 ? " (interleaved)" : "");
+	printf("policy: %s (s_max %u, window %u) + %s, micro-batch order %s, cost DB %s %s\n", mp.packing,
+	       mp.s_max, mp.window, mp.sharding, wlb_mb_order_name(so.order), dbname, t.gpu);
+	if (n_cmp) {
+		double base = cmp[0].res->summary.iteration_ms_mean;
+		printf("\n%-12s %-7s %-9s %11s %8s %8s %8s %7s %7s %8s\n", "policy", "packing", "sharding",
+		       "iter ms", "speedup", "imb_pp", "imb_cp", "bubble", "MFU", "delay");
+		for (int i = 0; i < n_cmp; i++) {
+			const struct wlb_sim_summary *s = &cmp[i].res->summary;
+			struct wlb_policy q = cmp[i].trace->policy;
+			wlb_policy_defaults(&q, t.context);
+			printf("%-12s %-7s %-9s %11.1f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f%s\n", cmp[i].name,
+			       q.packing, q.sharding, s->iteration_ms_mean, base / s->iteration_ms_mean,
+			       s->imbalance_pp, s->imbalance_cp, s->bubble_fraction, 100 * s->mfu,
+			       s->token_delay_iters, s->oom ? "  OOM" : "");
+		}
+		printf("(%u iterations each on the same documents; speedup over Plain-4D)\n\n",
+		       cmp[0].res->summary.iterations);
+		printf("%s:\n", main_run->name);
+	} else {
+		putchar('\n');
+	}
+	print_summary(&main_run->t, &main_run->r);
+	rc = 0;
+done:
+	for (int i = 0; i < 5; i++)
+		wlb_sim_result_free(&runs[i].r);
+	wlb_cost_destroy(cost);
+	wlb_trace_free(&t);
+	return rc;
+}
