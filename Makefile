@@ -32,7 +32,7 @@ COSTDBS  := $(GPUS:%=$(BUILD)/costdb/%.db)
 TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/main.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 UNIT     := $(BUILD)/tests/unit
-BENCH    := $(BUILD)/tests/bench_pack $(BUILD)/tests/bench_cost
+BENCH    := $(BUILD)/tests/bench_pack $(BUILD)/tests/bench_cost $(BUILD)/tests/bench_des
 
 .PHONY: all deps test asan bench install clean help
 all: $(BINS) $(COSTDBS)

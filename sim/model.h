@@ -34,6 +34,7 @@ struct wlb_parallel {
 	int sequence_parallel;/* with TP; on by default */
 	int fsdp;             /* shard parameters, gradients, optimizer over DP */
 	int recompute;        /* full activation recompute */
+	int tp_comm_overlap;  /* TP all-gather / reduce-scatter hidden behind the GEMMs */
 };
 
 /* Finds a preset by name (llama2-7b, llama3-8b, llama2-70b, llama3-70b,

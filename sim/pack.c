@@ -15,6 +15,12 @@ static const struct wlb_packer_ops *const packers[] = {
 
 struct keyed { double work; uint32_t bin; };
 
+static int by_id(const void *a, const void *b)
+{
+	const struct wlb_doc *x = a, *y = b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
 struct wlb_packer {
 	const struct wlb_packer_ops *ops;
 	void *state;
@@ -157,7 +163,7 @@ int wlb_packed_emit(struct wlb_packer *pk, struct wlb_packed *out,
 	    WLB_GROW(pk->rep_work, pk->cap_rep, dp) || WLB_GROW(pk->rep_n, pk->cap_rep_n, dp))
 		return WLB_ENOMEM;
 
-	/* counting sort by bin keeps each micro-batch's documents in given order */
+	/* counting sort by bin */
 	memset(pk->start, 0, (n_bins + 1) * sizeof *pk->start);
 	for (size_t i = 0; i < n; i++)
 		pk->start[bin[i] + 1]++;
@@ -173,6 +179,10 @@ int wlb_packed_emit(struct wlb_packer *pk, struct wlb_packed *out,
 		mb->tokens += docs[i].len;
 		mb->work += wlb_workload_doc(w, docs[i].len);
 	}
+	/* inside a micro-batch, documents lie in dataloader order, as a loader
+	 * concatenates them (the order decides what per-seq sharding cuts) */
+	for (uint32_t b = 0; b < n_bins; b++)
+		qsort(out->docs + pk->bins[b].first, pk->bins[b].n, sizeof *out->docs, by_id);
 
 	if (balanced && dp > 1) {
 		/* LPT: heaviest micro-batch to the lightest replica with room */

@@ -12,7 +12,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 	for (int i = 0; i < pol.n_thresholds; i++)
 		json_array_append_new(th, json_integer(pol.thresholds[i]));
 	return json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s}, s:s, "
-			 "s:{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:b}, s:i, "
+			 "s:{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:b, s:b}, s:i, "
 			 "s:{s:s, s:s, s:i, s:o, s:i}, s:{s:i, s:I}}",
 			 "name", t->name,
 			 "model", "name", m->name, "layers", m->layers, "hidden", m->hidden,
@@ -23,7 +23,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 			 "parallel", "tp", p->tp, "cp", p->cp, "pp", p->pp, "dp", p->dp, "vpp", p->vpp,
 			 "microbatches", p->microbatches, "schedule", p->schedule, "cp_algo", p->cp_algo,
 			 "sequence_parallel", p->sequence_parallel, "fsdp", p->fsdp,
-			 "recompute", p->recompute,
+			 "recompute", p->recompute, "tp_comm_overlap", p->tp_comm_overlap,
 			 "context", (int)t->context,
 			 "policy", "packing", pol.packing, "sharding", pol.sharding, "s_max", (int)pol.s_max,
 			 "outlier_thresholds", th, "window", (int)pol.window,

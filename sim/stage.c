@@ -89,13 +89,20 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 		cp_b = wlb_cost_coll_us(c, WLB_REDUCE_SCATTER, (int64_t)lc.cp_dkv_reducescatter_bytes, cp,
 					sp->cp_nodes, NULL);
 	}
+	/* with overlap, TP collectives run behind the GEMMs that produce or consume
+	 * them (TransformerEngine's userbuffers); what does not fit is exposed */
+	double tp_f = tp_comm, tp_b = tp_comm;
+	if (p->tp_comm_overlap) {
+		tp_f = tp_comm > gemm ? tp_comm - gemm : 0;
+		tp_b = tp_comm > WLB_BWD_GEMM_FACTOR * gemm ? tp_comm - WLB_BWD_GEMM_FACTOR * gemm : 0;
+	}
 	double fwd_rest = gemm + elem, bwd_rest = WLB_BWD_GEMM_FACTOR * gemm + 2 * elem;
 	out->fwd_max_us = L * (fwd_rest + af_max);
 	out->fwd_mean_us = L * (fwd_rest + af_sum / cp);
 	out->bwd_max_us = L * (bwd_rest + ab_max);
 	out->bwd_mean_us = L * (bwd_rest + ab_sum / cp);
-	out->fwd_comm_us = L * (tp_comm + cp_f);
-	out->bwd_comm_us = L * (tp_comm + cp_b);
+	out->fwd_comm_us = L * (tp_f + cp_f);
+	out->bwd_comm_us = L * (tp_b + cp_b);
 	if (p->recompute) { /* the forward again before each backward */
 		out->bwd_max_us += out->fwd_max_us;
 		out->bwd_mean_us += out->fwd_mean_us;

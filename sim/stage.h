@@ -7,7 +7,8 @@
  * rank, widths divided by TP), varlen attention on the rank's pieces, TP
  * all-gather / reduce-scatter (or all-reduce without sequence parallelism),
  * the CP all-gather of K and V (reduce-scatter of dK, dV backward) and
- * element-wise work; all exposed (no overlap of communication with compute).
+ * element-wise work; TP collectives overlap the GEMMs with tp_comm_overlap
+ * (the rest is exposed), CP collectives are exposed.
  * Backward GEMMs are twice the forward; recompute adds a forward. */
 #ifndef WLB_STAGE_H
 #define WLB_STAGE_H

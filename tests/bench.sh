@@ -24,3 +24,25 @@ awk -v ts="$ts" -v tp="$tp" -v tc="$tc" 'BEGIN {
 	printf "  %-50s %7.3f s   (a cost-model lookup per attention piece)\n", "wlb-trace pack, wlb + adaptive, --workload cost", tc
 }'
 "$build/tests/bench_cost" "$build/costdb/h100-sxm.db"
+printf '\ndiscrete-event engine\n  '
+"$build/tests/bench_des"
+
+# the simulator: one iteration of a 405B-class job on 8192 GPUs, and
+# iterations per second of the paper's 7B-128K configuration
+cat >"$dir/405b.json" <<'JSON'
+{"format": "wlb-trace/1", "name": "405b-class-8k-gpus",
+ "model": {"layers": 128, "hidden": 16384, "ffn_hidden": 53248, "heads": 128, "kv_heads": 8,
+           "head_dim": 128, "vocab": 128256, "mlp": "swiglu"},
+ "gpu": "h100-sxm", "cluster": {"gpus_per_node": 8},
+ "parallel": {"tp": 8, "cp": 16, "pp": 16, "dp": 4, "microbatches": 16},
+ "context": 131072, "policy": {"packing": "wlb", "sharding": "adaptive"},
+ "data": {"iterations": 1, "seed": 1, "distribution": {"preset": "wlb128k"}}}
+JSON
+t405=$(best "$WLB_BIN/wlb-sim" "$dir/405b.json" --quiet)
+t7=$(best "$WLB_BIN/wlb-sim" traces/paper/7b-128k.json --iterations 200 --quiet)
+printf '\nsimulator (wlb-sim, one core, best of 3, including loading the cost DB)\n'
+awk -v a="$t405" -v b="$t7" 'BEGIN {
+	printf "  %-50s %7.3f s   target: well under 1 s  %s\n", "405B-class, TP8 CP16 PP16 DP4 (8192 GPUs), 1 iteration", a, (a < 0.5) ? "ok" : "MISSED"
+	printf "  %-50s %7.0f /s  target: thousands  %s\n", "7B-128K (paper config), iterations per second", 200 / b, (200 / b >= 1000) ? "ok" : "MISSED"
+	printf "  %-50s\n", "(for scale: Calculon evaluates ~226 fixed-length configurations/s on 2 cores)"
+}'

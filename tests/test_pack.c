@@ -179,14 +179,15 @@ static void hand_examples(void)
 	wlb_source_free(&src);
 
 	/* bfd, 2 sequences of 10: 7 -> s0, 5 -> s1, 4 -> s1 (fullest that fits),
-	 * 3 -> s0 (7+3 = 10 fits, 9+3 does not) */
+	 * 3 -> s0 (7+3 = 10 fits, 9+3 does not); inside a sequence documents keep
+	 * dataloader order: s0 = 3 (id 1), 7 (id 2); s1 = 5 (id 0), 4 (id 3) */
 	uint32_t flat3[] = {5, 3, 7, 4};
 	src = batches_source(flat3, 4);
 	pp.context = 10;
 	CHECK_EQ(wlb_packer_create(&pk, "bfd", &pp, &err), 0);
 	CHECK_EQ(wlb_stream_create(&st, &src, 10, 1, &err), 0);
 	CHECK_EQ(next_lens(pk, st, &out), 1);
-	CHECK(mb_is(&out, 0, (uint32_t[]){7, 3}, 2));
+	CHECK(mb_is(&out, 0, (uint32_t[]){3, 7}, 2));
 	CHECK(mb_is(&out, 1, (uint32_t[]){5, 4}, 2));
 	wlb_packer_destroy(pk);
 	wlb_stream_destroy(st);
@@ -211,15 +212,16 @@ static void hand_examples(void)
 
 	/* greedy, window 1, 2 sequences of 10: longest first into the least
 	 * attention work with room: 6 -> s0, 5 -> s1, 4 -> s1 (W 15 < 21),
-	 * 3 -> s0 (s1 is at 9 and has no room for 3) */
+	 * 3 -> s0 (s1 is at 9 and has no room for 3); in dataloader order (ids
+	 * 3:0, 6:1, 4:2, 5:3) s0 = 3, 6 and s1 = 4, 5 */
 	uint32_t flat4[] = {3, 6, 4, 5};
 	src = batches_source(flat4, 4);
 	pp.context = 10;
 	CHECK_EQ(wlb_packer_create(&pk, "greedy", &pp, &err), 0);
 	CHECK_EQ(wlb_stream_create(&st, &src, 10, 1, &err), 0);
 	CHECK_EQ(next_lens(pk, st, &out), 1);
-	CHECK(mb_is(&out, 0, (uint32_t[]){6, 3}, 2));
-	CHECK(mb_is(&out, 1, (uint32_t[]){5, 4}, 2));
+	CHECK(mb_is(&out, 0, (uint32_t[]){3, 6}, 2));
+	CHECK(mb_is(&out, 1, (uint32_t[]){4, 5}, 2));
 	wlb_packer_destroy(pk);
 	wlb_stream_destroy(st);
 	wlb_source_free(&src);

@@ -581,11 +581,10 @@ static void test_errors(void)
 	BAD("\"pp\": 2", "\"pp\": 3", "3", "parallel.pp x parallel.vpp (3) must divide model.layers (4)");
 	BAD("\"schedule\": \"1f1b\"", "\"schedule\": \"gpipe\"", "\"gpipe\"",
 	    "parallel.schedule must be \"1f1b\" or \"interleaved\", got \"gpipe\"");
-	BAD("\"gpus_per_node\": 8", "\"gpus_per_node\": 1", "\"tp\": @2",
-	    "parallel.tp must be at most cluster.gpus_per_node (1): tensor parallelism stays "
-	    "inside a node, got 2");
+	BAD("\"gpus_per_node\": 8", "\"gpus_per_node\": 3", "\"tp\": @2",
+	    "parallel.tp must divide cluster.gpus_per_node (3) or be a multiple of it, got 2");
 	BAD("\"dp\": 2", "\"dp\": 4", "\"nodes\": @2",
-	    "cluster.nodes (2) x cluster.gpus_per_node (8) must hold tp x cp x pp x dp = 32 GPUs");
+	    "cluster.nodes (2) x cluster.gpus_per_node (8) must equal tp x cp x pp x dp = 32 GPUs");
 	/* checks against a preset model (wlb-550m: 12 heads) */
 	b2 = replace(BASE, MODEL, "\"wlb-550m\"", NULL);
 	if (b2) {
