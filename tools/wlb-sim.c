@@ -222,9 +222,12 @@ int main(int argc, char **argv)
 	const struct wlb_parallel *p = &t.parallel;
 	struct wlb_policy mp = main_run->t.policy;
 	wlb_policy_defaults(&mp, t.context);
-	printf("%s: %s, context %u, TP%d CP%d PP%d DP%d, %d micro-batches per replica, %s%s\n",
+	printf("%s: %s, context %u, TP%d CP%d PP%d DP%d, %d micro-batches per replica, %s",
 	       t.name[0] ? t.name : argv[optind], t.model.name, t.context, p->tp, p->cp, p->pp, p->dp,
-	       p->microbatches, p->schedule, p->vpp > 1 ? " (interleaved)" : "");
+	       p->microbatches, p->schedule);
+	if (p->vpp > 1)
+		printf(" with %d virtual stages", p->vpp);
+	putchar('\n');
 	printf("policy: %s (s_max %u, window %u) + %s, micro-batch order %s, cost DB %s %s\n", mp.packing,
 	       mp.s_max, mp.window, mp.sharding, wlb_mb_order_name(so.order), dbname, t.gpu);
 	if (n_cmp) {
