@@ -70,7 +70,7 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 				"summary", summary(&r->summary, &r->pack.summary), "memory", mem);
 	if (n_cmp > 0) {
 		json_t *c = json_array();
-		double base = cmp[0].res->summary.iteration_ms_mean;
+		double base = cmp[0].res->summary.tokens_per_s; /* tokens per iteration may differ */
 		for (int i = 0; i < n_cmp; i++) {
 			struct wlb_policy pol = cmp[i].trace->policy;
 			wlb_policy_defaults(&pol, cmp[i].trace->context);
@@ -78,7 +78,7 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 			json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}",
 				"name", cmp[i].name, "packing", pol.packing, "sharding", pol.sharding,
 				"iteration_ms_mean", s->iteration_ms_mean,
-				"speedup", base / s->iteration_ms_mean, "imbalance_pp", s->imbalance_pp,
+				"speedup", s->tokens_per_s / base, "imbalance_pp", s->imbalance_pp,
 				"imbalance_cp", s->imbalance_cp, "mfu", s->mfu,
 				"token_delay_iters", s->token_delay_iters));
 		}

@@ -13,7 +13,7 @@ struct wlb_sim_named {
 	const struct wlb_sim_result *res;
 };
 
-/* cmp[0] is the baseline of the speedups. */
+/* cmp[0] is the baseline of the speedups (ratios of tokens per second). */
 json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const struct wlb_sim_result *r,
 		       const struct wlb_sim_named *cmp, int n_cmp);
 int wlb_report_sim_csv(const struct wlb_sim_result *r, const char *path, struct wlb_error *err);

@@ -89,6 +89,9 @@ int wlb_sched_run(struct wlb_sched *s, struct wlb_graph *g, const struct wlb_sch
 	uint32_t barrier0 = (uint32_t)(3 * dp * pp);
 #define IDX(d, mb, c, st) ((((size_t)(d) * m + (mb)) * vpp + (c)) * pp + (st))
 
+	if (pp < 1 || vpp < 1 || dp < 1 || m < 1 || (vpp > 1 && m % pp))
+		return wlb_error_set(err, WLB_EINVAL, "schedule: pp %d, vpp %d, dp %d, m %d: every size "
+				     "must be positive and interleaving needs m a multiple of pp", pp, vpp, dp, m);
 	if (WLB_GROW(s->fwd, s->cap_fwd, per) || WLB_GROW(s->bwd, s->cap_bwd, per) ||
 	    WLB_GROW(s->sfwd, s->cap_sfwd, per) || WLB_GROW(s->sbwd, s->cap_sbwd, per) ||
 	    WLB_GROW(s->order, s->cap_order, n_order * (size_t)pp) ||

@@ -121,4 +121,45 @@ expect_ok "imported wins" "20779.00 exact" "$P" --estimate "coll all_gather 8 1 
 expect_err "pack with a missing DB" "none.db" "$W" pack "$D/trace_full.json" --costdb "$T/none.db"
 expect_ok "pack with --costdb" "imbalance_pp" "$W" pack "$D/trace_full.json" --costdb "$T/a100.db" --summary
 
+# wlb-sim
+S="$B/wlb-sim"
+expect_ok "sim help" "--mb-order" "$S" --help
+expect_ok "sim run" "simulated 3 iterations" "$S" "$D/trace_full.json" --iterations 3
+expect_ok "sim lost time" "pipeline bubbles" "$S" "$D/trace_full.json" --iterations 3 --quiet
+"$S" "$D/trace_full.json" --iterations 3 --compare >"$T/cmp.txt" 2>"$T/err"
+if grep -Eq '^Plain-4D .* 1\.000x' "$T/cmp.txt" && grep -Eq '^Fixed-4D .* [0-9]+\.[0-9]{3}x' "$T/cmp.txt" &&
+   grep -Eq '^WLB-LLM .* [0-9]+\.[0-9]{3}x' "$T/cmp.txt"; then ok
+else bad "sim --compare lacks Plain-4D / Fixed-4D / WLB-LLM with speedups: $(head -c 300 "$T/err")"; fi
+expect_ok "sim json to stdout" '"format": "wlb-report/1"' "$S" "$D/trace_full.json" --iterations 3 --json -
+grep -qF '"source": "simulated"' "$T/out" && ok || bad "sim report lacks \"source\": \"simulated\""
+"$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/sc.json" >/dev/null 2>&1
+grep -qF '"comparison"' "$T/sc.json" && grep -qF '"speedup"' "$T/sc.json" && ok \
+	|| bad "sim --compare --json lacks the comparison"
+"$S" "$D/trace_full.json" --iterations 3 --csv "$T/it.csv" >/dev/null 2>&1
+[ "$(wc -l <"$T/it.csv")" -eq 4 ] && head -n 1 "$T/it.csv" | grep -q '^iteration,time_ms,' && ok \
+	|| bad "sim --csv is not a header and 3 rows"
+"$S" "$D/trace_full.json" --iterations 3 --chrome-trace "$T/ct.json" >/dev/null 2>&1
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["traceEvents"]' "$T/ct.json" 2>/dev/null \
+		&& ok || bad "sim --chrome-trace is not JSON with traceEvents"
+else
+	grep -qF '"traceEvents"' "$T/ct.json" && ok || bad "sim --chrome-trace lacks traceEvents"
+fi
+"$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/s1.json" >/dev/null 2>&1
+"$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/s2.json" >/dev/null 2>&1
+[ -s "$T/s1.json" ] && cmp -s "$T/s1.json" "$T/s2.json" && ok || bad "sim reports differ between two runs"
+expect_err "sim missing trace" "nope.json" "$S" "$T/nope.json"
+"$P" --analytic --gpu a100-80g -o "$T/a100-sim.db" >/dev/null 2>&1
+expect_err "sim DB of another GPU" "a100-80g" "$S" "$D/trace_full.json" --iterations 1 --costdb "$T/a100-sim.db"
+grep -qF "h100-sxm" "$T/err" && ok || bad "sim: the GPU mismatch does not name the trace's gpu"
+expect_err "sim bad --mb-order" '--mb-order: expected packed, heavy-first or light-first, got "nonsense"' \
+	"$S" "$D/trace_full.json" --mb-order nonsense
+expect_err "sim --timeline-iter too far" "--timeline-iter 3" \
+	"$S" "$D/trace_full.json" --iterations 3 --timeline-iter 3 --chrome-trace "$T/tl.json"
+[ ! -e "$T/tl.json" ] && ok || bad "sim: a refused run wrote its chrome trace"
+variant 's/"gpus_per_node": 8/"gpus_per_node": 8, "nodes": 3/'
+expect_err "sim cluster size" "cluster.nodes" "$S" "$T/v.json" --iterations 1
+variant 's/"context": 131072/"context": 2/; s/"s_max": 196608/"s_max": 2/; s/\[32768, 65536\]/[1]/'
+expect_err "sim 2 cp over context" "context" "$S" "$T/v.json" --iterations 1
+
 echo "cli: $pass passed, $fail failed"

@@ -14,7 +14,7 @@ static struct wlb_model tiny(enum wlb_mlp mlp)
 
 static struct wlb_parallel par(int tp, int cp, int pp, int dp)
 {
-	struct wlb_parallel p = {tp, cp, pp, dp, 1, 4, "1f1b", "allgather", 1, 0, 0};
+	struct wlb_parallel p = {tp, cp, pp, dp, 1, 4, "1f1b", "allgather", 1, 0, 0, 0};
 	return p;
 }
 

@@ -213,7 +213,8 @@ static void print_config(const struct wlb_trace *t, const char *workload)
 
 	wlb_policy_defaults(&pol, t->context);
 	printf("%s: %s, context %u, TP%d CP%d PP%d DP%d, %d micro-batches per replica\n",
-	       t->name[0] ? t->name : t->path, t->model.name, t->context, p->tp, p->cp, p->pp, p->dp,
+	       t->name[0] ? t->name : t->path, t->model.name[0] ? t->model.name : "custom model",
+	       t->context, p->tp, p->cp, p->pp, p->dp,
 	       p->microbatches);
 	printf("policy: %s (s_max %u, window %u, outlier queues", pol.packing, pol.s_max, pol.window);
 	if (pol.n_thresholds == 0)

@@ -1,0 +1,331 @@
+/* test_sim.c — the simulator end to end on a hand-made cost DB and a small
+ * in-memory trace: an iteration time computed by hand, the attribution of
+ * lost time adding up, refusals of impossible inputs, OOM, determinism and
+ * the timeline's documents. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost.h"
+#include "sim.h"
+#include "test.h"
+
+void test_sim(void);
+
+/* A tiny model: 2 heads of 32 (hidden 64), SwiGLU MLP of 128, vocab 128. */
+static const struct wlb_model tiny = {"tiny", 2, 64, 128, 2, 2, 32, 128, WLB_MLP_SWIGLU};
+
+/* Samples for micro-batches of 256 tokens at tp 1: GEMMs (m = 256) of QKV
+ * (n 192 = (2 + 2*2) x 32, k 64) 3 us, output projection (64, 64) 1 us, MLP
+ * up (256 = 2 x 128, 64) 4 us, down (64, 128) 2 us, logits (128, 64) 5 us;
+ * attention of one (128, 128) piece 7 us forward, 17 us backward.  HBM at
+ * 1250 GB/s: element-wise work costs 2 us + bytes / 1e6. */
+static struct wlb_costdb_data sample_data(const char *name, double mem_gib)
+{
+	struct wlb_costdb_data d;
+	memset(&d, 0, sizeof d);
+	d.has_device = 1;
+	d.device = (struct wlb_device){"", "Test GPU", 100, mem_gib, 1000, 1250, 8, 400, 10, 50, 20};
+	snprintf(d.device.name, sizeof d.device.name, "%s", name);
+	d.gemm = calloc(8, sizeof *d.gemm);
+	d.attn = calloc(4, sizeof *d.attn);
+	d.coll = calloc(4, sizeof *d.coll);
+	d.p2p = calloc(2, sizeof *d.p2p);
+#define G(m_, n_, k_, t_) d.gemm[d.n_gemm++] = (struct wlb_gemm_sample){1, WLB_SRC_ANALYTIC, m_, n_, k_, "bf16", t_, t_, t_, 1}
+	G(256, 192, 64, 3);
+	G(256, 64, 64, 1);
+	G(256, 256, 64, 4);
+	G(256, 64, 128, 2);
+	G(256, 128, 64, 5);
+#undef G
+#define A(b_, q_, kv_, t_) d.attn[d.n_attn++] = (struct wlb_attn_sample){1, WLB_SRC_ANALYTIC, b_, 2, 2, 32, q_, kv_, 1, "analytic", t_, t_, t_, 1}
+	A(0, 128, 128, 7);
+	A(1, 128, 128, 17);
+#undef A
+	d.coll[d.n_coll++] = (struct wlb_coll_sample){1, WLB_SRC_ANALYTIC, WLB_ALL_GATHER, 2, 1, 1000, "ring", 5, 0, 0};
+	d.coll[d.n_coll++] = (struct wlb_coll_sample){1, WLB_SRC_ANALYTIC, WLB_ALL_GATHER, 2, 1, 1000000, "ring", 50, 0, 0};
+	d.coll[d.n_coll++] = (struct wlb_coll_sample){1, WLB_SRC_ANALYTIC, WLB_REDUCE_SCATTER, 2, 1, 1000, "ring", 5, 0, 0};
+	d.coll[d.n_coll++] = (struct wlb_coll_sample){1, WLB_SRC_ANALYTIC, WLB_REDUCE_SCATTER, 2, 1, 1000000, "ring", 50, 0, 0};
+	d.p2p[d.n_p2p++] = (struct wlb_p2p_sample){1, WLB_SRC_ANALYTIC, 1000, 0, 3};
+	d.p2p[d.n_p2p++] = (struct wlb_p2p_sample){1, WLB_SRC_ANALYTIC, 1000000, 0, 30};
+	return d;
+}
+
+static struct wlb_cost *make_cost(const char *name, double mem_gib)
+{
+	struct wlb_costdb_data d = sample_data(name, mem_gib);
+	struct wlb_cost *c = NULL;
+	struct wlb_error err;
+
+	if (wlb_cost_from_data(&c, &d, "test.db", &err)) {
+		fprintf(stderr, "wlb_cost_from_data: %s\n", err.msg);
+		return NULL;
+	}
+	return c;
+}
+
+/* batches[i] has n[i] documents; the trace owns copies. */
+static void tiny_trace(struct wlb_trace *t, uint32_t context, const uint32_t *lens, const uint32_t *per_batch,
+		       uint32_t n_batches)
+{
+	size_t n = 0;
+
+	wlb_trace_init(t);
+	t->model = tiny;
+	snprintf(t->gpu, sizeof t->gpu, "test-gpu");
+	t->context = context;
+	t->parallel.tp = t->parallel.cp = t->parallel.pp = t->parallel.dp = 1;
+	t->parallel.microbatches = 2;
+	snprintf(t->policy.packing, sizeof t->policy.packing, "concat");
+	snprintf(t->policy.sharding, sizeof t->policy.sharding, "per-seq");
+	for (uint32_t b = 0; b < n_batches; b++)
+		n += per_batch[b];
+	t->source.kind = WLB_SOURCE_BATCHES;
+	t->source.lens = malloc(n * sizeof *t->source.lens);
+	memcpy(t->source.lens, lens, n * sizeof *lens);
+	t->source.n_lens = n;
+	t->source.batch_start = malloc((n_batches + 1) * sizeof *t->source.batch_start);
+	t->source.batch_start[0] = 0;
+	for (uint32_t b = 0; b < n_batches; b++)
+		t->source.batch_start[b + 1] = t->source.batch_start[b] + per_batch[b];
+	t->source.n_batches = n_batches;
+	t->iterations = 0;
+}
+
+static void test_hand_time(void)
+{
+	static const uint32_t lens[] = {128, 128, 128, 128}, per[] = {4};
+	struct wlb_trace t;
+	struct wlb_sim_result r;
+	struct wlb_sim_opts o = {WLB_ORDER_PACKED, -1, 1};
+	struct wlb_error err;
+	struct wlb_cost *c = make_cost("test-gpu", 80);
+
+	/* pp = dp = cp = tp = 1, context 256, two micro-batches of [128, 128]
+	 * (concat); per-seq with one rank keeps each document a whole (128, 128)
+	 * piece; no communication at all.  One chunk of both layers, 256 tokens:
+	 *   GEMMs        3 + 1 + 4 + 2                         = 10 us per layer
+	 *   element-wise 2 x (10 x 64 + 2 x (192 - 64) + 3 x 128) = 2560 B/token,
+	 *                2 + 2560 x 256 / 1e6                   = 2.65536 us
+	 *   attention    2 pieces x 7 = 14 fwd, 2 x 17 = 34 bwd
+	 *   fwd chunk  2 x (10 + 2.65536 + 14)                  = 53.31072
+	 *   bwd chunk  2 x (2 x 10 + 2 x 2.65536 + 34)          = 118.62144
+	 *   embedding  2 + 2 x 256 x 64 / 1e6 = 2.032768 fwd, twice that bwd
+	 *   logits     5 (GEMM) + loss 2 + 12 x 256 x 128 / 1e6 = 7.393216 fwd,
+	 *              2 x 5 + 2.393216 = 12.393216 bwd
+	 *   micro-batch fwd 53.31072 + 2.032768 + 7.393216  = 62.736704 us
+	 *               bwd 118.62144 + 4.065536 + 12.393216 = 135.080192 us
+	 * One stage runs F0 B0 F1 B1: 2 x 197.816896 = 395.633792 us. */
+	tiny_trace(&t, 256, lens, per, 1);
+	CHECK(c != NULL);
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
+	CHECK_EQ(r.n_iters, 1);
+	CHECK_EQ(r.n_mbs, 2);
+	if (r.n_iters == 1 && r.n_mbs == 2) {
+		for (int k = 0; k < 2; k++) {
+			CHECK_EQ(r.mbs[k].tokens, 256);
+			CHECK_EQ(r.mbs[k].docs, 2);
+			CHECK_NEAR(r.mbs[k].fwd_ms, 0.062736704, 1e-12);
+			CHECK_NEAR(r.mbs[k].bwd_ms, 0.135080192, 1e-12);
+		}
+		CHECK_NEAR(r.iters[0].time_ms, 0.395633792, 1e-12);
+		CHECK_NEAR(r.summary.iteration_ms_mean, 0.395633792, 1e-12);
+		/* nothing to lose: ideal = simulated, every part 0 */
+		CHECK_NEAR(r.summary.ideal_ms, 0.395633792, 1e-12);
+		for (int l = 0; l < WLB_LOST_N; l++)
+			CHECK_NEAR(r.summary.lost_ms[l], 0, 1e-12);
+		CHECK_NEAR(r.summary.bubble_fraction, 0, 1e-12);
+		CHECK_NEAR(r.summary.tokens_per_s, 512 / 0.395633792e-3, 1e-3);
+		CHECK_EQ(r.summary.oom, 0);
+	}
+	wlb_sim_result_free(&r);
+	wlb_trace_free(&t);
+	wlb_cost_destroy(c);
+}
+
+/* Two iterations on pp 2, dp 2, cp 2, uneven documents: lost parts add up. */
+static void big_trace(struct wlb_trace *t)
+{
+	static const uint32_t lens[] = {1000, 300, 200, 100, 48, 400,      /* 2048 */
+					512, 512, 256, 256, 256, 128, 128, /* 2048 */
+					1500, 20, 28, 300, 200};           /* 2048 */
+	static const uint32_t per[] = {6, 7, 5};
+
+	tiny_trace(t, 512, lens, per, 3);
+	t->model.layers = 4;
+	t->parallel.pp = 2;
+	t->parallel.dp = 2;
+	t->parallel.cp = 2;
+	snprintf(t->policy.packing, sizeof t->policy.packing, "wlb");
+	snprintf(t->policy.sharding, sizeof t->policy.sharding, "adaptive");
+}
+
+static void test_attribution(void)
+{
+	struct wlb_trace t;
+	struct wlb_sim_result r, r2;
+	struct wlb_sim_opts o = {WLB_ORDER_PACKED, -1, 1};
+	struct wlb_error err;
+	struct wlb_cost *c = make_cost("test-gpu", 80);
+
+	big_trace(&t);
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
+	CHECK(r.n_iters >= 2);
+	double sum = 0;
+	for (int l = 0; l < WLB_LOST_N; l++)
+		sum += r.summary.lost_ms[l];
+	CHECK_NEAR(sum, r.summary.iteration_ms_mean - r.summary.ideal_ms, 1e-9);
+	CHECK(r.summary.iteration_ms_mean > r.summary.ideal_ms);
+	CHECK(r.summary.lost_ms[WLB_LOST_COMM] > 0); /* sends and CP collectives */
+	CHECK(r.summary.lost_ms[WLB_LOST_BUBBLE] > 0); /* two stages */
+	for (size_t i = 0; i < r.n_iters; i++) {
+		double s = 0;
+		for (int l = 0; l < WLB_LOST_N; l++)
+			s += r.iters[i].lost_ms[l];
+		CHECK_NEAR(s, r.iters[i].time_ms - r.iters[i].ideal_ms, 1e-9);
+	}
+	CHECK(r.summary.balance_efficiency > 0 && r.summary.balance_efficiency <= 1);
+	CHECK_EQ(r.pp, 2);
+	CHECK_EQ(r.dp, 2);
+
+	/* same inputs twice: identical summaries and iteration times */
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r2, &err), 0);
+	CHECK(!memcmp(&r.summary, &r2.summary, sizeof r.summary));
+	CHECK_EQ(r.n_iters, r2.n_iters);
+	for (size_t i = 0; i < r.n_iters && i < r2.n_iters; i++)
+		CHECK(r.iters[i].time_ms == r2.iters[i].time_ms);
+	wlb_sim_result_free(&r2);
+
+	/* OOM: a device whose memory lies between the peak stage's state and
+	 * state + activations */
+	int worst = 0;
+	for (int s = 1; s < r.pp; s++)
+		if (r.mem[s].state_gib + r.mem[s].act_gib > r.mem[worst].state_gib + r.mem[worst].act_gib)
+			worst = s;
+	double state = r.mem[worst].state_gib, act = r.mem[worst].act_gib, top = 0;
+	for (int s = 0; s < r.pp; s++)
+		if (r.mem[s].state_gib > top)
+			top = r.mem[s].state_gib;
+	CHECK(act > 0);
+	CHECK_NEAR(r.summary.peak_mem_gib, state + act, 1e-12);
+	CHECK_EQ(r.summary.oom, 0);
+	wlb_sim_result_free(&r);
+	wlb_cost_destroy(c);
+
+	double lim = (state > top ? state : top) + act / 2;
+	c = make_cost("test-gpu", lim);
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
+	CHECK_EQ(r.summary.oom, 1);
+	CHECK_NEAR(r.mem_limit_gib, lim, 0);
+	CHECK(r.summary.peak_mem_gib > r.mem_limit_gib);
+	wlb_sim_result_free(&r);
+	wlb_cost_destroy(c);
+	wlb_trace_free(&t);
+}
+
+static void test_refusals(void)
+{
+	struct wlb_trace t;
+	struct wlb_sim_result r;
+	struct wlb_sim_opts o = {WLB_ORDER_PACKED, -1, 1};
+	struct wlb_error err;
+	struct wlb_cost *c = make_cost("other-gpu", 80);
+
+	/* a cost DB of another GPU */
+	big_trace(&t);
+	err.msg[0] = 0;
+	CHECK(wlb_sim_run(&t, c, &o, &r, &err) < 0);
+	CHECK_STR_HAS(err.msg, "other-gpu");
+	CHECK_STR_HAS(err.msg, "test-gpu");
+	CHECK_EQ(r.n_iters, 0);
+	wlb_cost_destroy(c);
+
+	c = make_cost("test-gpu", 80);
+	/* 2 x cp above the context */
+	t.context = 2;
+	t.parallel.cp = 2;
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), WLB_EINVAL);
+	CHECK_STR_HAS(err.msg, "cp");
+	CHECK_STR_HAS(err.msg, "context");
+	t.context = 3;
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), WLB_EINVAL);
+	t.context = 512;
+
+	/* a cluster of the wrong size: 3 nodes x 8 != 1 x 2 x 2 x 2 */
+	t.cluster.nodes = 3;
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), WLB_EINVAL);
+	CHECK_STR_HAS(err.msg, "3 nodes");
+	CHECK_STR_HAS(err.msg, "8 GPUs");
+	t.cluster.nodes = 1; /* 1 x 8 = 8: fine */
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
+	wlb_sim_result_free(&r);
+	wlb_cost_destroy(c);
+	wlb_trace_free(&t);
+}
+
+static void test_timeline(void)
+{
+	struct wlb_trace t;
+	struct wlb_sim_result r;
+	struct wlb_sim_opts o = {WLB_ORDER_HEAVY_FIRST, 0, 1};
+	struct wlb_error err;
+	struct wlb_cost *c = make_cost("test-gpu", 80);
+
+	big_trace(&t);
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
+	CHECK(r.n_timeline > 0);
+	size_t m = (size_t)t.parallel.microbatches, n_mb = (size_t)t.parallel.dp * m;
+	size_t compute = 0, matched = 0, ends = 0;
+	double last = 0;
+	for (size_t i = 0; i < r.n_timeline; i++) {
+		const struct wlb_timeline_task *tt = &r.timeline[i];
+		last = tt->end_us > last ? tt->end_us : last;
+		if (tt->step.kind != WLB_STEP_FWD && tt->step.kind != WLB_STEP_BWD)
+			continue;
+		compute++;
+		/* the micro-batch at this pipeline position of this replica */
+		for (size_t k = 0; k < n_mb; k++) {
+			const struct wlb_sim_mb *mb = &r.mbs[r.iters[0].first_mb + k];
+			if (mb->replica != tt->step.replica || mb->position != tt->step.mb)
+				continue;
+			matched += tt->first_doc == mb->first_doc && tt->n_docs == mb->docs && mb->docs > 0;
+		}
+		ends += tt->end_us >= tt->start_us;
+	}
+	/* every compute step: dp x pp stages x m x 2, one chunk each */
+	CHECK_EQ(compute, (size_t)t.parallel.dp * t.parallel.pp * m * 2);
+	CHECK_EQ(matched, compute);
+	CHECK_EQ(ends, compute);
+	CHECK_NEAR(last / 1e3, r.iters[0].time_ms, 1e-12);
+	/* heavy-first: position 0 of each replica is its heaviest */
+	for (size_t k = 0; k < n_mb; k++) {
+		const struct wlb_sim_mb *a = &r.mbs[r.iters[0].first_mb + k];
+		for (size_t j = 0; j < n_mb; j++) {
+			const struct wlb_sim_mb *b = &r.mbs[r.iters[0].first_mb + j];
+			if (a->replica == b->replica && a->position < b->position)
+				CHECK(a->fwd_ms + a->bwd_ms >= b->fwd_ms + b->bwd_ms);
+		}
+	}
+	/* the documents of the first micro-batch are the batch's: the tokens of
+	 * the iteration's micro-batches add up to the batch (2048) */
+	uint64_t tok = 0;
+	for (size_t k = 0; k < n_mb; k++)
+		tok += r.mbs[r.iters[0].first_mb + k].tokens;
+	CHECK_EQ(tok, r.iters[0].tokens);
+	wlb_sim_result_free(&r);
+
+	/* no timeline unless asked */
+	o.timeline_iter = -1;
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
+	CHECK_EQ(r.n_timeline, 0);
+	wlb_sim_result_free(&r);
+	wlb_cost_destroy(c);
+	wlb_trace_free(&t);
+}
+
+void test_sim(void)
+{
+	test_hand_time();
+	test_attribution();
+	test_refusals();
+	test_timeline();
+}
