@@ -143,6 +143,9 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 			sum->cp_cost += mr->cp_cost_max;
 			for (uint32_t k = 0; k < mb->n; k++) {
 				double dl = (double)packed.iter - (double)d[k].arrived;
+				int lb = 31 - __builtin_clz(d[k].len);
+				out->hist_docs[lb]++;
+				out->hist_tokens[lb] += d[k].len;
 				it_delay += dl * d[k].len;
 				disp_tok += fabs(dl) * d[k].len;
 			}

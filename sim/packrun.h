@@ -53,6 +53,8 @@ struct wlb_packrun {
 	struct wlb_mb_rec *mbs;
 	size_t n_iters, n_mbs, cap_iters, cap_mbs;
 	struct wlb_pack_summary summary;
+	/* pieces trained, by log2 of their length: [b] counts lengths in [2^b, 2^(b+1)) */
+	uint64_t hist_docs[32], hist_tokens[32];
 };
 
 /* Packs t->iterations iterations (all the data for a finite source when 0)

@@ -46,6 +46,18 @@ static json_t *summary(const struct wlb_pack_summary *s)
 			 "per_doc_share", s->per_doc_share);
 }
 
+json_t *wlb_report_doclen(const struct wlb_packrun *run)
+{
+	json_t *a = json_array();
+	for (int b = 0; b < 32; b++)
+		if (run->hist_docs[b])
+			json_array_append_new(a, json_pack("{s:I, s:I, s:I, s:I}", "lo", (json_int_t)1 << b,
+							   "hi", (json_int_t)1 << (b + 1),
+							   "documents", (json_int_t)run->hist_docs[b],
+							   "tokens", (json_int_t)run->hist_tokens[b]));
+	return a;
+}
+
 json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struct wlb_packrun *run,
 			const struct wlb_named_run *cmp, int n_cmp)
 {
@@ -70,6 +82,7 @@ json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struc
 			      "tool", tool, "source", "packing", "workload", run->workload,
 			      "config", wlb_report_config(t),
 			      "iterations", its, "summary", summary(&run->summary));
+	json_object_set_new(r, "doclen_hist", wlb_report_doclen(run));
 	if (n_cmp > 0) {
 		json_t *c = json_array();
 		for (int i = 0; i < n_cmp; i++) {

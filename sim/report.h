@@ -18,6 +18,9 @@ struct wlb_named_run {
 /* The resolved configuration of t (model, parallel, context, policy, data). */
 json_t *wlb_report_config(const struct wlb_trace *t);
 
+/* The trained pieces by log2 length bin: [{"lo", "hi", "documents", "tokens"}]. */
+json_t *wlb_report_doclen(const struct wlb_packrun *run);
+
 /* A wlb-report/1 document of one pack run, with the per-iteration records
  * and the summary; with n_cmp > 0 also a "comparison" array. */
 json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struct wlb_packrun *run,

@@ -34,6 +34,73 @@ static json_t *summary(const struct wlb_sim_summary *s, const struct wlb_pack_su
 	return o;
 }
 
+static const char *const step_kinds[] = {"fwd", "bwd", "send_fwd", "send_bwd", "dp_sync", "barrier"};
+
+/* Micro-batch index of (replica, position) within an iteration's records. */
+static size_t pipeline_slot(const struct wlb_sim_mb *mb, int m)
+{
+	return (size_t)mb->replica * (size_t)m + mb->position;
+}
+
+/* Per iteration: its time and its micro-batches' times in pipeline order. */
+static json_t *iteration_times(const struct wlb_sim_result *r, int m)
+{
+	json_t *its = json_array();
+	size_t n = (size_t)r->dp * (size_t)m;
+	for (size_t i = 0; i < r->n_iters; i++) {
+		json_t *f = json_array(), *b = json_array();
+		for (size_t k = 0; k < n; k++) {
+			json_array_append_new(f, json_real(0));
+			json_array_append_new(b, json_real(0));
+		}
+		for (size_t k = 0; k < n; k++) {
+			const struct wlb_sim_mb *mb = &r->mbs[r->iters[i].first_mb + k];
+			json_array_set_new(f, pipeline_slot(mb, m), json_real(mb->fwd_ms));
+			json_array_set_new(b, pipeline_slot(mb, m), json_real(mb->bwd_ms));
+		}
+		json_array_append_new(its, json_pack("{s:f, s:o, s:o}", "time_ms", r->iters[i].time_ms,
+						     "fwd_ms", f, "bwd_ms", b));
+	}
+	return its;
+}
+
+static json_t *timeline(const struct wlb_sim_result *r)
+{
+	json_t *tasks = json_array();
+	for (size_t i = 0; i < r->n_timeline; i++) {
+		const struct wlb_timeline_task *tt = &r->timeline[i];
+		if (tt->step.kind == WLB_STEP_BARRIER)
+			continue;
+		json_array_append_new(tasks, json_pack("{s:i, s:i, s:s, s:i, s:i, s:f, s:f}",
+			"replica", (int)tt->step.replica, "stage", tt->step.stage,
+			"kind", step_kinds[tt->step.kind], "microbatch", (int)tt->step.mb,
+			"chunk", tt->step.chunk, "start_ms", tt->start_us / 1e3, "end_ms", tt->end_us / 1e3));
+	}
+	return json_pack("{s:i, s:o}", "iteration", r->timeline_iter, "tasks", tasks);
+}
+
+static json_t *cp_ranks(const struct wlb_sim_result *r)
+{
+	json_t *mbs = json_array();
+	const struct wlb_sim_iter *it = NULL;
+	for (size_t i = 0; i < r->n_iters; i++)
+		if ((int)r->iters[i].iter == r->timeline_iter)
+			it = &r->iters[i];
+	if (!it)
+		return NULL;
+	for (size_t b = 0; b < r->n_cp_mb; b++) {
+		const struct wlb_sim_mb *mb = &r->mbs[it->first_mb + b];
+		json_t *lay[2] = {json_array(), json_array()};
+		for (int k = 0; k < 2; k++)
+			for (int rk = 0; rk < r->cp; rk++)
+				json_array_append_new(lay[k], json_real(r->cp_rank_ms[(b * 2 + k) * (size_t)r->cp + rk]));
+		json_array_append_new(mbs, json_pack("{s:i, s:i, s:s, s:o, s:o}", "replica", (int)mb->replica,
+			"position", (int)mb->position, "used", wlb_shard_name(r->cp_used[b]),
+			"per-seq", lay[0], "per-doc", lay[1]));
+	}
+	return json_pack("{s:i, s:i, s:o}", "iteration", r->timeline_iter, "cp", r->cp, "microbatches", mbs);
+}
+
 json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const struct wlb_sim_result *r,
 		       const struct wlb_sim_named *cmp, int n_cmp)
 {
@@ -68,6 +135,14 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 				"tool", "wlb-sim", "source", "simulated", "workload", "cost",
 				"costdb", costdb, "config", wlb_report_config(t), "iterations", its,
 				"summary", summary(&r->summary, &r->pack.summary), "memory", mem);
+	json_object_set_new(rep, "doclen_hist", wlb_report_doclen(&r->pack));
+	if (r->n_timeline)
+		json_object_set_new(rep, "timeline", timeline(r));
+	if (r->n_cp_mb) {
+		json_t *cr = cp_ranks(r);
+		if (cr)
+			json_object_set_new(rep, "cp_ranks", cr);
+	}
 	if (n_cmp > 0) {
 		json_t *c = json_array();
 		double base = cmp[0].res->summary.tokens_per_s; /* tokens per iteration may differ */
@@ -81,6 +156,8 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 				"speedup", s->tokens_per_s / base, "imbalance_pp", s->imbalance_pp,
 				"imbalance_cp", s->imbalance_cp, "mfu", s->mfu,
 				"token_delay_iters", s->token_delay_iters));
+			json_object_set_new(json_array_get(c, (size_t)i), "iterations",
+					    iteration_times(cmp[i].res, cmp[i].trace->parallel.microbatches));
 		}
 		json_object_set_new(rep, "comparison", c);
 	}

@@ -51,6 +51,7 @@ struct ctx {
 	int workers;
 	double flops, tokens, time_ms, mem_limit;
 	uint64_t extrap0;
+	struct wlb_sharding alt;       /* the static layouts, for the timeline iteration */
 };
 
 /* Variant v of the schedule input: 0 actual, 1 CP balanced, 2 micro-batches
@@ -143,6 +144,36 @@ static double max_over_mean(const double *v, size_t n)
 	return sum > 0 ? mx * (double)n / sum : 1.0;
 }
 
+/* Per-rank attention of micro-batch b under both static layouts. */
+static int cp_detail(struct ctx *c, const struct wlb_doc *d, size_t n, uint32_t b,
+		     enum wlb_shard_kind used)
+{
+	struct wlb_sim_result *r = c->out;
+	int cp = c->t->parallel.cp;
+	const struct wlb_stage_plan *sp = &c->sp;
+
+	if (!r->cp_rank_ms) {
+		r->cp_rank_ms = calloc(c->n_mb * 2 * (size_t)cp, sizeof *r->cp_rank_ms);
+		r->cp_used = calloc(c->n_mb, sizeof *r->cp_used);
+		if (!r->cp_rank_ms || !r->cp_used)
+			return WLB_ENOMEM;
+		r->n_cp_mb = c->n_mb;
+	}
+	r->cp_used[b] = used;
+	for (int k = 0; k < 2; k++) {
+		if (wlb_shard(&c->alt, k ? WLB_SHARD_PER_DOC : WLB_SHARD_PER_SEQ, d, n, NULL))
+			return WLB_ENOMEM;
+		for (int rk = 0; rk < cp; rk++) {
+			const struct wlb_piece *pc = c->alt.pieces + c->alt.rank_start[rk];
+			size_t np = c->alt.rank_start[rk + 1] - c->alt.rank_start[rk];
+			r->cp_rank_ms[((size_t)b * 2 + k) * cp + rk] =
+				(wlb_cost_attn_us(sp->cost, pc, np, 0, sp->heads, sp->kv_heads, sp->model.head_dim, NULL) +
+				 wlb_cost_attn_us(sp->cost, pc, np, 1, sp->heads, sp->kv_heads, sp->model.head_dim, NULL)) / 1e3;
+		}
+	}
+	return 0;
+}
+
 static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct wlb_sharding *sh)
 {
 	struct ctx *c = vc;
@@ -161,6 +192,8 @@ static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct 
 		r->doc_ids[r->n_doc_ids + i] = d[i].id;
 	}
 	wlb_stage_mb_cost(&c->sp, sh, mb->tokens, pairs, &c->mbc[b]);
+	if ((int)p->iter == c->o->timeline_iter && sh->cp > 1 && cp_detail(c, d, mb->n, b, sh->used))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	const struct wlb_mb_cost *x = &c->mbc[b];
 	int chunks = c->t->parallel.pp * c->t->parallel.vpp;
 	r->mbs[r->n_mbs++] = (struct wlb_sim_mb){
@@ -383,6 +416,8 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	c.err = err;
 	c.workers = p->pp * p->dp;
 	c.mem_limit = dev->mem_gib;
+	out->timeline_iter = o->timeline_iter;
+	out->cp = p->cp;
 	c.extrap0 = wlb_cost_extrapolations(cost);
 	out->pp = p->pp;
 	out->dp = p->dp;
@@ -396,6 +431,7 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	c.order = calloc(2 * (size_t)p->microbatches * p->vpp, sizeof *c.order);
 	out->mem = calloc((size_t)p->pp, sizeof *out->mem);
 	if (!c.mbc || !c.smb || !c.perm || !c.key || !c.dp_sync || !c.busy || !c.order || !out->mem ||
+	    wlb_sharding_init(&c.alt, p->cp) ||
 	    wlb_sched_create(&c.sched) || wlb_graph_create(&c.graph)) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
 		goto done;
@@ -414,6 +450,7 @@ done:
 	free(c.busy);
 	free(c.order);
 	free(c.times);
+	wlb_sharding_free(&c.alt);
 	wlb_sched_destroy(c.sched);
 	wlb_graph_destroy(c.graph);
 	if (rc)
@@ -429,5 +466,7 @@ void wlb_sim_result_free(struct wlb_sim_result *r)
 	free(r->doc_ids);
 	free(r->mem);
 	free(r->timeline);
+	free(r->cp_rank_ms);
+	free(r->cp_used);
 	memset(r, 0, sizeof *r);
 }

@@ -90,8 +90,15 @@ struct wlb_sim_result {
 	struct wlb_sim_mem *mem;     /* per stage */
 	int pp, dp;
 	double mem_limit_gib;
-	struct wlb_timeline_task *timeline;
+	struct wlb_timeline_task *timeline;  /* iteration timeline_iter's tasks */
 	size_t n_timeline;
+	int timeline_iter, cp;
+	/* that iteration's micro-batches (packed order): attention time per layer
+	 * (fwd + bwd, ms) of each CP rank under per-seq [b][0][r] and per-doc
+	 * [b][1][r], and the layout the sharder used */
+	double *cp_rank_ms;
+	enum wlb_shard_kind *cp_used;
+	size_t n_cp_mb;
 	size_t cap_iters, cap_mbs, cap_doc_ids, cap_timeline;
 };
 

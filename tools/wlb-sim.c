@@ -38,7 +38,8 @@ static void usage(FILE *f)
 "  --json FILE        the wlb-report/1 document (- for stdout)\n"
 "  --csv FILE         one row per iteration\n"
 "  --chrome-trace F   the timeline of one iteration for Perfetto / chrome://tracing\n"
-"  --timeline-iter K  which iteration --chrome-trace shows (default 0)\n"
+"  --timeline-iter K  the iteration whose timeline and per-CP-rank attention the\n"
+"                     report and --chrome-trace show (default 0)\n"
 "  --compare          Plain-4D (concat + per-seq), Fixed-4D (greedy + the better\n"
 "                     static sharder), WLB-LLM (wlb + adaptive), and the policy of\n"
 "                     the command line if it is another one, on the same documents\n"
@@ -142,7 +143,7 @@ int main(int argc, char **argv)
 		goto done;
 	if (a.order)
 		wlb_mb_order_parse(a.order, &so.order);
-	so.timeline_iter = a.chrome ? (int)a.timeline_iter : -1;
+	so.timeline_iter = (int)a.timeline_iter; /* kept for --chrome-trace and the report */
 	so.quiet = a.quiet;
 	if (so.timeline_iter >= 0 && t.iterations && (uint32_t)so.timeline_iter >= t.iterations) {
 		fail("--timeline-iter %d: the trace has %u iterations", so.timeline_iter, t.iterations);
