@@ -17,7 +17,7 @@ VERSION  := 0.1
 ALL_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Isim -Iprofiler -DWLB_VERSION='"$(VERSION)"' \
                 -DWLB_DATADIR='"$(PREFIX)/share/wlb"' $(CPPFLAGS)
 ALL_CFLAGS   := $(WARN) $(CFLAGS)
-LIBS     := -lgsl -lgslcblas -ljansson -lsqlite3 -lm
+LIBS     := -lgsl -lgslcblas -ljansson -lsqlite3 -lm -lpthread
 
 NVCC     := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
 

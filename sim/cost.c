@@ -154,6 +154,7 @@ struct wlb_cost {
 	uint64_t extrap;
 	struct memo *memo;
 	const struct attn_key *last[2]; /* the key found last, per direction */
+	int is_clone;                   /* shares the tables of another */
 };
 
 /* Lower is preferred: a shape measured on this machine beats any other. */
@@ -363,10 +364,34 @@ int wlb_cost_load(struct wlb_cost **out, const char *db_path, struct wlb_error *
 	return wlb_cost_from_data(out, &d, db_path, err);
 }
 
+int wlb_cost_clone(struct wlb_cost **out, const struct wlb_cost *c)
+{
+	struct wlb_cost *k = malloc(sizeof *k);
+
+	*out = NULL;
+	if (!k)
+		return WLB_ENOMEM;
+	*k = *c;
+	k->is_clone = 1;
+	k->extrap = 0;
+	k->last[0] = k->last[1] = NULL;
+	if (!(k->memo = calloc((size_t)1 << MEMO_BITS, sizeof *k->memo))) {
+		free(k);
+		return WLB_ENOMEM;
+	}
+	*out = k;
+	return 0;
+}
+
 void wlb_cost_destroy(struct wlb_cost *c)
 {
 	if (!c)
 		return;
+	if (c->is_clone) {
+		free(c->memo);
+		free(c);
+		return;
+	}
 	for (size_t i = 0; i < c->n_gemm; i++)
 		curve_free(&c->gemm[i].c);
 	for (size_t i = 0; i < c->n_attn; i++) {

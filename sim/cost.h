@@ -35,6 +35,9 @@ int wlb_cost_load(struct wlb_cost **out, const char *db_path, struct wlb_error *
 int wlb_cost_from_data(struct wlb_cost **out, struct wlb_costdb_data *d, const char *name,
 		       struct wlb_error *err);
 void wlb_cost_destroy(struct wlb_cost *c);
+/* A view for another thread: shares c's read-only tables, has its own memo
+ * and counters; destroy it before c. */
+int wlb_cost_clone(struct wlb_cost **out, const struct wlb_cost *c);
 const struct wlb_device *wlb_cost_device(const struct wlb_cost *c);
 
 /* how may be NULL.  Times in microseconds. */

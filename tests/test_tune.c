@@ -1,0 +1,137 @@
+/* test_tune.c — the autotuner against brute force on small spaces, its
+ * constraints, and its determinism. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim.h"
+#include "test.h"
+#include "tune.h"
+
+void test_tune(void);
+
+/* llama2-7b at 16K on 8 GPUs, 4 micro-batches, 6 iterations of wlb128k */
+static void small_trace(struct wlb_trace *t)
+{
+	struct wlb_error e;
+	wlb_trace_init(t);
+	wlb_model_preset("llama2-7b", &t->model, &e);
+	t->context = 16384;
+	t->parallel.tp = 2;
+	t->parallel.cp = 2;
+	t->parallel.pp = 2;
+	t->parallel.dp = 1;
+	t->parallel.microbatches = 4;
+	t->iterations = 6;
+	t->source.kind = WLB_SOURCE_DIST;
+	t->source.seed = 3;
+	wlb_dist_preset("wlb128k", &t->source.dist, &e);
+}
+
+static double sim_tps(const struct wlb_trace *t, struct wlb_cost *c, const char *packing,
+		      const char *sharding)
+{
+	struct wlb_trace x = *t;
+	struct wlb_sim_opts so = {WLB_ORDER_PACKED, -1, 1};
+	struct wlb_sim_result r;
+	struct wlb_error e;
+	double tps;
+
+	snprintf(x.policy.packing, sizeof x.policy.packing, "%s", packing);
+	snprintf(x.policy.sharding, sizeof x.policy.sharding, "%s", sharding);
+	x.policy.s_max = 0;
+	x.policy.n_thresholds = -1;
+	if (wlb_sim_run(&x, c, &so, &r, &e))
+		return -1;
+	tps = r.summary.tokens_per_s;
+	wlb_sim_result_free(&r);
+	return tps;
+}
+
+void test_tune(void)
+{
+	struct wlb_trace t;
+	struct wlb_cost *c;
+	struct wlb_error e;
+	struct wlb_tune_result r1, r2;
+	char path[4096];
+
+	if (wlb_cost_find_db("h100-sxm", path, sizeof path, &e) && access("build/costdb/h100-sxm.db", R_OK) == 0)
+		snprintf(path, sizeof path, "build/costdb/h100-sxm.db");
+	CHECK_EQ(wlb_cost_load(&c, path, &e), 0);
+	if (!c)
+		return;
+	small_trace(&t);
+
+	/* a space the search covers completely: concat on the trace's own
+	 * configuration with the three sharders -> the brute-force best */
+	struct wlb_tune_opts o = {.iterations = 6, .max_delay = -1, .threads = 2, .top_k = 3,
+				  .quiet = 1, .fixed_parallel = 1, .packings = "concat"};
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
+	double best = 0;
+	const char *sh[] = {"per-seq", "per-doc", "adaptive"};
+	for (int i = 0; i < 3; i++) {
+		double x = sim_tps(&t, c, "concat", sh[i]);
+		best = x > best ? x : best;
+	}
+	CHECK(r1.n_top >= 1);
+	CHECK_NEAR(r1.top[0].tokens_per_s, best, 1e-9 * best);
+	wlb_tune_result_free(&r1);
+
+	/* every 4D configuration of 8 GPUs with Plain-4D: pruning never loses the
+	 * optimum, which matches brute force */
+	o = (struct wlb_tune_opts){.iterations = 6, .max_delay = -1, .threads = 2, .top_k = 1, .quiet = 1,
+				   .packings = "concat"};
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
+	o.no_prune = 1;
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r2, &e), 0);
+	CHECK(r1.n_top == 1 && r2.n_top == 1);
+	if (r1.n_top && r2.n_top)
+		CHECK(!memcmp(&r1.top[0], &r2.top[0], sizeof r1.top[0]));
+	CHECK(r2.pruned == 0);
+	wlb_tune_result_free(&r1);
+	wlb_tune_result_free(&r2);
+
+	/* the same seed, the same answer, whatever the threads do */
+	o = (struct wlb_tune_opts){.iterations = 6, .max_delay = -1, .threads = 2, .top_k = 5, .quiet = 1};
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
+	o.threads = 1;
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r2, &e), 0);
+	CHECK_EQ(r1.n_top, r2.n_top);
+	int same = r1.n_top == r2.n_top;
+	for (size_t i = 0; same && i < r1.n_top; i++)
+		same = !memcmp(&r1.top[i], &r2.top[i], sizeof r1.top[i]);
+	CHECK(same);
+	/* the full search beats (or equals) the trace's own Plain-4D */
+	CHECK(r1.has_baseline && r1.top[0].tokens_per_s >= r1.baseline.tokens_per_s);
+	wlb_tune_result_free(&r1);
+	wlb_tune_result_free(&r2);
+
+	/* --max-delay 0: no returned policy delays a token */
+	o = (struct wlb_tune_opts){.iterations = 6, .max_delay = 0, .threads = 2, .top_k = 5, .quiet = 1};
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
+	int delayed = 0;
+	for (size_t i = 0; i < r1.n_top; i++)
+		delayed += r1.top[i].token_delay_iters != 0;
+	CHECK_EQ(delayed, 0);
+	wlb_tune_result_free(&r1);
+
+	/* a memory limit: nothing over it is returned, and too tight a limit is an error */
+	o = (struct wlb_tune_opts){.iterations = 6, .max_delay = -1, .threads = 2, .top_k = 5, .quiet = 1,
+				   .max_mem_gib = 20};
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
+	int over = 0;
+	for (size_t i = 0; i < r1.n_top; i++)
+		over += r1.top[i].peak_mem_gib > 20 || !r1.top[i].feasible;
+	CHECK_EQ(over, 0);
+	CHECK(r1.infeasible > 0);
+	wlb_tune_result_free(&r1);
+	o.max_mem_gib = 0.01;
+	CHECK(wlb_tune_run(&t, c, &o, &r1, &e) < 0);
+	CHECK_STR_HAS(e.msg, "no candidate fits");
+	/* no configuration of 7 GPUs */
+	o = (struct wlb_tune_opts){.gpus = 7, .iterations = 2, .max_delay = -1, .quiet = 1};
+	CHECK(wlb_tune_run(&t, c, &o, &r1, &e) < 0);
+	CHECK_STR_HAS(e.msg, "7 GPUs");
+	wlb_cost_destroy(c);
+}
