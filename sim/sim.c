@@ -45,9 +45,9 @@ struct ctx {
 	struct wlb_mb_cost *mbc;       /* the iteration's micro-batches, packed order */
 	struct wlb_sched_mb *smb;      /* schedule input, pipeline order */
 	uint32_t *perm;                /* pipeline position -> packed index */
-	double *key, *dp_sync, *busy, *times;
+	double *key, *dp_sync, *busy, *times, *vals;
 	struct wlb_step *order;
-	size_t cap_times, n_mb;
+	size_t cap_times, cap_vals, n_mb;
 	int workers;
 	double flops, tokens, time_ms, mem_limit;
 	uint64_t extrap0;
@@ -265,7 +265,7 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	struct wlb_sim_result *r = c->out;
 	const struct wlb_parallel *par = &c->t->parallel;
 	struct wlb_sim_mb *mbs = r->mbs + r->n_mbs - c->n_mb;
-	double t[5], mean_bwd = 0, fwd[4096], *fv = fwd;
+	double t[5], mean_bwd = 0, *fv;
 	int rc;
 
 	(void)rec;
@@ -313,8 +313,9 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 
 	/* imbalance: forward time of micro-batches; attention over CP ranks;
 	 * replica busy time */
-	if (c->n_mb > sizeof fwd / sizeof fwd[0] && !(fv = malloc(c->n_mb * sizeof *fv)))
+	if (WLB_GROW(c->vals, c->cap_vals, c->n_mb + (size_t)par->dp))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	fv = c->vals;
 	double cp_sum = 0;
 	for (size_t k = 0; k < c->n_mb; k++) {
 		fv[k] = mbs[k].fwd_ms;
@@ -328,8 +329,6 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	for (size_t k = 0; k < c->n_mb; k++)
 		fv[mbs[k].replica] += mbs[k].fwd_ms + mbs[k].bwd_ms;
 	it->imbalance_dp = max_over_mean(fv, (size_t)par->dp);
-	if (fv != fwd)
-		free(fv);
 	it->flops = c->flops;
 	c->flops = 0;
 	it->peak_mem_gib = peak_memory(c);
@@ -450,6 +449,7 @@ done:
 	free(c.busy);
 	free(c.order);
 	free(c.times);
+	free(c.vals);
 	wlb_sharding_free(&c.alt);
 	wlb_sched_destroy(c.sched);
 	wlb_graph_destroy(c.graph);
