@@ -24,7 +24,7 @@ NVCC     := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvc
 SIM_SRC  := $(sort $(wildcard sim/*.c))
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libwlb.a
-CMDS     := wlb-trace wlb-profile wlb-sim
+CMDS     := wlb-trace wlb-profile wlb-sim wlb-tune wlb-plot
 BINS     := $(CMDS:%=$(BINDIR)/%)
 PROF_OBJ := $(BUILD)/profiler/analytic.o
 GPUS     := h100-sxm h200 a100-80g
@@ -61,6 +61,10 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(BUILD)/tools/opts.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(PROF_OBJ) $(LIB)
+	@mkdir -p $(BINDIR)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BINDIR)/wlb-plot: $(BUILD)/tools/wlb-plot.o $(BUILD)/tools/plot.o $(BUILD)/tools/plot_read.o $(BUILD)/tools/opts.o $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 

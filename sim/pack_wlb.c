@@ -119,8 +119,10 @@ static int wlbp_next(void *state, struct wlb_packer *pk, struct wlb_stream *s,
 	    WLB_GROW(w->remained, w->cap_remained, n_set) ||
 	    WLB_GROW(w->tokens, w->cap_tokens, N) || WLB_GROW(w->load, w->cap_load, N))
 		return WLB_ENOMEM;
-	memcpy(w->set, w->remained, w->n_remained * sizeof *w->set);
-	memcpy(w->set + w->n_remained, w->fresh, n_fresh * sizeof *w->set);
+	if (w->n_remained) /* memcpy from a NULL buffer is undefined even for 0 bytes */
+		memcpy(w->set, w->remained, w->n_remained * sizeof *w->set);
+	if (n_fresh)
+		memcpy(w->set + w->n_remained, w->fresh, n_fresh * sizeof *w->set);
 	memset(w->tokens, 0, N * sizeof *w->tokens);
 	memset(w->load, 0, N * sizeof *w->load);
 

@@ -105,7 +105,7 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 		pack_us += t1 - t0;
 		if (WLB_GROW(out->iters, out->cap_iters, out->n_iters + 1) ||
 		    WLB_GROW(out->mbs, out->cap_mbs, out->n_mbs + packed.n_mb) ||
-		    WLB_GROW(vals, cap_vals, packed.n_mb + (size_t)t->parallel.dp)) {
+		    WLB_GROW(vals, cap_vals, packed.n_mb + (size_t)t->parallel.dp + (size_t)cp)) {
 			rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
 			goto done;
 		}

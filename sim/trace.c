@@ -1,8 +1,10 @@
-/* trace.c — trace.json (wlb-trace/1) in: the loader and the checks
- * (DESIGN.md §5).  jansson parses; the loader walks the tree with a key path
- * of where it stands (trace_int.h), and json.c finds where that path stands
- * in the text, so every message starts "FILE:LINE:COL:".  The data section is
- * read in trace_data.c, and wlb_trace_save is in trace_save.c. */
+/* trace.c — trace.json (wlb-trace/1) and config.json (wlb-config/1) in: the
+ * loader and the checks (DESIGN.md §5).  jansson parses; the loader walks the
+ * tree with a key path of where it stands (trace_int.h), and json.c finds
+ * where that path stands in the text, so every message starts
+ * "FILE:LINE:COL:".  A config is a trace without data (plus the tuner's
+ * "predicted" figures), read by the same code.  The data section is read in
+ * trace_data.c; wlb_trace_save and wlb_config_save are in trace_save.c. */
 #include "trace_int.h"
 
 #include <errno.h>
@@ -16,6 +18,10 @@
 
 static const char *const top_keys[] = {
 	"format", "name", "model", "gpu", "cluster", "parallel", "context", "policy", "data", NULL,
+};
+static const char *const config_keys[] = {
+	"format", "name", "model", "gpu", "cluster", "parallel", "context", "policy", "predicted",
+	NULL,
 };
 static const char *const model_keys[] = {
 	"name", "layers", "hidden", "ffn_hidden", "heads", "kv_heads", "head_dim", "vocab", "mlp",
@@ -383,20 +389,35 @@ out:
 	} \
 } while (0)
 
-static int parse_root(struct wlb_ld *l, json_t *root, struct wlb_trace *t)
+/* The root of a trace, or of a config (no data; "predicted" is the tuner's
+ * and is not read). */
+static int parse_root(struct wlb_ld *l, json_t *root, struct wlb_trace *t, int config)
 {
+	const char *format = config ? WLB_CONFIG_FORMAT : WLB_TRACE_FORMAT;
+	char want[32];
 	long long ctx;
 	json_t *v;
 	int rc;
 
 	if (!json_is_object(root))
 		return wlb_ld_bad(l, root, WLB_EINVAL, "an object");
+	snprintf(want, sizeof want, "\"%s\"", format);
 	if (!(v = wlb_ld_enter(l, root, "format")))
-		return wlb_ld_missing(l, "format", "\"" WLB_TRACE_FORMAT "\"");
-	rc = json_is_string(v) && !strcmp(json_string_value(v), WLB_TRACE_FORMAT) ? 0 :
-		wlb_ld_bad(l, v, WLB_EINVAL, "\"" WLB_TRACE_FORMAT "\"");
+		return wlb_ld_missing(l, "format", want);
+	rc = json_is_string(v) && !strcmp(json_string_value(v), format) ? 0 :
+		wlb_ld_bad(l, v, WLB_EINVAL, "%s", want);
 	wlb_ld_pop(l);
-	if (rc < 0 || (rc = wlb_ld_obj_keys(l, root, top_keys)) < 0 ||
+	if (rc < 0)
+		return rc;
+	if (config && json_object_get(root, "data")) {
+		wlb_ld_push(l, "data", 0);
+		rc = wlb_ld_fail_at(l, 1, WLB_EINVAL,
+				    "data: a " WLB_CONFIG_FORMAT " file holds no data (the documents "
+				    "come from the trace it is applied to)");
+		wlb_ld_pop(l);
+		return rc;
+	}
+	if ((rc = wlb_ld_obj_keys(l, root, config ? config_keys : top_keys)) < 0 ||
 	    (rc = get_str(l, root, "name", 1, t->name, sizeof t->name)) < 0)
 		return rc;
 	SECTION("model", 1, "a preset name or an object", parse_model(l, v, &t->model));
@@ -408,7 +429,11 @@ static int parse_root(struct wlb_ld *l, json_t *root, struct wlb_trace *t)
 		return rc;
 	t->context = (uint32_t)ctx;
 	SECTION("policy", 0, "", parse_policy(l, v, &t->policy));
-	SECTION("data", 1, "an object", wlb_ld_parse_data(l, v, t));
+	if (config)
+		SECTION("predicted", 0, "", json_is_object(v) ? 0 :
+			wlb_ld_bad(l, v, WLB_EINVAL, "an object"));
+	else
+		SECTION("data", 1, "an object", wlb_ld_parse_data(l, v, t));
 	return 0;
 }
 
@@ -517,7 +542,8 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 	return 0;
 }
 
-static int check_trace(const struct wlb_trace *t, const struct wlb_ld *l, struct wlb_error *err)
+/* Everything but the data source. */
+static int check_config(const struct wlb_trace *t, const struct wlb_ld *l, struct wlb_error *err)
 {
 	const struct wlb_parallel *p = &t->parallel;
 	const struct wlb_cluster *c = &t->cluster;
@@ -552,7 +578,14 @@ static int check_trace(const struct wlb_trace *t, const struct wlb_ld *l, struct
 				    "cluster.nodes (%d) x cluster.gpus_per_node (%d) must equal tp "
 				    "x cp x pp x dp = %lld GPUs", c->nodes, c->gpus_per_node,
 				    world);
-	if ((rc = check_policy(t, l, err)) < 0)
+	return check_policy(t, l, err);
+}
+
+static int check_trace(const struct wlb_trace *t, const struct wlb_ld *l, struct wlb_error *err)
+{
+	int rc;
+
+	if ((rc = check_config(t, l, err)) < 0)
 		return rc;
 	return wlb_ld_check_data(t, l, err);
 }
@@ -562,10 +595,25 @@ int wlb_trace_check(const struct wlb_trace *t, struct wlb_error *err)
 	return check_trace(t, NULL, err);
 }
 
+int wlb_config_check(const struct wlb_trace *t, struct wlb_error *err)
+{
+	return check_config(t, NULL, err);
+}
+
+void wlb_config_apply(struct wlb_trace *t, const struct wlb_trace *cfg)
+{
+	t->model = cfg->model;
+	memcpy(t->gpu, cfg->gpu, sizeof t->gpu);
+	t->cluster = cfg->cluster;
+	t->parallel = cfg->parallel;
+	t->context = cfg->context;
+	t->policy = cfg->policy;
+}
+
 /* ---- loading ---- */
 
 static int load_text(struct wlb_trace *t, const char *text, size_t len, const char *file,
-		     const char *dir, struct wlb_error *err)
+		     const char *dir, int config, struct wlb_error *err)
 {
 	struct wlb_ld l = {.text = text, .len = len, .file = file, .err = err};
 	json_error_t je;
@@ -582,10 +630,10 @@ static int load_text(struct wlb_trace *t, const char *text, size_t len, const ch
 					   je.column < 1 ? 1 : je.column, je.text);
 		goto done;
 	}
-	if ((rc = parse_root(&l, root, t)) < 0)
+	if ((rc = parse_root(&l, root, t, config)) < 0)
 		goto done;
 	wlb_policy_defaults(&t->policy, t->context);
-	rc = check_trace(t, &l, err);
+	rc = config ? check_config(t, &l, err) : check_trace(t, &l, err);
 done:
 	json_decref(root);
 	if (rc < 0) {
@@ -595,7 +643,7 @@ done:
 	return rc;
 }
 
-int wlb_trace_load(struct wlb_trace *t, const char *path, struct wlb_error *err)
+static int load_file(struct wlb_trace *t, const char *path, int config, struct wlb_error *err)
 {
 	FILE *f = NULL;
 	char *buf = NULL, dir[512] = "";
@@ -634,18 +682,35 @@ int wlb_trace_load(struct wlb_trace *t, const char *path, struct wlb_error *err)
 	if ((slash = strrchr(path, '/')))
 		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	snprintf(t->path, sizeof t->path, "%s", path);
-	rc = load_text(t, buf ? buf : "", size, path, dir, err);
+	rc = load_text(t, buf ? buf : "", size, path, dir, config, err);
 done:
 	free(buf);
 	fclose(f);
 	return rc;
 }
 
+int wlb_trace_load(struct wlb_trace *t, const char *path, struct wlb_error *err)
+{
+	return load_file(t, path, 0, err);
+}
+
+int wlb_config_load(struct wlb_trace *t, const char *path, struct wlb_error *err)
+{
+	return load_file(t, path, 1, err);
+}
+
 int wlb_trace_load_string(struct wlb_trace *t, const char *text, const char *name,
 			  struct wlb_error *err)
 {
 	wlb_trace_init(t);
-	return load_text(t, text, strlen(text), name ? name : "<string>", "", err);
+	return load_text(t, text, strlen(text), name ? name : "<string>", "", 0, err);
+}
+
+int wlb_config_load_string(struct wlb_trace *t, const char *text, const char *name,
+			   struct wlb_error *err)
+{
+	wlb_trace_init(t);
+	return load_text(t, text, strlen(text), name ? name : "<string>", "", 1, err);
 }
 
 void wlb_trace_free(struct wlb_trace *t)

@@ -1,4 +1,5 @@
-/* trace.h — trace.json (wlb-trace/1) in and out (DESIGN.md §5).
+/* trace.h — trace.json (wlb-trace/1) and config.json (wlb-config/1) in and
+ * out (DESIGN.md §5).
  *
  * The loader checks everything a later stage relies on and reports the first
  * problem as "FILE:LINE:COL: KEY: what was expected, got what", LINE:COL being
@@ -7,6 +8,8 @@
 #define WLB_TRACE_H
 
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "docs.h"
 #include "err.h"
@@ -71,5 +74,34 @@ void wlb_trace_free(struct wlb_trace *t);
  * from one: dist_preset != NULL). */
 int wlb_trace_save(const struct wlb_trace *t, const char *dist_preset, const char *path,
 		   struct wlb_error *err);
+
+/* ---- config.json (wlb-config/1): a trace without data, everything
+ * resolved, plus the tuner's predicted figures ---- */
+
+#define WLB_CONFIG_FORMAT "wlb-config/1"
+
+/* Reads a config into t: the keys of a trace but "data" (refused: a config
+ * holds no documents), and an optional "predicted" object (not read).  The
+ * messages are the trace loader's ("FILE:LINE:COL: KEY: ...").  t's data
+ * fields stay at wlb_trace_init's (no documents): apply it to a trace with
+ * wlb_config_apply.  On failure t holds nothing. */
+int wlb_config_load(struct wlb_trace *t, const char *path, struct wlb_error *err);
+int wlb_config_load_string(struct wlb_trace *t, const char *text, const char *name,
+			   struct wlb_error *err);
+/* wlb_trace_check without the data source: what a config must satisfy. */
+int wlb_config_check(const struct wlb_trace *t, struct wlb_error *err);
+/* Copies model, gpu, cluster, parallel, context and policy of cfg onto t,
+ * keeping t's name, data, iterations and seed; callers then run
+ * wlb_trace_check (the config may not suit t's documents). */
+void wlb_config_apply(struct wlb_trace *t, const struct wlb_trace *cfg);
+/* The wlb-config/1 document of t (its policy resolved), with "predicted" a
+ * copy of predicted when not NULL; NULL when t fails wlb_config_check (err
+ * says why), predicted is not an object, or out of memory. */
+json_t *wlb_config_json(const struct wlb_trace *t, const json_t *predicted,
+			struct wlb_error *err);
+/* Writes wlb_config_json(t, predicted) to path atomically (temp file +
+ * rename; "-" = stdout). */
+int wlb_config_save(const struct wlb_trace *t, const json_t *predicted, const char *path,
+		    struct wlb_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* trace_save.c — wlb_trace_save: a trace written back as wlb-trace/1
- * (DESIGN.md §5), atomically (wlb_json_write_prec). */
+ * (DESIGN.md §5), atomically (wlb_json_write_prec); wlb_config_save: its
+ * configuration without the data as wlb-config/1. */
 #define _XOPEN_SOURCE 700 /* realpath */
 
 #include "trace_int.h"
@@ -160,7 +161,8 @@ static json_t *data_json(const struct wlb_trace *t, const char *dist_preset,
 	return o;
 }
 
-static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *pol,
+/* The trace as wlb-trace/1, or (config) all but its data as wlb-config/1. */
+static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *pol, int config,
 			  const char *dist_preset, const char *lengths_file)
 {
 	const struct wlb_model *m = &t->model;
@@ -168,8 +170,8 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 	json_t *root = json_object(), *o;
 	int fail = !root;
 
-	fail |= set(root, "format", json_string(WLB_TRACE_FORMAT));
-	if (t->name[0])
+	fail |= set(root, "format", json_string(config ? WLB_CONFIG_FORMAT : WLB_TRACE_FORMAT));
+	if (t->name[0] || config) /* a config's loader needs one */
 		fail |= set(root, "name", json_string(t->name));
 
 	o = json_object();
@@ -218,7 +220,8 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 	fail |= set(o, "outlier_thresholds", th);
 	fail |= set(o, "window", json_integer(pol->window));
 	fail |= set(root, "policy", o);
-	fail |= set(root, "data", data_json(t, dist_preset, lengths_file));
+	if (!config)
+		fail |= set(root, "data", data_json(t, dist_preset, lengths_file));
 	if (fail) {
 		json_decref(root);
 		return NULL;
@@ -250,7 +253,7 @@ int wlb_trace_save(const struct wlb_trace *t, const char *dist_preset, const cha
 	if (t->source.kind == WLB_SOURCE_LENGTHS &&
 	    (rc = lengths_out(t, path, lengths, sizeof lengths, err)) < 0)
 		goto done;
-	if (!(root = trace_json(t, &pol, dist_preset, lengths))) {
+	if (!(root = trace_json(t, &pol, 0, dist_preset, lengths))) {
 		rc = wlb_error_set(err, WLB_ENOMEM,
 				   "%s: cannot build the JSON (out of memory, or a string that is "
 				   "not UTF-8)", path);
@@ -259,6 +262,46 @@ int wlb_trace_save(const struct wlb_trace *t, const char *dist_preset, const cha
 	/* a trace always goes to a file: "-" names one here, not stdout */
 	rc = wlb_json_write_prec(root, strcmp(path, "-") ? path : "./-", prec, err);
 done:
+	json_decref(root);
+	return rc;
+}
+
+json_t *wlb_config_json(const struct wlb_trace *t, const json_t *predicted, struct wlb_error *err)
+{
+	struct wlb_policy pol = t->policy;
+	json_t *root, *copy;
+
+	if (wlb_config_check(t, err) < 0)
+		return NULL;
+	if (predicted && !json_is_object(predicted)) {
+		wlb_error_set(err, WLB_EINVAL, "predicted must be an object");
+		return NULL;
+	}
+	wlb_policy_defaults(&pol, t->context);
+	if (!(root = trace_json(t, &pol, 1, NULL, NULL)))
+		goto oom;
+	if (predicted) {
+		if (!(copy = json_deep_copy(predicted)) || set(root, "predicted", copy)) {
+			json_decref(root);
+			goto oom;
+		}
+	}
+	return root;
+oom:
+	wlb_error_set(err, WLB_ENOMEM, "cannot build the " WLB_CONFIG_FORMAT " JSON (out of memory, "
+		      "or a string that is not UTF-8)");
+	return NULL;
+}
+
+int wlb_config_save(const struct wlb_trace *t, const json_t *predicted, const char *path,
+		    struct wlb_error *err)
+{
+	json_t *root = wlb_config_json(t, predicted, err);
+	int rc;
+
+	if (!root)
+		return err ? err->code : WLB_EINVAL;
+	rc = wlb_json_write(root, path, err);
 	json_decref(root);
 	return rc;
 }

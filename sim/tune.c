@@ -101,6 +101,16 @@ static void policy_set(struct wlb_policy *q, const char *packing, const char *sh
 	memset(q, 0, sizeof *q);
 	snprintf(q->packing, sizeof q->packing, "%s", packing);
 	snprintf(q->sharding, sizeof q->sharding, "%s", sharding);
+	/* knobs a packer does not read are left at their defaults, so two
+	 * candidates that run the same never count as two */
+	static const double defaults[] = {0.25, 0.5};
+	if (strcmp(packing, "wlb")) {
+		smax = 1.5;
+		n_thr = 2;
+		thr = defaults;
+	}
+	if (strcmp(packing, "greedy"))
+		window = 1;
 	q->s_max = (uint32_t)ceil(smax * context / 1024) * 1024;
 	q->n_thresholds = n_thr;
 	for (int i = 0; i < n_thr; i++)

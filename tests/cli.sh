@@ -162,4 +162,72 @@ expect_err "sim cluster size" "cluster.nodes" "$S" "$T/v.json" --iterations 1
 variant 's/"context": 131072/"context": 2/; s/"s_max": 196608/"s_max": 2/; s/\[32768, 65536\]/[1]/'
 expect_err "sim 2 cp over context" "context" "$S" "$T/v.json" --iterations 1
 
+# wlb-sim --config: a wlb-config/1 over the trace's documents, before the
+# command-line overrides
+cat >"$T/cfg.json" <<'EOF'
+{
+  "format": "wlb-config/1",
+  "name": "7b-128k",
+  "model": {"layers": 32, "hidden": 4096, "ffn_hidden": 11008, "heads": 32,
+            "kv_heads": 32, "head_dim": 128, "vocab": 32000, "mlp": "swiglu"},
+  "gpu": "h100-sxm",
+  "cluster": {"gpus_per_node": 8},
+  "parallel": {"tp": 8, "cp": 2, "pp": 4, "dp": 1, "vpp": 1,
+               "microbatches": 4, "schedule": "1f1b"},
+  "context": 131072,
+  "policy": {"packing": "concat", "sharding": "per-seq"},
+  "predicted": {"tokens_per_s": 1}
+}
+EOF
+# the policy of the report's config, or "" when there is no report
+report_packing() {
+	sed -n '/"config"/,/"summary"/p' "$1" 2>/dev/null | grep -m 1 '"packing"' | sed -E 's/.*"packing": "([^"]*)".*/\1/'
+}
+expect_ok "sim help --config" "--config CONFIG" "$S" --help
+"$S" "$D/trace_full.json" --config "$T/cfg.json" --iterations 2 --quiet --json "$T/rc.json" >/dev/null 2>"$T/err"
+[ "$(report_packing "$T/rc.json")" = concat ] && ok || bad "sim --config did not apply the config's packing: $(head -c 300 "$T/err")"
+"$S" "$D/trace_full.json" --config "$T/cfg.json" --packing greedy --iterations 2 --quiet --json "$T/rc2.json" >/dev/null 2>&1
+[ "$(report_packing "$T/rc2.json")" = greedy ] && ok || bad "--packing did not override --config"
+printf '{"format": "wlb-config/1",\n  "context": 1024,,\n}\n' >"$T/cfgmal.json"
+expect_err "sim malformed config" "cfgmal.json:2:" "$S" "$D/trace_full.json" --config "$T/cfgmal.json"
+sed 's/"predicted": {"tokens_per_s": 1}/"data": {"iterations": 1}/' "$T/cfg.json" >"$T/cfgdata.json"
+expect_err "config with data" "cfgdata.json:12:3: data: a wlb-config/1 file holds no data" \
+	"$S" "$D/trace_full.json" --config "$T/cfgdata.json"
+expect_err "trace as config" 'format must be "wlb-config/1", got "wlb-trace/1"' \
+	"$S" "$D/trace_full.json" --config "$D/trace_full.json"
+sed 's/"tp": 8/"tp": 3/' "$T/cfg.json" >"$T/cfgtp.json"
+expect_err "config tp" "cfgtp.json:8:22: parallel.tp must divide heads (32), got 3" \
+	"$S" "$D/trace_full.json" --config "$T/cfgtp.json"
+expect_err "config missing" "none.json" "$S" "$D/trace_full.json" --config "$T/none.json"
+expect_err "--config of another command" "--config does not apply" "$W" pack "$D/trace_full.json" --config "$T/cfg.json"
+
+# wlb-tune
+U="$B/wlb-tune"
+expect_ok "tune help" "--fixed-parallel" "$U" --help
+expect_ok "tune -o" "wrote #1" "$U" "$D/trace_full.json" --fixed-parallel --iterations 3 --quiet -o "$T/best.json"
+grep -qF '"format": "wlb-config/1"' "$T/best.json" && grep -qF '"speedup_over_plain4d"' "$T/best.json" &&
+	! grep -qF '"data"' "$T/best.json" && ok || bad "wlb-tune -o did not write a wlb-config/1 with predicted figures"
+expect_ok "sim --config of wlb-tune -o" "simulated 2 iterations" \
+	"$S" "$D/trace_full.json" --config "$T/best.json" --iterations 2 --quiet
+expect_ok "tune table" "speedup of #1 over Plain-4D" "$U" "$D/trace_full.json" --fixed-parallel --iterations 3 --quiet
+expect_ok "tune --megatron" "--tensor-model-parallel-size 8" \
+	"$U" "$D/trace_full.json" --fixed-parallel --iterations 3 --quiet --megatron
+grep -qF -- "--context-parallel-size 2" "$T/out" && grep -qF "Megatron has no flag for them" "$T/out" && ok \
+	|| bad "wlb-tune --megatron lacks --context-parallel-size or the data-loader line"
+expect_ok "tune --torchtitan" "[parallelism]" \
+	"$U" "$D/trace_full.json" --fixed-parallel --iterations 3 --quiet --torchtitan
+grep -qF "context_parallel_degree = 2" "$T/out" && grep -qF "[training]" "$T/out" && ok \
+	|| bad "wlb-tune --torchtitan lacks context_parallel_degree or [training]"
+expect_ok "tune --json -" '"format": "wlb-tune/1"' \
+	"$U" "$D/trace_full.json" --fixed-parallel --iterations 3 --quiet --json -
+"$U" "$D/trace_full.json" --validate >"$T/out" 2>"$T/err"; rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -qF "needs wlb-run" "$T/err" && ok \
+	|| bad "wlb-tune --validate: rc $rc (want 2 and one line): $(head -c 300 "$T/err")"
+expect_err "tune --max-mem 0" "--max-mem: must be above 0" "$U" "$D/trace_full.json" --max-mem 0 -o "$T/nobest.json"
+[ ! -e "$T/nobest.json" ] && ok || bad "a refused wlb-tune wrote its config"
+expect_err "tune bad --packings" 'unknown packing "fast"' "$U" "$D/trace_full.json" --packings wlb,fast
+expect_err "tune --gpus fits nothing" "7 GPUs" "$U" "$D/trace_full.json" --gpus 7 --quiet
+expect_err "tune unknown option" "--bogus" "$U" "$D/trace_full.json" --bogus
+expect_err "tune missing trace" "nope.json" "$U" "$T/nope.json"
+
 echo "cli: $pass passed, $fail failed"

@@ -69,7 +69,7 @@ static const struct option opts[] = {
 	{"workload", required_argument, 0, O_WORKLOAD}, {"costdb", required_argument, 0, O_COSTDB},
 	{"csv", required_argument, 0, O_CSV}, {"chrome-trace", required_argument, 0, O_CHROME},
 	{"timeline-iter", required_argument, 0, O_TIMELINE}, {"mb-order", required_argument, 0, O_ORDER},
-	{"quiet", no_argument, 0, O_QUIET},
+	{"quiet", no_argument, 0, O_QUIET}, {"config", required_argument, 0, O_CONFIG},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
@@ -118,6 +118,7 @@ int wlb_opts_parse(int argc, char **argv, struct wlb_opts *a, const char *allowe
 			break;
 		}
 		case O_QUIET: a->quiet = 1; break;
+		case O_CONFIG: a->config = optarg; break;
 		case 'o': a->output = optarg; break;
 		default:
 			if (a->n_set == 64)
@@ -129,11 +130,26 @@ int wlb_opts_parse(int argc, char **argv, struct wlb_opts *a, const char *allowe
 	return 0;
 }
 
+/* The configuration of a wlb-config/1 file over t (its documents stay). */
+static int apply_config(struct wlb_trace *t, const char *path)
+{
+	struct wlb_trace cfg;
+	struct wlb_error e;
+
+	if (wlb_config_load(&cfg, path, &e))
+		return fail("--config: %s", e.msg);
+	wlb_config_apply(t, &cfg);
+	wlb_trace_free(&cfg);
+	return 0;
+}
+
 int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 {
 	struct wlb_error e;
 	uint32_t v;
 
+	if (a->config && apply_config(t, a->config))
+		return 1;
 	for (int i = 0; i < a->n_set; i++) {
 		const char *arg = a->set_arg[i];
 		switch (a->set_code[i]) {
@@ -177,7 +193,9 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 		}
 	}
 	if (wlb_trace_check(t, &e))
-		return fail("%s%s%s", t->path[0] ? t->path : "", t->path[0] ? " (with the command-line options): " : "", e.msg);
+		return fail("%s%s%s", t->path[0] ? t->path : "",
+			    !t->path[0] ? "" : a->config ? " (with --config and the command-line options): "
+			    : " (with the command-line options): ", e.msg);
 	return 0;
 }
 

@@ -12,11 +12,12 @@ extern const char *wlb_prog;   /* the command's name, for messages */
 enum { O_PACKING = 256, O_SHARDING, O_SMAX, O_THRESH, O_WINDOW, O_ITERS, O_SEED, O_JSON,
        O_COMPARE, O_SUMMARY, O_NOTIME, O_PRESET, O_MODEL, O_CONTEXT, O_TP, O_CP, O_PP, O_DP,
        O_MB, O_NAME, O_GPU, O_DOCS, O_WORKLOAD, O_COSTDB, O_CSV, O_CHROME, O_TIMELINE, O_ORDER,
-       O_QUIET };
+       O_QUIET, O_CONFIG };
 
 struct wlb_opts {
 	void (*usage)(FILE *f);       /* printed by --help */
 	const char *json, *preset, *output, *workload, *costdb, *csv, *chrome, *order;
+	const char *config;           /* --config: a wlb-config/1 applied before the overrides */
 	int compare, summary, no_timing, quiet;
 	uint32_t docs, timeline_iter;
 	int n_set;                    /* trace overrides, applied after the trace is loaded */
@@ -27,7 +28,8 @@ struct wlb_opts {
 /* Reads argv; allowed lists the long options the command takes.  Returns 0
  * or 1 after printing the problem. */
 int wlb_opts_parse(int argc, char **argv, struct wlb_opts *a, const char *allowed);
-/* Applies the trace overrides to t and checks the result. */
+/* Applies --config (when given), then the trace overrides to t, and checks
+ * the result. */
 int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a);
 int wlb_opts_load(const char *path, struct wlb_trace *t);
 /* Strict positive integer option value (at least lo). */

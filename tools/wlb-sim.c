@@ -16,8 +16,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: wlb-sim TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
-"               [--window W] [--mb-order O] [--costdb DB] [--iterations N] [--seed S]\n"
+"usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
+"               [--thresholds a,b,...] [--window W] [--mb-order O] [--costdb DB]\n"
+"               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare] [--quiet]\n"
 "\n"
@@ -29,6 +30,10 @@ static void usage(FILE *f)
 "pipeline bubbles, micro-batch imbalance, CP imbalance, DP waiting and exposed\n"
 "communication.\n"
 "\n"
+"  --config CONFIG    a wlb-config/1 file (what wlb-tune -o writes): its model,\n"
+"                     gpu, cluster, parallel, context and policy replace the\n"
+"                     trace's; the documents stay the trace's, and the options\n"
+"                     below still override it\n"
 "  --packing P        concat | greedy | bfd | wlb              (trace policy)\n"
 "  --sharding S       per-seq | per-doc | adaptive\n"
 "  --s-max, --thresholds, --window   packer knobs, as in wlb-trace pack\n"
@@ -48,6 +53,7 @@ static void usage(FILE *f)
 "examples:\n"
 "  wlb-sim traces/7b-128k.json --compare\n"
 "  wlb-sim traces/7b-128k.json --packing concat --sharding per-seq --chrome-trace t.json\n"
+"  wlb-sim traces/7b-128k.json --config best.json --compare\n"
 "  wlb-sim traces/paper/70b-128k.json --iterations 10 --json report.json --csv iters.csv\n");
 }
 
@@ -130,7 +136,7 @@ int main(int argc, char **argv)
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
 	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window iterations seed "
-			   "json csv chrome-trace timeline-iter mb-order costdb compare quiet"))
+			   "json csv chrome-trace timeline-iter mb-order costdb compare quiet config"))
 		goto done;
 	if (optind + 1 != argc) {
 		if (optind == argc)

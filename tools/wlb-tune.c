@@ -1,0 +1,624 @@
+/* wlb-tune — search 4D configurations and balancing policies for a trace
+ * with the simulator (sim/tune.h), show the best, and write the winner as a
+ * wlb-config/1 (and as Megatron-LM arguments or a TorchTitan TOML). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost.h"
+#include "costdb.h"
+#include "json.h"
+#include "opts.h"
+#include "tune.h"
+
+#define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
+
+#define TUNE_FORMAT "wlb-tune/1"
+#define DEFAULT_ITERATIONS 20
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: wlb-tune TRACE [--gpus N] [--iterations K] [--max-mem GIB] [--max-delay ITERS]\n"
+"                [--threads T] [--time-limit S] [--top K] [--packings a,b,...]\n"
+"                [--fixed-parallel] [--no-prune] [-o CONFIG] [--megatron] [--torchtitan]\n"
+"                [--json FILE|-] [--costdb DB] [--quiet] [--validate]\n"
+"\n"
+"Searches the 4D configurations (TP, CP, PP, DP, virtual stages, activation\n"
+"recompute) and the balancing policies (packing, its s_max, outlier thresholds\n"
+"and window, CP sharding) for the trace's model, context, cluster and document\n"
+"distribution, simulating K iterations of each candidate with the trace's global\n"
+"batch, and ranks them by tokens per second.  Candidates over the memory or\n"
+"token-delay limit are never returned.  Prints the search's figures, the top\n"
+"candidates and the speedup of the best over Plain-4D (concat + per-seq) on the\n"
+"trace's own configuration.\n"
+"\n"
+"  --gpus N           GPUs to fill (tp x cp x pp x dp; default: the trace's)\n"
+"  --iterations K     iterations simulated per candidate (default %d, at most\n"
+"                     the trace's for a finite trace)\n"
+"  --max-mem GIB      memory limit per GPU (default: the GPU's memory)\n"
+"  --max-delay ITERS  token-delay limit in iterations (default: none; WLB-LLM\n"
+"                     keeps about 0.5)\n"
+"  --threads T        worker threads (default: one per core)\n"
+"  --time-limit S     stop the search after S seconds (the best found so far)\n"
+"  --top K            candidates shown and kept (default 5)\n"
+"  --packings LIST    packings searched, of concat,greedy,bfd,wlb (default all)\n"
+"  --fixed-parallel   keep the trace's 4D configuration, tune the policy only\n"
+"  --no-prune         evaluate every configuration (no throughput bound)\n"
+"  -o CONFIG          write the best as wlb-config/1 with its predicted figures,\n"
+"                     for wlb-sim TRACE --config CONFIG\n"
+"  --megatron         print Megatron-LM arguments for the best\n"
+"  --torchtitan       print a TorchTitan TOML for the best\n"
+"  --json FILE        the search as wlb-tune/1 (- for stdout, nothing else printed)\n"
+"  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
+"  --quiet            no progress bar\n"
+"  --validate         run the best and Plain-4D on the real backend (wlb-run,\n"
+"                     not built yet: exits 2)\n"
+"\n"
+"examples:\n"
+"  wlb-tune traces/paper/7b-128k.json -o best.json && wlb-sim traces/paper/7b-128k.json --config best.json\n"
+"  wlb-tune traces/paper/7b-128k.json --fixed-parallel --max-delay 0.5 --megatron\n"
+"  wlb-tune traces/paper/70b-128k.json --gpus 128 --max-mem 70 --time-limit 30 --torchtitan\n",
+		DEFAULT_ITERATIONS);
+}
+
+enum { T_GPUS = 300, T_ITERS, T_MAXMEM, T_MAXDELAY, T_THREADS, T_TIME, T_TOP, T_PACKINGS,
+       T_FIXED, T_NOPRUNE, T_MEGATRON, T_TITAN, T_JSON, T_COSTDB, T_QUIET, T_VALIDATE };
+
+static const struct option long_opts[] = {
+	{"gpus", required_argument, 0, T_GPUS}, {"iterations", required_argument, 0, T_ITERS},
+	{"max-mem", required_argument, 0, T_MAXMEM}, {"max-delay", required_argument, 0, T_MAXDELAY},
+	{"threads", required_argument, 0, T_THREADS}, {"time-limit", required_argument, 0, T_TIME},
+	{"top", required_argument, 0, T_TOP}, {"packings", required_argument, 0, T_PACKINGS},
+	{"fixed-parallel", no_argument, 0, T_FIXED}, {"no-prune", no_argument, 0, T_NOPRUNE},
+	{"megatron", no_argument, 0, T_MEGATRON}, {"torchtitan", no_argument, 0, T_TITAN},
+	{"json", required_argument, 0, T_JSON}, {"costdb", required_argument, 0, T_COSTDB},
+	{"quiet", no_argument, 0, T_QUIET}, {"validate", no_argument, 0, T_VALIDATE},
+	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+};
+
+struct args {
+	struct wlb_tune_opts o;
+	const char *output, *json, *costdb;
+	int megatron, torchtitan, validate, iterations_set;
+	char packings[128];
+};
+
+/* A finite number of at least lo (above lo when strict). */
+static int opt_double(const char *opt, const char *s, double lo, int strict, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		return fail("%s: expected a number, got \"%s\"", opt, s);
+	if (strict ? v <= lo : v < lo)
+		return fail("%s: must be %s %g, got %s", opt, strict ? "above" : "at least", lo, s);
+	*out = v;
+	return 0;
+}
+
+/* Checks a comma list of packer names. */
+static int parse_packings(const char *s, char *buf, size_t cap)
+{
+	char tmp[128], *tok, *save;
+	int n = 0;
+
+	if (strlen(s) >= sizeof tmp || strlen(s) >= cap)
+		return fail("--packings: list too long: \"%.40s...\"", s);
+	snprintf(tmp, sizeof tmp, "%s", s);
+	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++)
+		if (!wlb_packer_find(tok))
+			return fail("--packings: unknown packing \"%s\" (expected a comma list of concat, "
+				    "greedy, bfd, wlb)", tok);
+	if (!n)
+		return fail("--packings: expected a comma list of concat, greedy, bfd, wlb, got \"%s\"",
+			    s);
+	snprintf(buf, cap, "%s", s);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	uint32_t v;
+	int c;
+
+	a->o.max_delay = -1;
+	optind = 1;
+	opterr = 0; /* one line of ours instead */
+	while ((c = getopt_long(argc, argv, "o:h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); exit(0);
+		case 'o': a->output = optarg; break;
+		case T_GPUS:
+			if (wlb_opt_u32("--gpus", optarg, 1, &v))
+				return 1;
+			a->o.gpus = (int)v;
+			break;
+		case T_ITERS:
+			if (wlb_opt_u32("--iterations", optarg, 1, &a->o.iterations))
+				return 1;
+			a->iterations_set = 1;
+			break;
+		case T_MAXMEM:
+			if (opt_double("--max-mem", optarg, 0, 1, &a->o.max_mem_gib))
+				return 1;
+			break;
+		case T_MAXDELAY:
+			if (opt_double("--max-delay", optarg, 0, 0, &a->o.max_delay))
+				return 1;
+			break;
+		case T_THREADS:
+			if (wlb_opt_u32("--threads", optarg, 1, &v))
+				return 1;
+			a->o.threads = (int)v;
+			break;
+		case T_TIME:
+			if (opt_double("--time-limit", optarg, 0, 1, &a->o.time_limit_s))
+				return 1;
+			break;
+		case T_TOP:
+			if (wlb_opt_u32("--top", optarg, 1, &v))
+				return 1;
+			if (v > 1000)
+				return fail("--top: at most 1000, got %u", v);
+			a->o.top_k = (int)v;
+			break;
+		case T_PACKINGS:
+			if (parse_packings(optarg, a->packings, sizeof a->packings))
+				return 1;
+			a->o.packings = a->packings;
+			break;
+		case T_FIXED: a->o.fixed_parallel = 1; break;
+		case T_NOPRUNE: a->o.no_prune = 1; break;
+		case T_MEGATRON: a->megatron = 1; break;
+		case T_TITAN: a->torchtitan = 1; break;
+		case T_JSON: a->json = optarg; break;
+		case T_COSTDB: a->costdb = optarg; break;
+		case T_QUIET: a->o.quiet = 1; break;
+		case T_VALIDATE: a->validate = 1; break;
+		default:
+			return fail("%s: unknown option, or its value is missing (see %s --help)",
+				    argv[optind - 1], wlb_prog);
+		}
+	}
+	if (a->json && !strcmp(a->json, "-") && (a->megatron || a->torchtitan))
+		return fail("--json - writes the JSON to stdout: it cannot go with --%s",
+			    a->megatron ? "megatron" : "torchtitan");
+	return 0;
+}
+
+/* ---- text ---- */
+
+/* n as "192K" when a multiple of 1024, else the number. */
+static const char *tok_str(uint32_t n, char *buf, size_t cap)
+{
+	if (n && n % 1024 == 0)
+		snprintf(buf, cap, "%uK", n / 1024);
+	else
+		snprintf(buf, cap, "%u", n);
+	return buf;
+}
+
+static const char *thresholds_str(const struct wlb_policy *q, int kilo, char *buf, size_t cap)
+{
+	size_t n = 0;
+	char t[16];
+
+	snprintf(buf, cap, "none");
+	if (q->n_thresholds)
+		buf[0] = '\0';
+	for (int i = 0; i < q->n_thresholds && n < cap; i++) {
+		if (kilo)
+			tok_str(q->thresholds[i], t, sizeof t);
+		else
+			snprintf(t, sizeof t, "%u", q->thresholds[i]);
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", t);
+	}
+	return buf;
+}
+
+/* "wlb (s_max N, outlier queues a,b)", "greedy (window W)", "bfd", "concat". */
+static void policy_phrase(const struct wlb_policy *q, char *buf, size_t cap)
+{
+	char th[96];
+
+	if (!strcmp(q->packing, "wlb")) {
+		if (q->n_thresholds)
+			snprintf(buf, cap, "wlb (s_max %u, outlier queues %s)", q->s_max,
+				 thresholds_str(q, 0, th, sizeof th));
+		else
+			snprintf(buf, cap, "wlb (s_max %u, no outlier queue)", q->s_max);
+	} else if (!strcmp(q->packing, "greedy")) {
+		snprintf(buf, cap, "greedy (window %u)", q->window);
+	} else {
+		snprintf(buf, cap, "%s", q->packing);
+	}
+}
+
+static void par_str(const struct wlb_parallel *p, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "TP%d CP%d PP%d DP%d", p->tp, p->cp, p->pp, p->dp);
+}
+
+static void print_row(const char *rank, const struct wlb_tune_cand *c)
+{
+	const struct wlb_parallel *p = &c->par;
+	const struct wlb_policy *q = &c->pol;
+	int wlb = !strcmp(q->packing, "wlb"), greedy = !strcmp(q->packing, "greedy");
+	char smax[16], th[96], win[16], ms[32];
+
+	if (wlb)
+		tok_str(q->s_max, smax, sizeof smax);
+	else
+		snprintf(smax, sizeof smax, "-");
+	if (wlb)
+		thresholds_str(q, 1, th, sizeof th);
+	else
+		snprintf(th, sizeof th, "-");
+	if (greedy)
+		snprintf(win, sizeof win, "%u", q->window);
+	else
+		snprintf(win, sizeof win, "-");
+	snprintf(ms, sizeof ms, "%.1f ± %.1f", c->iteration_ms, c->iteration_ms_sd);
+	/* "±" is two bytes and one column: its field is one byte wider */
+	printf("%4s %3d %3d %3d %4d %3d %4d %-6s %-7s %-8s %6s %-12s %6s %*s %10.0f %6.1f %8.1f %7.3f "
+	       "%7.3f %7.3f\n", rank, p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches,
+	       p->recompute ? "yes" : "no", q->packing, q->sharding, smax, th, win,
+	       21, ms, c->tokens_per_s, 100 * c->mfu,
+	       c->peak_mem_gib, c->imbalance_pp, c->imbalance_cp, c->token_delay_iters);
+}
+
+static double speedup(const struct wlb_tune_result *r, const struct wlb_tune_cand *c)
+{
+	return r->has_baseline && r->baseline.tokens_per_s > 0 ?
+		c->tokens_per_s / r->baseline.tokens_per_s : 0;
+}
+
+static void print_result(const struct wlb_trace *t, const char *trace_name, const struct args *a,
+			 const struct wlb_tune_result *r, uint32_t iters, double mem_limit)
+{
+	const struct wlb_parallel *p = &t->parallel;
+	int gpus = a->o.gpus ? a->o.gpus : p->tp * p->cp * p->pp * p->dp;
+	char buf[64];
+
+	printf("%s: %s, context %u, %d GPUs (%s, %d per node), global batch %d x %u tokens\n",
+	       t->name[0] ? t->name : trace_name, t->model.name[0] ? t->model.name : "custom model",
+	       t->context, gpus, t->gpu, t->cluster.gpus_per_node, p->dp * p->microbatches, t->context);
+	printf("search: %zu configurations, %zu candidates evaluated, %zu configurations pruned, "
+	       "%zu infeasible, %.1f s", r->configs, r->evaluated, r->pruned, r->infeasible,
+	       r->elapsed_s);
+	if (a->o.time_limit_s > 0)
+		printf(", time limit %g s (%s)\n", a->o.time_limit_s,
+		       r->timed_out ? "hit: the best found so far" : "not hit");
+	else
+		printf(", no time limit\n");
+	if (a->o.max_delay >= 0)
+		snprintf(buf, sizeof buf, "%g iterations", a->o.max_delay);
+	else
+		snprintf(buf, sizeof buf, "none");
+	printf("        %u iterations per candidate, memory limit %.1f GiB, token-delay limit %s%s%s%s\n\n",
+	       iters, mem_limit, buf, a->o.fixed_parallel ? ", fixed 4D configuration" : "",
+	       a->o.packings ? ", packings " : "", a->o.packings ? a->o.packings : "");
+	printf("%4s %3s %3s %3s %4s %3s %4s %-6s %-7s %-8s %6s %-12s %6s %20s %10s %6s %8s %7s %7s "
+	       "%7s\n", "rank", "TP", "CP", "PP", "DP", "vpp", "m", "recomp", "packing", "sharding",
+	       "s_max", "thresholds", "window", "iteration ms", "tokens/s", "MFU %", "peak GiB",
+	       "imb_pp", "imb_cp", "delay");
+	for (size_t i = 0; i < r->n_top; i++) {
+		snprintf(buf, sizeof buf, "%zu", i + 1);
+		print_row(buf, &r->top[i]);
+	}
+	putchar('\n');
+	if (!r->has_baseline) {
+		printf("Plain-4D on the trace's own configuration: not simulated (%s)\n",
+		       r->baseline.why[0] ? r->baseline.why : "no result");
+		return;
+	}
+	const struct wlb_tune_cand *b = &r->baseline;
+	par_str(&b->par, buf, sizeof buf);
+	printf("Plain-4D on the trace's own configuration (%s, concat + per-seq): %.1f ± %.1f ms, "
+	       "%.0f tokens/s, MFU %.1f %%, peak %.1f GiB%s%s\n", buf, b->iteration_ms,
+	       b->iteration_ms_sd, b->tokens_per_s, 100 * b->mfu, b->peak_mem_gib,
+	       b->feasible ? "" : " — infeasible: ", b->feasible ? "" : b->why);
+	if (r->n_top)
+		printf("speedup of #1 over Plain-4D: %.3fx (tokens/s)\n", speedup(r, &r->top[0]));
+}
+
+/* ---- Megatron-LM and TorchTitan ---- */
+
+static void loader_comment(const struct wlb_policy *q, const char *framework)
+{
+	char ph[160];
+
+	policy_phrase(q, ph, sizeof ph);
+	if (!strcmp(q->packing, "concat") && !strcmp(q->sharding, "per-seq"))
+		printf("# packing: %s, CP sharding: per-seq — %s's own data loader and CP split do "
+		       "this; no extra setting\n", ph, framework);
+	else
+		printf("# packing: %s, CP sharding: %s — wlb's packer and sharder drive the data "
+		       "loader; %s has no %s for them\n", ph, q->sharding, framework,
+		       strcmp(framework, "Megatron") ? "option" : "flag");
+}
+
+static void print_megatron(const struct wlb_trace *t, const struct wlb_tune_cand *c)
+{
+	const struct wlb_model *m = &t->model;
+	const struct wlb_parallel *p = &c->par;
+	char args[40][96];
+	int n = 0;
+
+#define ARG(...) snprintf(args[n++], sizeof args[0], __VA_ARGS__)
+	ARG("--tensor-model-parallel-size %d", p->tp);
+	ARG("--context-parallel-size %d", p->cp);
+	if (p->cp > 1)
+		ARG("--cp-comm-type %s", strcmp(p->cp_algo, "ring") ? "allgather" : "p2p");
+	ARG("--pipeline-model-parallel-size %d", p->pp);
+	if (p->vpp > 1)
+		ARG("--num-layers-per-virtual-pipeline-stage %d", m->layers / (p->pp * p->vpp));
+	ARG("--seq-length %u", t->context);
+	ARG("--max-position-embeddings %u", t->context);
+	ARG("--micro-batch-size 1");
+	ARG("--global-batch-size %d", p->dp * p->microbatches);
+	if (p->tp > 1 && p->sequence_parallel)
+		ARG("--sequence-parallel");
+	ARG("--use-distributed-optimizer");
+	if (p->recompute) {
+		ARG("--recompute-granularity full");
+		ARG("--recompute-method uniform");
+		ARG("--recompute-num-layers 1");
+	}
+	if (p->tp > 1 && p->sequence_parallel && p->tp_comm_overlap)
+		ARG("--tp-comm-overlap");
+	ARG("--num-layers %d", m->layers);
+	ARG("--hidden-size %d", m->hidden);
+	ARG("--ffn-hidden-size %d", m->ffn_hidden);
+	ARG("--num-attention-heads %d", m->heads);
+	if (m->head_dim * m->heads != m->hidden)
+		ARG("--kv-channels %d", m->head_dim);
+	if (m->kv_heads < m->heads) {
+		ARG("--group-query-attention");
+		ARG("--num-query-groups %d", m->kv_heads);
+	}
+	if (m->mlp == WLB_MLP_SWIGLU)
+		ARG("--swiglu");
+#undef ARG
+	printf("\n# Megatron-LM arguments for #1 on %d GPUs (%d per node): the data-parallel size "
+	       "(%d) is what the world size leaves\n", p->tp * p->cp * p->pp * p->dp,
+	       t->cluster.gpus_per_node, p->dp);
+	loader_comment(&c->pol, "Megatron");
+	if (p->fsdp && p->dp > 1)
+		printf("# predicted with parameters and gradients sharded over DP too (FSDP); "
+		       "--use-distributed-optimizer shards only the optimizer state\n");
+	for (int i = 0; i < n; i++)
+		printf("%s%s\n", args[i], i + 1 < n ? " \\" : "");
+}
+
+static void print_torchtitan(const struct wlb_trace *t, const struct wlb_tune_cand *c)
+{
+	const struct wlb_parallel *p = &c->par;
+	int fsdp = p->fsdp;
+
+	printf("\n# TorchTitan job config for #1 on %d GPUs (%d per node)\n",
+	       p->tp * p->cp * p->pp * p->dp, t->cluster.gpus_per_node);
+	loader_comment(&c->pol, "TorchTitan");
+	printf("[parallelism]\n");
+	printf("data_parallel_replicate_degree = %d\n", fsdp ? 1 : p->dp);
+	printf("data_parallel_shard_degree = %d\n", fsdp ? p->dp : 1);
+	printf("tensor_parallel_degree = %d\n", p->tp);
+	if (p->tp > 1 && p->tp_comm_overlap)
+		printf("enable_async_tensor_parallel = true\n");
+	printf("context_parallel_degree = %d\n", p->cp);
+	if (p->cp > 1)
+		printf("context_parallel_rotate_method = \"%s\"\n",
+		       strcmp(p->cp_algo, "ring") ? "allgather" : "alltoall");
+	printf("pipeline_parallel_degree = %d\n", p->pp);
+	printf("pipeline_parallel_schedule = \"%s\"\n", p->vpp > 1 ? "Interleaved1F1B" : "1F1B");
+	if (p->pp > 1)
+		printf("pipeline_parallel_layers_per_stage = %d\n",
+		       t->model.layers / (p->pp * p->vpp));
+	printf("pipeline_parallel_microbatch_size = 1\n");
+	printf("\n[training]\n");
+	printf("seq_len = %u\n", t->context);
+	printf("local_batch_size = %d\n", p->microbatches);
+	printf("global_batch_size = %d\n", p->dp * p->microbatches);
+	printf("\n[activation_checkpoint]\n");
+	printf("mode = \"%s\"\n", p->recompute ? "full" : "none");
+}
+
+/* ---- JSON ---- */
+
+static json_t *num(double x)
+{
+	return isfinite(x) ? json_real(x) : json_null();
+}
+
+/* The predicted figures of c (what -o writes under "predicted"). */
+static json_t *predicted_json(const struct wlb_tune_result *r, const struct wlb_tune_cand *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "iteration_ms_mean", num(c->iteration_ms));
+	json_object_set_new(o, "iteration_ms_sd", num(c->iteration_ms_sd));
+	json_object_set_new(o, "tokens_per_s", num(c->tokens_per_s));
+	json_object_set_new(o, "mfu", num(c->mfu));
+	json_object_set_new(o, "peak_mem_gib", num(c->peak_mem_gib));
+	json_object_set_new(o, "imbalance_pp", num(c->imbalance_pp));
+	json_object_set_new(o, "imbalance_cp", num(c->imbalance_cp));
+	json_object_set_new(o, "token_delay_iters", num(c->token_delay_iters));
+	if (r->has_baseline && r->baseline.tokens_per_s > 0)
+		json_object_set_new(o, "speedup_over_plain4d", num(speedup(r, c)));
+	return o;
+}
+
+/* A candidate: rank (0 = none), its parallel and policy sections as a
+ * config writes them, and its figures. */
+static json_t *cand_json(const struct wlb_trace *t, const struct wlb_tune_result *r,
+			 const struct wlb_tune_cand *c, size_t rank)
+{
+	struct wlb_trace u = *t; /* shares the documents; only its configuration changes */
+	json_t *o = json_object(), *cfg;
+
+	wlb_tune_apply(&u, c);
+	if (rank)
+		json_object_set_new(o, "rank", json_integer((json_int_t)rank));
+	if ((cfg = wlb_config_json(&u, NULL, NULL))) {
+		json_object_set(o, "parallel", json_object_get(cfg, "parallel"));
+		json_object_set(o, "policy", json_object_get(cfg, "policy"));
+		json_decref(cfg);
+	}
+	json_t *pr = predicted_json(r, c);
+	json_object_update(o, pr);
+	json_decref(pr);
+	json_object_set_new(o, "feasible", json_boolean(c->feasible));
+	if (!c->feasible && c->why[0])
+		json_object_set_new(o, "why", json_string(c->why));
+	return o;
+}
+
+static json_t *tune_json(const struct wlb_trace *t, const struct args *a,
+			 const struct wlb_tune_result *r, uint32_t iters, double mem_limit,
+			 struct wlb_error *err)
+{
+	json_t *root = json_object(), *s = json_object(), *top = json_array(), *cfg;
+
+	if (!(cfg = wlb_config_json(t, NULL, err))) {
+		json_decref(root);
+		json_decref(s);
+		json_decref(top);
+		return NULL;
+	}
+	json_object_set_new(root, "format", json_string(TUNE_FORMAT));
+	json_object_set_new(root, "config", cfg);
+	json_object_set_new(s, "configurations", json_integer((json_int_t)r->configs));
+	json_object_set_new(s, "evaluated", json_integer((json_int_t)r->evaluated));
+	json_object_set_new(s, "pruned", json_integer((json_int_t)r->pruned));
+	json_object_set_new(s, "infeasible", json_integer((json_int_t)r->infeasible));
+	json_object_set_new(s, "elapsed_s", num(r->elapsed_s));
+	json_object_set_new(s, "time_limit_hit", json_boolean(r->timed_out));
+	json_object_set_new(s, "iterations_per_candidate", json_integer(iters));
+	json_object_set_new(s, "max_mem_gib", num(mem_limit));
+	json_object_set_new(s, "max_delay_iters", a->o.max_delay >= 0 ? num(a->o.max_delay) :
+			    json_null());
+	json_object_set_new(s, "fixed_parallel", json_boolean(a->o.fixed_parallel));
+	json_object_set_new(s, "packings", json_string(a->o.packings ? a->o.packings :
+						       "concat,greedy,bfd,wlb"));
+	json_object_set_new(root, "search", s);
+	json_object_set_new(root, "baseline", r->has_baseline ? cand_json(t, r, &r->baseline, 0) :
+			    json_null());
+	for (size_t i = 0; i < r->n_top; i++)
+		json_array_append_new(top, cand_json(t, r, &r->top[i], i + 1));
+	json_object_set_new(root, "top", top);
+	return root;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct wlb_trace t;
+	struct wlb_tune_result r;
+	struct wlb_cost *cost = NULL;
+	struct wlb_error e;
+	char path[4096];
+	const char *db;
+	uint32_t iters;
+	double mem_limit;
+	int rc = 1;
+
+	wlb_prog = "wlb-tune";
+	wlb_gsl_quiet();
+	memset(&a, 0, sizeof a);
+	memset(&r, 0, sizeof r);
+	wlb_trace_init(&t);
+	if (parse_args(argc, argv, &a))
+		goto done;
+	if (a.validate) {
+		fprintf(stderr, "wlb-tune: --validate needs wlb-run (the real CUDA/NCCL backend), not "
+			"built yet\n");
+		rc = 2;
+		goto done;
+	}
+	if (optind + 1 != argc) {
+		if (optind == argc)
+			usage(stderr);
+		else
+			fail("expected one TRACE (see --help)");
+		goto done;
+	}
+	if (wlb_opts_load(argv[optind], &t))
+		goto done;
+	/* a finite trace holds so many iterations */
+	if (!a.iterations_set && t.source.kind != WLB_SOURCE_DIST) {
+		uint32_t have = t.iterations;
+		if (!have && t.source.kind == WLB_SOURCE_BATCHES)
+			have = (uint32_t)t.source.n_batches;
+		if (have && have < DEFAULT_ITERATIONS)
+			a.o.iterations = have;
+	}
+	iters = a.o.iterations ? a.o.iterations : DEFAULT_ITERATIONS;
+	db = a.costdb;
+	if (!db) {
+		if (wlb_cost_find_db(t.gpu, path, sizeof path, &e)) {
+			fail("%s", e.msg);
+			goto done;
+		}
+		db = path;
+	}
+	if (wlb_cost_load(&cost, db, &e)) {
+		fail("%s", e.msg);
+		goto done;
+	}
+	mem_limit = a.o.max_mem_gib > 0 ? a.o.max_mem_gib : wlb_cost_device(cost)->mem_gib;
+	if (wlb_tune_run(&t, cost, &a.o, &r, &e)) {
+		fail("%s", e.msg);
+		goto done;
+	}
+	if (!r.n_top) {
+		fail("no candidate fits the limits");
+		goto done;
+	}
+	if (a.output) {
+		struct wlb_trace best = t; /* shares the documents; only its configuration changes */
+		json_t *pred = predicted_json(&r, &r.top[0]);
+		int bad;
+
+		wlb_tune_apply(&best, &r.top[0]);
+		bad = wlb_config_save(&best, pred, a.output, &e);
+		json_decref(pred);
+		if (bad) {
+			fail("%s", e.msg);
+			goto done;
+		}
+	}
+	if (a.json) {
+		json_t *j = tune_json(&t, &a, &r, iters, mem_limit, &e);
+		int bad = j ? wlb_json_write(j, a.json, &e) : 1;
+
+		json_decref(j);
+		if (bad) {
+			fail("%s", e.msg);
+			goto done;
+		}
+		if (!strcmp(a.json, "-")) {
+			rc = 0;
+			goto done;
+		}
+	}
+	print_result(&t, argv[optind], &a, &r, iters, mem_limit);
+	if (a.output)
+		printf("wrote #1 as " WLB_CONFIG_FORMAT " to %s\n", a.output);
+	if (a.megatron)
+		print_megatron(&t, &r.top[0]);
+	if (a.torchtitan)
+		print_torchtitan(&t, &r.top[0]);
+	rc = 0;
+done:
+	wlb_tune_result_free(&r);
+	wlb_cost_destroy(cost);
+	wlb_trace_free(&t);
+	return rc;
+}
