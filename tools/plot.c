@@ -404,7 +404,7 @@ static int chart_cp(struct ctx *x)
 		by_rep ? " (replica.position)" : "", cp - 1);
 	fputs("set ylabel 'attention time per layer, forward + backward (ms)'\n", g);
 	fprintf(g, "set xrange [-1:%.2f]\nset yrange [0:%.6g]\nset boxwidth 0.9 absolute\nset xtics (",
-		gw * (double)r->n_cpmb - 1.5, ymax * 1.12 + 1e-9);
+		gw * (double)r->n_cpmb - 1.0, ymax * 1.12 + 1e-9);
 	for (size_t b = 0; b < r->n_cpmb; b++) {
 		if (by_rep)
 			fprintf(g, "%s'mb %d.%d' %.2f", b ? ", " : "", r->cpmb[b].replica, r->cpmb[b].position,
@@ -526,27 +526,30 @@ static int chart_timeline(struct ctx *x)
 		else
 			fprintf(g, "%s'stage %lld' %zu", i ? ", " : "", keys[i] % 4096, i);
 	}
-	fputs(")\nset style fill solid 1.0 noborder\n", g);
+	int nkey = max_mb + 1 < PALETTE ? max_mb + 1 : PALETTE;
+	int nent = nkey + 3 + (cnt[PT_SEND_FWD] + cnt[PT_SEND_BWD] > 0) + (cnt[PT_DP_SYNC] > 0);
+	fprintf(g, ")\nset style fill solid 1.0 noborder\nset key maxrows %d\n",
+		nent <= 8 ? 1 : nent <= 18 ? 2 : 3);
 	const char *dn = x->c->dat_name[0];
-	fprintf(g, "plot '%s' index 0 using 1:2:3:4 with boxxyerror lc rgb '#ececec' title 'idle', \\\n", dn);
+	fprintf(g, "plot '%s' index 0 using 1:2:3:4 with boxxyerror lc rgb '#ececec' notitle", dn);
 	for (int k = 0; k < PT_N; k++) {
 		if (blk[k] < 0)
 			continue;
-		fprintf(g, "     '' index %d using 1:2:3:4:5 with boxxyerror lc rgb variable notitle, \\\n", blk[k]);
+		fprintf(g, ", \\\n     '' index %d using 1:2:3:4:5 with boxxyerror lc rgb variable notitle", blk[k]);
 		if (k <= PT_BWD)
-			fprintf(g, "     '' index %d using 1:2:10 with labels font ',8' tc rgb '%s' notitle, \\\n",
+			fprintf(g, ", \\\n     '' index %d using 1:2:10 with labels font ',8' tc rgb '%s' notitle",
 				blk[k], k == PT_FWD ? "#202020" : "#ffffff");
 	}
-	fputs("     keyentry with boxes lc rgb '#c8c8c8' title 'forward: light', \\\n"
-	      "     keyentry with boxes lc rgb '#505050' title 'backward: dark'", g);
-	int nkey = max_mb + 1 < PALETTE ? max_mb + 1 : PALETTE;
 	for (int i = 0; i < nkey; i++)
 		fprintf(g, ", \\\n     keyentry with boxes lc rgb '#%06x' title 'mb %d%s'", pal[i], i,
 			i == PALETTE - 1 && max_mb >= PALETTE ? " (colours repeat)" : "");
+	fputs(", \\\n     keyentry with boxes lc rgb '#c8c8c8' title 'forward: light'"
+	      ", \\\n     keyentry with boxes lc rgb '#505050' title 'backward: dark'", g);
 	if (cnt[PT_SEND_FWD] + cnt[PT_SEND_BWD])
-		fputs(", \\\n     keyentry with boxes lc rgb '#888888' title 'send (thin)'", g);
+		fputs(", \\\n     keyentry with boxes lc rgb '#888888' title 'send (thin bar)'", g);
 	if (cnt[PT_DP_SYNC])
-		fputs(", \\\n     keyentry with boxes lc rgb '#222222' title 'DP sync (thin)'", g);
+		fputs(", \\\n     keyentry with boxes lc rgb '#222222' title 'DP sync (thin bar)'", g);
+	fputs(", \\\n     keyentry with boxes lc rgb '#ececec' title 'idle (bubble)'", g);
 	fputc('\n', g);
 	snprintf(x->c->caption, sizeof x->c->caption,
 		 "Each row is one pipeline stage%s; blocks are forward (light) and backward (dark) "
