@@ -64,7 +64,8 @@ $(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(PROF_OBJ) $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BINDIR)/wlb-plot: $(BUILD)/tools/wlb-plot.o $(BUILD)/tools/plot.o $(BUILD)/tools/plot_read.o $(BUILD)/tools/opts.o $(LIB)
+$(BINDIR)/wlb-plot: $(BUILD)/tools/wlb-plot.o $(BUILD)/tools/plot.o $(BUILD)/tools/plot_cmp.o \
+                    $(BUILD)/tools/plot_read.o $(BUILD)/tools/opts.o $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -230,4 +230,80 @@ expect_err "tune --gpus fits nothing" "7 GPUs" "$U" "$D/trace_full.json" --gpus 
 expect_err "tune unknown option" "--bogus" "$U" "$D/trace_full.json" --bogus
 expect_err "tune missing trace" "nope.json" "$U" "$T/nope.json"
 
+# wlb-plot: every chart from a hand-written report and from a real one
+G="$B/wlb-plot"
+GA=$(cd "$(dirname "$G")" && pwd)/wlb-plot
+# png_ok FILE: the PNG signature and a plausible size (5 KB to 2 MB)
+png_ok() {
+	[ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] &&
+		[ "$(wc -c <"$1")" -gt 5120 ] && [ "$(wc -c <"$1")" -lt 2097152 ]
+}
+expect_ok "plot help" "timeline" "$G" --help
+expect_err "plot bad --only" '--only: expected microbatch, cp, timeline' "$G" "$D/report_small.json" --only pie
+expect_err "plot bad --format" '--format: expected png or svg, got "jpg"' "$G" "$D/report_small.json" --format jpg
+head -c 600 "$D/report_small.json" >"$T/trunc.json"
+expect_err "plot truncated report" "trunc.json:" "$G" "$T/trunc.json" -o "$T/pbad"
+sed 's|"wlb-report/1"|"wlb-trace/1"|' "$D/report_small.json" >"$T/wrongfmt.json"
+expect_err "plot wrong format" 'wrongfmt.json:2:13: format: expected "wlb-report/1", got "wlb-trace/1"' \
+	"$G" "$T/wrongfmt.json" -o "$T/pbad"
+sed 's|"fwd_ms": \[62.5|"fwd_ms": ["62.5"|' "$D/report_small.json" >"$T/wrongtype.json"
+expect_err "plot key of the wrong type" 'wrongtype.json:80:38: comparison[0].iterations[0].fwd_ms[0]: expected a number' \
+	"$G" "$T/wrongtype.json" -o "$T/pbad"
+expect_err "plot missing report" "nope.json" "$G" "$T/nope.json" -o "$T/pbad"
+expect_err "plot without gnuplot" "wlb-plot: gnuplot not found: apt-get install --no-install-recommends gnuplot-nox" \
+	env PATH=/nonexistent "$GA" "$D/report_small.json" -o "$T/pbad"
+[ ! -e "$T/pbad" ] && ok || bad "wlb-plot wrote into -o DIR after refusing its input"
+if command -v gnuplot >/dev/null 2>&1; then
+	expect_ok "plot small report" "$T/ch/index.html" "$G" "$D/report_small.json" -o "$T/ch"
+	for c in microbatch cp timeline cdf doclen speedup; do
+		grep -qxF "$T/ch/$c.png" "$T/out" && png_ok "$T/ch/$c.png" && [ -s "$T/ch/$c.dat" ] && [ -s "$T/ch/$c.gp" ] &&
+			ok || bad "wlb-plot: $c.png not printed, not a PNG of plausible size, or its .dat/.gp missing"
+	done
+	# the data files hold the report's numbers: Plain-4D's first micro-batch of
+	# iteration 1 (the most imbalanced), rank 1 of per-seq, the DP sync's span...
+	grep -q '^0 "0" 81.125 162.25 41 82$' "$T/ch/microbatch.dat" && grep -q ' 7.875 0 0 1$' "$T/ch/cp.dat" &&
+		grep -q ' 292.5 296.75 ""$' "$T/ch/timeline.dat" && grep -q '^455.25 100$' "$T/ch/cdf.dat" &&
+		grep -q '^301.5 33.33' "$T/ch/cdf.dat" && grep -q '"2K" 2048 4096 180 520000 ' "$T/ch/doclen.dat" &&
+		grep -q '"WLB-LLM" 1.32086 ' "$T/ch/speedup.dat" && ok \
+		|| bad "wlb-plot: the data files lack the report's numbers"
+	grep -qF 'data:image/png;base64,iVBORw0KGgo' "$T/ch/index.html" && [ "$(grep -c '<figure' "$T/ch/index.html")" -eq 6 ] &&
+		grep -qF '<td>WLB-LLM</td><td>318.9</td><td>1.321x</td><td>1.041</td><td>1.012</td><td>31.2%</td><td>0.375</td>' \
+			"$T/ch/index.html" && ok || bad "wlb-plot: index.html lacks the embedded charts or the summary row"
+	[ -z "$(ls -a "$T/ch" | grep tmp)" ] && ok || bad "wlb-plot left a temp file behind"
+	# the kept script redraws the chart in its directory
+	rm -f "$T/ch/cdf.png"
+	(cd "$T/ch" && gnuplot cdf.gp) && png_ok "$T/ch/cdf.png" && ok || bad "gnuplot cdf.gp does not redraw cdf.png"
+	expect_ok "plot svg" "$T/sv/cdf.svg" "$G" "$D/report_small.json" -o "$T/sv" --format svg
+	for c in microbatch cp timeline cdf doclen speedup; do
+		head -c 5 "$T/sv/$c.svg" 2>/dev/null | grep -qE '^(<\?xml|<svg)' && [ "$(wc -c <"$T/sv/$c.svg")" -gt 5120 ] &&
+			ok || bad "wlb-plot --format svg: $c.svg is not SVG"
+	done
+	[ "$(grep -c '<svg' "$T/sv/index.html")" -eq 6 ] && ok || bad "wlb-plot: index.html does not inline the SVGs"
+	expect_ok "plot --only cdf" "$T/only/cdf.png" "$G" "$D/report_small.json" -o "$T/only" --only cdf
+	[ "$(ls "$T/only" | grep -cvE '^(cdf\.(png|dat|gp)|index\.html)$')" -eq 0 ] && png_ok "$T/only/cdf.png" && ok \
+		|| bad "wlb-plot --only cdf wrote other charts: $(ls "$T/only" | tr '\n' ' ')"
+	# measured vs simulated: a "measured" copy of the report beside it
+	sed 's/"source": "simulated"/"source": "measured"/; s/"iteration_ms_mean": 421.25/"iteration_ms_mean": 446.5/' \
+		"$D/report_small.json" >"$T/measured.json"
+	expect_ok "plot measured" "$T/ms/measured.png" "$G" "$D/report_small.json" "$T/measured.json" -o "$T/ms" --only measured
+	png_ok "$T/ms/measured.png" && grep -q '"Plain-4D" 421.25 446.5 -5.7$' "$T/ms/measured.dat" && ok \
+		|| bad "wlb-plot: measured.png or its data is wrong"
+	# a real report from wlb-sim --compare: every chart, the timeline's every task
+	"$S" "$D/trace_full.json" --iterations 4 --compare --json "$T/real.json" >/dev/null 2>&1
+	expect_ok "plot real report" "$T/rc/index.html" "$G" "$T/real.json" -o "$T/rc"
+	for c in microbatch cp timeline cdf doclen speedup; do
+		png_ok "$T/rc/$c.png" && ok || bad "wlb-plot on a wlb-sim report: $c.png is not a PNG of plausible size"
+	done
+	[ "$(grep -c '"[0-9]*"$' "$T/rc/timeline.dat")" -eq "$(grep -c '"kind": ' "$T/real.json")" ] &&
+		[ "$(grep -c '^[0-9]' "$T/rc/cdf.dat")" -eq 15 ] && ok \
+		|| bad "wlb-plot: timeline.dat or cdf.dat does not hold every task / iteration of the report"
+	# several reports: per-report charts named after them, speedup against the context
+	sed 's/"context": 131072/"context": 65536/' "$T/real.json" >"$T/real64.json"
+	expect_ok "plot two contexts" "$T/two/speedup.svg" "$G" "$T/real.json" "$T/real64.json" -o "$T/two" --format svg
+	grep -qxF "$T/two/cdf-real64.svg" "$T/out" && grep -q '^64 1 ' "$T/two/speedup.dat" && ok \
+		|| bad "wlb-plot on two reports: per-report names or speedup.dat wrong"
+else
+	echo "cli: gnuplot not installed: wlb-plot's chart checks skipped" >&2
+fi
+
 echo "cli: $pass passed, $fail failed"

@@ -3,8 +3,9 @@
  * plain names and default their output to NAME.png / NAME.svg, so
  * `gnuplot NAME.gp` in the output directory redraws the chart; text from
  * reports goes into single-quoted strings only (gnuplot runs backquoted
- * commands inside double quotes). */
-#include "plot.h"
+ * commands inside double quotes).  Here: the helpers, the charts of one
+ * iteration (microbatch, cp, timeline) and plot_build; plot_cmp.c has the rest. */
+#include "plot_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -13,18 +14,6 @@
 
 const char *const plot_kinds[PLOT_N_KINDS] = {"microbatch", "cp", "timeline", "cdf", "doclen",
 					      "speedup", "measured"};
-
-struct ctx {
-	const struct plot_report *r;   /* the first report */
-	const struct plot_report *all;
-	size_t n;
-	const char *fmt;
-	struct plot_chart *c;
-	FILE *g;                       /* the script */
-	FILE *d[PLOT_MAX_DAT];         /* its data files, open */
-	char *note;
-	size_t note_cap;
-};
 
 #define PALETTE 10
 static const unsigned pal[PALETTE] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
@@ -41,7 +30,7 @@ static unsigned tint(unsigned c, double f)
 	return out;
 }
 
-static unsigned policy_colour(const char *name, int i)
+unsigned plot_colour(const char *name, int i)
 {
 	if (name && !strcmp(name, "Plain-4D"))
 		return 0xc44e52;
@@ -54,16 +43,15 @@ static unsigned policy_colour(const char *name, int i)
 }
 
 /* s as a gnuplot single-quoted string: no substitution happens inside;
- * control characters become spaces and backquotes apostrophes. */
-static void q(FILE *f, const char *s)
+ * control characters become spaces and backquotes apostrophes ('', as
+ * quotes are written). */
+void plot_q(FILE *f, const char *s)
 {
 	fputc('\'', f);
 	for (; s && *s; s++) {
 		unsigned char ch = (unsigned char)*s;
-		if (ch == '\'')
+		if (ch == '\'' || ch == '`')
 			fputs("''", f);
-		else if (ch == '`')
-			fputc('\'', f);
 		else
 			fputc(ch < 0x20 || ch == 0x7f ? ' ' : ch, f);
 	}
@@ -72,7 +60,7 @@ static void q(FILE *f, const char *s)
 
 /* s with control characters and quotes dropped, for data-file strings and
  * script comments */
-static void clean(char *dst, size_t cap, const char *s)
+void plot_clean(char *dst, size_t cap, const char *s)
 {
 	size_t n = 0;
 	for (; s && *s && n + 1 < cap; s++)
@@ -81,14 +69,14 @@ static void clean(char *dst, size_t cap, const char *s)
 	dst[n] = '\0';
 }
 
-static const char *base_name(const char *p)
+const char *plot_base_name(const char *p)
 {
 	const char *s = strrchr(p, '/');
 	return s ? s + 1 : p;
 }
 
 /* 10120881 -> "10,120,881" */
-static void thousands(char *buf, size_t cap, double v)
+void plot_thousands(char *buf, size_t cap, double v)
 {
 	char d[32];
 	size_t n = (size_t)snprintf(d, sizeof d, "%.0f", v), k = 0;
@@ -101,7 +89,7 @@ static void thousands(char *buf, size_t cap, double v)
 }
 
 /* "128K", "1M", "1000" */
-static void size_label(char *buf, size_t cap, double v)
+void plot_size_label(char *buf, size_t cap, double v)
 {
 	long long n = (long long)v;
 	if (n >= 1048576 && n % 1048576 == 0)
@@ -123,7 +111,7 @@ void plot_cfg_line(const struct plot_report *r, int with_context, char *buf, siz
 	buf[0] = '\0';
 	ADD("%s", r->model ? r->model : r->name ? r->name : "model not given");
 	if (with_context && r->context) {
-		size_label(ctx, sizeof ctx, (double)r->context);
+		plot_size_label(ctx, sizeof ctx, (double)r->context);
 		ADD(", %s context", ctx);
 	}
 	if (r->tp && r->cp && r->pp && r->dp)
@@ -137,7 +125,7 @@ void plot_cfg_line(const struct plot_report *r, int with_context, char *buf, siz
 #undef ADD
 }
 
-static int begin(struct ctx *x, int w, int h, const char *what, const char *t1, const char *t2)
+int plot_begin(struct plot_ctx *x, int w, int h, const char *what, const char *t1, const char *t2)
 {
 	struct plot_chart *c = x->c;
 	FILE *g = open_memstream(&c->gp, &c->gp_len);
@@ -147,7 +135,7 @@ static int begin(struct ctx *x, int w, int h, const char *what, const char *t1, 
 		return WLB_ENOMEM;
 	fprintf(g, "# %s.gp: %s, drawn by wlb-plot from", c->name, what);
 	for (size_t i = 0; i < x->n; i++) {
-		clean(src, sizeof src, base_name(x->all[i].path));
+		plot_clean(src, sizeof src, plot_base_name(x->all[i].path));
 		fprintf(g, " %s", src);
 	}
 	fprintf(g, ".\n# Edit this script or its data and redraw in this directory with:  gnuplot %s.gp\n"
@@ -160,9 +148,9 @@ static int begin(struct ctx *x, int w, int h, const char *what, const char *t1, 
 	else
 		fprintf(g, "set terminal pngcairo size %d,%d noenhanced font 'DejaVu Sans,10'\n", w, h);
 	fputs("set output outfile\nset encoding utf8\nset title ", g);
-	q(g, t1);
+	plot_q(g, t1);
 	fputs(" . \"\\n\" . ", g);
-	q(g, t2);
+	plot_q(g, t2);
 	fputs(" font ',12'\n"
 	      "set border 3 lc rgb '#505050'\nset tics nomirror out\n"
 	      "set grid ytics back lt 1 lc rgb '#e4e4e4'\n"
@@ -171,7 +159,7 @@ static int begin(struct ctx *x, int w, int h, const char *what, const char *t1, 
 	return 0;
 }
 
-static FILE *dat(struct ctx *x, const char *suffix)
+FILE *plot_dat(struct plot_ctx *x, const char *suffix)
 {
 	struct plot_chart *c = x->c;
 	int i = c->n_dat;
@@ -190,7 +178,7 @@ static FILE *dat(struct ctx *x, const char *suffix)
 }
 
 /* closes the script and the data files; 1, or WLB_ENOMEM when a stream failed */
-static int close_all(struct ctx *x)
+int plot_close(struct plot_ctx *x)
 {
 	int bad = 0;
 	if (x->g) {
@@ -206,13 +194,12 @@ static int close_all(struct ctx *x)
 	return bad ? WLB_ENOMEM : 1;
 }
 
-static int skip(struct ctx *x, const char *why)
+int plot_skip(struct plot_ctx *x, const char *why)
 {
 	if (x->note)
 		snprintf(x->note, x->note_cap, "%s", why);
 	return 0;
 }
-
 /* ---- microbatch: per-micro-batch work, baseline vs WLB-LLM ---- */
 
 static const struct plot_policy *find_mb(const struct plot_report *r, const char *name,
@@ -235,7 +222,7 @@ static double mb_ratio(const struct plot_iter *it)
 	return sum > 0 ? mx * (double)it->n_mb / sum : 0;
 }
 
-static int chart_microbatch(struct ctx *x)
+int plot_chart_microbatch(struct plot_ctx *x)
 {
 	const struct plot_report *r = x->r;
 	const struct plot_policy *s[2] = {NULL, NULL};
@@ -262,7 +249,7 @@ static int chart_microbatch(struct ctx *x)
 		s[0] = &r->main;
 		nm[0] = plot_main_name(r, mainbuf, sizeof mainbuf);
 	} else {
-		return skip(x, "no per-micro-batch times (comparison[].iterations[].fwd_ms, "
+		return plot_skip(x, "no per-micro-batch times (comparison[].iterations[].fwd_ms, "
 			       "iterations[].microbatches[].fwd_ms)");
 	}
 	for (size_t i = 0; i < s[0]->n_iters; i++) {
@@ -283,66 +270,80 @@ static int chart_microbatch(struct ctx *x)
 		snprintf(t1, sizeof t1, "Work per micro-batch in iteration %zu: %s (max/mean %.2f)", k,
 			 nm[0], best);
 	plot_cfg_line(r, 1, t2, sizeof t2);
-	int w = nmb > 16 ? (int)(400 + 40 * nmb) : 1000;
+	int w = nmb > 16 ? (int)(400 + 30 * nmb) : 1000;
 	w = w > 2400 ? 2400 : w;
-	if (begin(x, w, 600, "work per micro-batch of one iteration", t1, t2) || !(d = dat(x, NULL)))
+	if (plot_begin(x, w, w > 1200 ? 600 + (w - 1200) / 5 : 600, "work per micro-batch of one iteration", t1,
+		  t2) || !(d = plot_dat(x, NULL)))
 		return WLB_ENOMEM;
 	int by_rep = r->dp > 1 && r->m > 0 && nmb == (size_t)r->dp * (size_t)r->m;
 	size_t every = nmb > 48 ? (nmb + 47) / 48 : 1;
+	double ymax = 0;
 	fprintf(d, "# micro-batch forward and backward times (ms) of iteration %zu, pipeline order%s\n"
-		   "# slot  label  %s_fwd_ms  %s_bwd_ms%s%s%s%s\n", k, by_rep ? ", replica-major" : "",
-		nm[0], nm[0], ns == 2 ? "  " : "", ns == 2 ? nm[1] : "", ns == 2 ? "_fwd_ms  " : "",
-		ns == 2 ? "_bwd_ms" : "");
+		   "# slot  label", k, by_rep ? ", replica-major" : "");
+	for (int i = 0; i < ns; i++) {
+		char cn[96];
+		plot_clean(cn, sizeof cn, nm[i]);
+		fprintf(d, "  %s_fwd_ms  %s_bwd_ms", cn, cn);
+	}
+	fputc('\n', d);
 	for (size_t j = 0; j < nmb; j++) {
-		char lab[48] = "";
-		if (j % every == 0) {
-			if (by_rep)
-				snprintf(lab, sizeof lab, "%zu.%zu", j / (size_t)r->m, j % (size_t)r->m);
-			else
-				snprintf(lab, sizeof lab, "%zu", j);
-		}
-		fprintf(d, "%zu \"%s\"", j, lab);
+		size_t pos = by_rep ? j % (size_t)r->m : j;
+		fprintf(d, "%zu \"", j);
+		if (pos % every == 0)
+			fprintf(d, "%zu", pos);
+		fputc('"', d);
 		for (int i = 0; i < ns; i++) {
 			const struct plot_iter *it = i ? o : &s[0]->iters[k];
-			if (it && j < it->n_mb)
+			if (it && j < it->n_mb) {
 				fprintf(d, " %.6g %.6g", it->fwd_ms[j], it->bwd_ms[j]);
-			else
+				ymax = fmax(ymax, it->fwd_ms[j] + it->bwd_ms[j]);
+			} else {
 				fputs(" NaN NaN", d);
+			}
 		}
 		fputc('\n', d);
 	}
 	FILE *g = x->g;
-	fprintf(g, "set xlabel 'micro-batch%s, in pipeline order'\n",
-		by_rep ? " (replica.position)" : "");
+	if (by_rep) {
+		fputs("set xlabel 'micro-batch, by position in its replica''s pipeline order'\n", g);
+		for (int rep = 0; rep < r->dp; rep++) {
+			double x0 = (double)rep * r->m - 0.5;
+			if (rep)
+				fprintf(g, "set arrow from first %.1f, graph 0 to first %.1f, graph 1 nohead dt 3 "
+					   "lc rgb '#808080'\n", x0, x0);
+			fprintf(g, "set label 'replica %d' at first %.2f, graph 0.96 center\n", rep,
+				x0 + r->m / 2.0);
+		}
+	} else {
+		fputs("set xlabel 'micro-batch, in pipeline order'\n", g);
+	}
 	fputs("set ylabel 'forward + backward time of the micro-batch (ms)'\n", g);
-	fprintf(g, "set xrange [-0.7:%zu.7]\nset yrange [0:*]\nset boxwidth %s absolute\n", nmb - 1,
-		ns == 2 ? "0.38" : "0.6");
-	if (nmb > 24)
-		fputs("set xtics rotate by -60 font ',8'\n", g);
+	fprintf(g, "set xrange [-0.7:%zu.7]\nset yrange [0:%.6g]\nset boxwidth %s absolute\n", nmb - 1,
+		ymax > 0 ? ymax * (by_rep ? 1.14 : 1.05) : 1, ns == 2 ? "0.38" : "0.6");
 	fputs("set style fill solid 1.0 border lc rgb 'white'\nplot ", g);
 	for (int i = 0; i < ns; i++) {
-		unsigned col = policy_colour(nm[i], i);
-		const char *dx = ns == 1 ? "$1" : i ? "($1+0.2)" : "($1-0.2)";
+		unsigned col = plot_colour(nm[i], i);
+		const char *dx = ns == 1 ? "1" : i ? "($1+0.2)" : "($1-0.2)";
 		int c0 = 3 + 2 * i;
-		fprintf(g, "%s'%s' using %s:($%d+$%d)%s with boxes lc rgb '#%06x' title ", i ? ", \\\n     " : "",
-			x->c->dat_name[0], dx, c0, c0 + 1, i ? "" : ":xtic(2)", col);
+		fprintf(g, "%s'%s' using %s:($%d+$%d) with boxes lc rgb '#%06x' title ", i ? ", \\\n     " : "",
+			x->c->dat_name[0], dx, c0, c0 + 1, col);
 		char tt[128];
 		snprintf(tt, sizeof tt, "%s backward", nm[i]);
-		q(g, tt);
+		plot_q(g, tt);
 		fprintf(g, ", \\\n     '' using %s:%d with boxes lc rgb '#%06x' title ", dx, c0, tint(col, 0.55));
 		snprintf(tt, sizeof tt, "%s forward", nm[i]);
-		q(g, tt);
+		plot_q(g, tt);
 	}
-	fputc('\n', g);
+	fputs(", \\\n     '' using 1:(NaN):xtic(2) notitle\n", g);
 	snprintf(x->c->caption, sizeof x->c->caption,
 		 "Forward (light) and backward (dark) time of each micro-batch in iteration %zu, the "
 		 "iteration where %s is most imbalanced.", k, nm[0]);
-	return close_all(x);
+	return plot_close(x);
 }
 
 /* ---- cp: attention time per CP rank, per-seq vs per-doc ---- */
 
-static int chart_cp(struct ctx *x)
+int plot_chart_cp(struct plot_ctx *x)
 {
 	const struct plot_report *r = x->r;
 	char t1[256], t2[256], mainbuf[96], it[32] = "";
@@ -350,30 +351,35 @@ static int chart_cp(struct ctx *x)
 	const double gw = 2.0 * cp + 1.5;   /* slots per micro-batch group */
 	double ymax = 0;
 	int chosen = 0;
+	size_t nb = r->n_cpmb < 16 ? r->n_cpmb : 16;   /* more would be unreadable */
+	char part[64] = "";
 	FILE *d;
 
 	if (!r->has_cp)
-		return skip(x, "no per-CP-rank times (key \"cp_ranks\")");
+		return plot_skip(x, "no per-CP-rank times (key \"cp_ranks\")");
 	if (cp == 1)
-		return skip(x, "cp is 1: no CP ranks to compare");
+		return plot_skip(x, "cp is 1: no CP ranks to compare");
 	if (r->n_cpmb == 0)
-		return skip(x, "cp_ranks.microbatches is empty");
+		return plot_skip(x, "cp_ranks.microbatches is empty");
 	if (r->cp_iter >= 0)
 		snprintf(it, sizeof it, ", iteration %d", r->cp_iter);
-	snprintf(t1, sizeof t1, "Attention time per CP rank%s: per-seq vs per-doc sharding (run: %s)",
-		 it, plot_main_name(r, mainbuf, sizeof mainbuf));
+	if (nb < r->n_cpmb)
+		snprintf(part, sizeof part, ", first %zu of %zu micro-batches", nb, r->n_cpmb);
+	snprintf(t1, sizeof t1, "Attention time per CP rank%s%s: per-seq vs per-doc sharding (run: %s)",
+		 it, part, plot_main_name(r, mainbuf, sizeof mainbuf));
 	plot_cfg_line(r, 1, t2, sizeof t2);
-	double slots = gw * (double)r->n_cpmb;
+	double slots = gw * (double)nb;
 	int w = (int)(260 + slots * (cp > 4 ? 9 : 18));
 	w = w < 1000 ? 1000 : w > 2400 ? 2400 : w;
-	if (begin(x, w, 600, "attention time per CP rank under per-seq and per-doc sharding", t1, t2) ||
-	    !(d = dat(x, NULL)))
+	if (plot_begin(x, w, w > 1200 ? 600 + (w - 1200) / 5 : 600,
+		       "attention time per CP rank under per-seq and per-doc sharding", t1, t2) ||
+	    !(d = plot_dat(x, NULL)))
 		return WLB_ENOMEM;
 	fprintf(d, "# attention time per layer, forward + backward (ms), per CP rank\n"
 		   "# block 0: per-seq, block 1: per-doc, block 2: the sharding adaptive chose\n"
 		   "# x  ms  replica  position  rank\n");
 	for (int lay = 0; lay < 2; lay++) {
-		for (size_t b = 0; b < r->n_cpmb; b++) {
+		for (size_t b = 0; b < nb; b++) {
 			const struct plot_cp_mb *m = &r->cpmb[b];
 			for (int k = 0; k < cp; k++) {
 				double v = lay ? m->doc[k] : m->seq[k];
@@ -385,37 +391,39 @@ static int chart_cp(struct ctx *x)
 		fputs("\n\n", d);
 	}
 	fputs("# x  slowest-rank ms  used\n", d);
-	for (size_t b = 0; b < r->n_cpmb; b++) {
+	for (size_t b = 0; b < nb; b++) {
 		const struct plot_cp_mb *m = &r->cpmb[b];
-		int lay = m->used && !strcmp(m->used, "per-doc") ? 1 : m->used && !strcmp(m->used, "per-seq") ? 0 : -1;
+		int lay = !m->used ? -1 : !strcmp(m->used, "per-doc") ? 1 : !strcmp(m->used, "per-seq") ? 0 : -1;
 		double mx = 0;
 		if (lay < 0)
 			continue;
 		for (int k = 0; k < cp; k++)
 			mx = fmax(mx, lay ? m->doc[k] : m->seq[k]);
-		fprintf(d, "%.2f %.6g %s\n", gw * (double)b + lay * (cp + 0.5) + (cp - 1) / 2.0, mx, m->used);
+		fprintf(d, "%.2f %.6g %s\n", gw * (double)b + lay * (cp + 0.5) + (cp - 1) / 2.0, mx,
+			lay ? "per-doc" : "per-seq");
 		chosen++;
 	}
 	if (!chosen)
 		fputs("NaN NaN none\n", d);
 	FILE *g = x->g;
 	int by_rep = r->dp > 1;
-	fprintf(g, "set xlabel 'micro-batch%s; under each, CP ranks 0-%d with per-seq, then with per-doc'\n",
-		by_rep ? " (replica.position)" : "", cp - 1);
+	fprintf(g, "set xlabel 'micro-batch; under each, CP ranks 0-%d with per-seq, then with per-doc'\n",
+		cp - 1);
 	fputs("set ylabel 'attention time per layer, forward + backward (ms)'\n", g);
 	fprintf(g, "set xrange [-1:%.2f]\nset yrange [0:%.6g]\nset boxwidth 0.9 absolute\nset xtics (",
-		gw * (double)r->n_cpmb - 1.0, ymax * 1.12 + 1e-9);
-	for (size_t b = 0; b < r->n_cpmb; b++) {
+		gw * (double)nb - 1.0, ymax * 1.12 + 1e-9);
+	for (size_t b = 0; b < nb; b++) {
 		if (by_rep)
-			fprintf(g, "%s'mb %d.%d' %.2f", b ? ", " : "", r->cpmb[b].replica, r->cpmb[b].position,
+			fprintf(g, "%s'r%d mb %d' %.2f", b ? ", " : "", r->cpmb[b].replica, r->cpmb[b].position,
 				gw * (double)b + cp - 0.25);
 		else
 			fprintf(g, "%s'mb %d' %.2f", b ? ", " : "", r->cpmb[b].position, gw * (double)b + cp - 0.25);
 	}
-	fprintf(g, ")%s\nset style fill solid 1.0 border lc rgb 'white'\n",
-		r->n_cpmb > 16 ? " rotate by -60 font ',8'" : "");
-	fprintf(g, "plot '%s' index 0 using 1:2 with boxes lc rgb '#dd8452' title 'per-seq (one bar per CP rank)', \\\n"
-		   "     '' index 1 using 1:2 with boxes lc rgb '#4c72b0' title 'per-doc (one bar per CP rank)'",
+	fputs(")\nset style fill solid 1.0 border lc rgb 'white'\n", g);
+	fprintf(g, "plot '%s' index 0 using 1:2 with boxes lc rgb '#dd8452' "
+		   "title 'per-seq (one bar per CP rank)', \\\n"
+		   "     '' index 1 using 1:2 with boxes lc rgb '#4c72b0' "
+		   "title 'per-doc (one bar per CP rank)'",
 		x->c->dat_name[0]);
 	if (chosen)
 		fprintf(g, ", \\\n     '' index 2 using 1:($2+%.6g) with points pt 11 ps 1.4 lc rgb '#222222' "
@@ -424,18 +432,18 @@ static int chart_cp(struct ctx *x)
 	snprintf(x->c->caption, sizeof x->c->caption,
 		 "Attention time per layer on each CP rank, per-seq against per-doc sharding; the CP group "
 		 "runs at its slowest rank.%s", chosen ? " Triangles mark adaptive's choice." : "");
-	return close_all(x);
+	return plot_close(x);
 }
 
 /* ---- timeline: a Gantt chart of one iteration ---- */
 
-static int cmp_key(const void *a, const void *b)
+int plot_cmp_ll(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
 	return (x > y) - (x < y);
 }
 
-static int chart_timeline(struct ctx *x)
+int plot_chart_timeline(struct plot_ctx *x)
 {
 	const struct plot_report *r = x->r;
 	char t1[256], t2[256], mainbuf[96], it[32] = "";
@@ -446,7 +454,7 @@ static int chart_timeline(struct ctx *x)
 	FILE *d;
 
 	if (!r->has_tl || r->n_tasks == 0)
-		return skip(x, "no timeline (key \"timeline\")");
+		return plot_skip(x, "no timeline (key \"timeline\")");
 	if (!(keys = malloc(r->n_tasks * sizeof *keys)))
 		return WLB_ENOMEM;
 	for (size_t i = 0; i < r->n_tasks; i++) {
@@ -458,7 +466,7 @@ static int chart_timeline(struct ctx *x)
 		multi_rep |= t->replica > 0;
 		cnt[t->kind]++;
 	}
-	qsort(keys, r->n_tasks, sizeof *keys, cmp_key);
+	qsort(keys, r->n_tasks, sizeof *keys, plot_cmp_ll);
 	for (size_t i = 0; i < r->n_tasks; i++)
 		if (!nrow || keys[i] != keys[nrow - 1])
 			keys[nrow++] = keys[i];
@@ -472,7 +480,7 @@ static int chart_timeline(struct ctx *x)
 	int rowpx = nrow <= 8 ? 52 : nrow <= 16 ? 34 : 22, w = 1300;
 	int h = (int)nrow * rowpx + 250;
 	double plot_px = w - 240;
-	if (begin(x, w, h, "pipeline timeline of one iteration", t1, t2) || !(d = dat(x, NULL))) {
+	if (plot_begin(x, w, h, "pipeline timeline of one iteration", t1, t2) || !(d = plot_dat(x, NULL))) {
 		free(keys);
 		return WLB_ENOMEM;
 	}
@@ -530,6 +538,10 @@ static int chart_timeline(struct ctx *x)
 	int nent = nkey + 3 + (cnt[PT_SEND_FWD] + cnt[PT_SEND_BWD] > 0) + (cnt[PT_DP_SYNC] > 0);
 	fprintf(g, ")\nset style fill solid 1.0 noborder\nset key maxrows %d\n",
 		nent <= 8 ? 1 : nent <= 18 ? 2 : 3);
+	for (size_t i = 1; i < nrow; i++)
+		if (keys[i] / 4096 != keys[i - 1] / 4096)
+			fprintf(g, "set arrow from graph 0, first %zu.5 to graph 1, first %zu.5 nohead lw 1.5 "
+				   "lc rgb '#606060' front\n", i - 1, i - 1);
 	const char *dn = x->c->dat_name[0];
 	fprintf(g, "plot '%s' index 0 using 1:2:3:4 with boxxyerror lc rgb '#ececec' notitle", dn);
 	for (int k = 0; k < PT_N; k++) {
@@ -556,357 +568,12 @@ static int chart_timeline(struct ctx *x)
 		 "passes coloured and numbered by micro-batch, thin bars sends%s; grey gaps are bubbles.",
 		 multi_rep ? " of one DP replica" : "", cnt[PT_DP_SYNC] ? " and the DP gradient sync" : "");
 	free(keys);
-	return close_all(x);
+	return plot_close(x);
 }
-
-/* ---- cdf: iteration times of each policy ---- */
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static int chart_cdf(struct ctx *x)
-{
-	const struct plot_report *r = x->r;
-	const struct plot_policy *s[64];
-	const char *nm[64];
-	char t1[256], t2[256], mainbuf[96];
-	size_t ns = 0, most = 0;
-	FILE *d;
-
-	for (size_t i = 0; i < r->n_cmp && ns < 64; i++)
-		if (r->cmp[i].has_times) {
-			nm[ns] = r->cmp[i].name;
-			s[ns++] = &r->cmp[i];
-		}
-	if (!ns && r->main.has_times) {
-		nm[ns] = plot_main_name(r, mainbuf, sizeof mainbuf);
-		s[ns++] = &r->main;
-	}
-	if (!ns)
-		return skip(x, "no iteration times (comparison[].iterations[].time_ms, iterations[].time_ms)");
-	for (size_t i = 0; i < ns; i++)
-		most = s[i]->n_iters > most ? s[i]->n_iters : most;
-	snprintf(t1, sizeof t1, "Distribution of iteration times over %zu iterations", most);
-	plot_cfg_line(r, 1, t2, sizeof t2);
-	if (begin(x, 1000, 600, "CDF of iteration times per policy", t1, t2) || !(d = dat(x, NULL)))
-		return WLB_ENOMEM;
-	double *v = malloc((most + 1) * sizeof *v);
-	if (!v)
-		return WLB_ENOMEM;
-	FILE *g = x->g;
-	fputs("set xlabel 'iteration time (ms)'\nset ylabel 'iterations taking at most this long (%)'\n"
-	      "set yrange [0:102]\nset ytics 0,20,100\nset offsets graph 0.02, graph 0.02, 0, 0\n"
-	      "set grid xtics ytics back lt 1 lc rgb '#e4e4e4'\nplot ", g);
-	for (size_t i = 0; i < ns; i++) {
-		size_t n = 0;
-		double sum = 0;
-		for (size_t k = 0; k < s[i]->n_iters; k++)
-			if (!isnan(s[i]->iters[k].time_ms))
-				sum += v[n++] = s[i]->iters[k].time_ms;
-		qsort(v, n, sizeof *v, cmp_dbl);
-		fprintf(d, "%s# %s: iteration time (ms), share of iterations at or below it (%%)\n",
-			i ? "\n\n" : "", nm[i]);
-		fprintf(d, "%.6g 0\n", v[0]);
-		for (size_t k = 0; k < n; k++)
-			fprintf(d, "%.6g %.6g\n", v[k], 100.0 * (double)(k + 1) / (double)n);
-		char tt[160];
-		snprintf(tt, sizeof tt, "%s (mean %.0f ms, median %.0f ms)", nm[i], sum / (double)n,
-			 n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
-		unsigned col = policy_colour(nm[i], (int)i);
-		fprintf(g, "%s'%s' index %zu using 1:2 with steps lw 2 lc rgb '#%06x' title ", i ? ", \\\n     " : "",
-			x->c->dat_name[0], i, col);
-		q(g, tt);
-		if (n <= 60)
-			fprintf(g, ", \\\n     '' index %zu every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#%06x' notitle",
-				i, col);
-	}
-	fputc('\n', g);
-	free(v);
-	snprintf(x->c->caption, sizeof x->c->caption,
-		 "Cumulative distribution of iteration times: the further left and steeper, the faster "
-		 "and steadier.");
-	return close_all(x);
-}
-
-/* ---- doclen: document lengths by log2 bin ---- */
-
-static int chart_doclen(struct ctx *x)
-{
-	const struct plot_report *r = x->r;
-	char t1[256], t2[256], nd[32], nt[32];
-	double docs = 0, toks = 0;
-	FILE *d;
-
-	for (size_t i = 0; i < r->n_bins; i++) {
-		docs += r->bins[i].docs;
-		toks += r->bins[i].tokens;
-	}
-	if (!r->n_bins || docs <= 0)
-		return skip(x, "no document-length histogram (key \"doclen_hist\")");
-	thousands(nd, sizeof nd, docs);
-	thousands(nt, sizeof nt, toks);
-	snprintf(t1, sizeof t1, "Document lengths%s%s: %s documents, %s tokens", r->name ? " of " : "",
-		 r->name ? r->name : "", nd, nt);
-	plot_cfg_line(r, 1, t2, sizeof t2);
-	if (begin(x, 1000, 600, "document-length distribution", t1, t2) || !(d = dat(x, NULL)))
-		return WLB_ENOMEM;
-	fputs("# bin  label  lo  hi  documents  tokens  documents_%  tokens_%\n", d);
-	for (size_t i = 0; i < r->n_bins; i++) {
-		const struct plot_bin *b = &r->bins[i];
-		char lab[32];
-		size_label(lab, sizeof lab, b->lo);
-		fprintf(d, "%zu \"%s\" %.0f %.0f %.0f %.0f %.6g %.6g\n", i, lab, b->lo, b->hi, b->docs, b->tokens,
-			100 * b->docs / docs, toks > 0 ? 100 * b->tokens / toks : 0.0);
-	}
-	FILE *g = x->g;
-	fprintf(g, "set xlabel 'document length (tokens; log2 bins, each labelled by its lower edge)'\n"
-		   "set ylabel 'share of all documents or tokens (%%)'\nset yrange [0:*]\n"
-		   "set xrange [-0.7:%zu.7]\nset boxwidth 0.38 absolute\n%s"
-		   "plot '%s' using ($1-0.2):7:xtic(2) with boxes lc rgb '#8c9fcf' title ", r->n_bins - 1,
-		r->n_bins > 24 ? "set xtics rotate by -60\n" : "", x->c->dat_name[0]);
-	char tt[96];
-	snprintf(tt, sizeof tt, "documents (%% of %s)", nd);
-	q(g, tt);
-	fputs(", \\\n     '' using ($1+0.2):8 with boxes lc rgb '#2f4b8a' title ", g);
-	snprintf(tt, sizeof tt, "tokens (%% of %s)", nt);
-	q(g, tt);
-	fputc('\n', g);
-	snprintf(x->c->caption, sizeof x->c->caption,
-		 "Share of documents and of tokens by document length: a few long documents hold many "
-		 "of the tokens, and their attention cost grows with the square of their length.");
-	return close_all(x);
-}
-
-/* ---- speedup: over the baseline, against the context window ---- */
-
-static int same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
-static int is_measured(const struct plot_report *r)
-{
-	return r->source && !strcmp(r->source, "measured");
-}
-
-static int has_speedups(const struct plot_report *r)
-{
-	for (size_t i = 0; i < r->n_cmp; i++)
-		if (!isnan(r->cmp[i].speedup))
-			return 1;
-	return 0;
-}
-
-static int chart_speedup(struct ctx *x)
-{
-	const struct plot_report *use[256];
-	size_t nu = 0;
-	int sim_any = 0, multi_model = 0, multi_cfg = 0;
-	char t1[256], t2[256];
-	FILE *d;
-
-	for (size_t i = 0; i < x->n; i++)
-		sim_any |= has_speedups(&x->all[i]) && !is_measured(&x->all[i]);
-	for (size_t i = 0; i < x->n && nu < 256; i++)
-		if (has_speedups(&x->all[i]) && is_measured(&x->all[i]) == !sim_any)
-			use[nu++] = &x->all[i];
-	if (!nu)
-		return skip(x, "no comparison with speedups (run wlb-sim with --compare)");
-	int line = 0;
-	for (size_t i = 1; i < nu; i++) {
-		line |= use[i]->context != use[0]->context;
-		multi_model |= !same_str(use[i]->model, use[0]->model);
-		multi_cfg |= use[i]->tp != use[0]->tp || use[i]->cp != use[0]->cp || use[i]->pp != use[0]->pp ||
-			     use[i]->dp != use[0]->dp;
-	}
-	const char *base = use[0]->cmp[0].name;
-	if (line) {
-		snprintf(t1, sizeof t1, "Speedup over %s against the context window", base);
-		if (multi_model || multi_cfg)
-			snprintf(t2, sizeof t2, "%zu reports of several models or 4D configurations", nu);
-		else
-			plot_cfg_line(use[0], 0, t2, sizeof t2);
-	} else {
-		snprintf(t1, sizeof t1, "Speedup over %s (tokens per second)", base);
-		plot_cfg_line(use[0], 1, t2, sizeof t2);
-		if (multi_model || multi_cfg)
-			snprintf(t2, sizeof t2, "%zu reports of several models or 4D configurations", nu);
-	}
-	if (begin(x, 1000, 600, line ? "speedup against the context window" : "speedup of each policy",
-		  t1, t2) || !(d = dat(x, NULL)))
-		return WLB_ENOMEM;
-	FILE *g = x->g;
-	fprintf(g, "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#666666' front\n"
-		   "set ylabel 'speedup over %s (ratio of tokens/s)'\n", base);
-	if (line) {
-		/* one series per policy name (and model when several), points sorted by context */
-		const char *names[64];
-		const char *models[64];
-		size_t nn = 0;
-		for (size_t i = 0; i < nu; i++)
-			for (size_t j = 0; j < use[i]->n_cmp; j++) {
-				size_t s = 0;
-				while (s < nn && !(same_str(names[s], use[i]->cmp[j].name) &&
-						   (!multi_model || same_str(models[s], use[i]->model))))
-					s++;
-				if (s == nn && nn < 64) {
-					names[nn] = use[i]->cmp[j].name;
-					models[nn++] = use[i]->model;
-				}
-			}
-		long long ctxs[256];
-		size_t nc = 0;
-		for (size_t i = 0; i < nu; i++) {
-			size_t j = 0;
-			while (j < nc && ctxs[j] != use[i]->context)
-				j++;
-			if (j == nc)
-				ctxs[nc++] = use[i]->context;
-		}
-		qsort(ctxs, nc, sizeof *ctxs, cmp_key);
-		fputs("set xlabel 'context window (K tokens)'\nset yrange [0:*]\n"
-		      "set offsets graph 0.05, graph 0.05, graph 0.1, 0\nset xtics (", g);
-		for (size_t j = 0; j < nc; j++)
-			fprintf(g, "%s'%lldK' %.6g", j ? ", " : "", ctxs[j] / 1024, (double)ctxs[j] / 1024);
-		fputs(")\nset key inside bottom right vertical box opaque\nplot ", g);
-		for (size_t s = 0; s < nn; s++) {
-			char lab[160];
-			clean(lab, sizeof lab, names[s]);
-			fprintf(d, "%s# %s%s%s: context_K  speedup  report\n", s ? "\n\n" : "", lab,
-				multi_model ? " " : "", multi_model && models[s] ? models[s] : "");
-			for (size_t c = 0; c < nc; c++)
-				for (size_t i = 0; i < nu; i++) {
-					if (use[i]->context != ctxs[c] || (multi_model && !same_str(models[s], use[i]->model)))
-						continue;
-					for (size_t j = 0; j < use[i]->n_cmp; j++)
-						if (same_str(use[i]->cmp[j].name, names[s]) && !isnan(use[i]->cmp[j].speedup))
-							fprintf(d, "%.6g %.6g %s\n", (double)ctxs[c] / 1024,
-								use[i]->cmp[j].speedup, use[i]->stem);
-				}
-			snprintf(lab, sizeof lab, "%s%s%s", names[s], multi_model ? ", " : "",
-				 multi_model && models[s] ? models[s] : "");
-			fprintf(g, "%s'%s' index %zu using 1:2 with linespoints lw 2 pt 7 ps 1.2 lc rgb '#%06x' title ",
-				s ? ", \\\n     " : "", x->c->dat_name[0], s, policy_colour(names[s], (int)s));
-			q(g, lab);
-		}
-		fputc('\n', g);
-		snprintf(x->c->caption, sizeof x->c->caption,
-			 "Speedup of each policy over %s (ratio of tokens per second) at each context window.",
-			 base);
-	} else {
-		size_t row = 0;
-		fputs("# bar  label  speedup  rgb\n", d);
-		for (size_t i = 0; i < nu; i++)
-			for (size_t j = 0; j < use[i]->n_cmp; j++) {
-				char lab[160];
-				if (isnan(use[i]->cmp[j].speedup))
-					continue;
-				clean(lab, sizeof lab, use[i]->cmp[j].name);
-				fprintf(d, "%zu \"%s%s%s%s\" %.6g %u\n", row++, lab, nu > 1 ? " (" : "",
-					nu > 1 ? use[i]->stem : "", nu > 1 ? ")" : "", use[i]->cmp[j].speedup,
-					policy_colour(use[i]->cmp[j].name, (int)j));
-			}
-		fprintf(g, "set xlabel 'policy'\nset yrange [0:*]\nset offsets 0, 0, graph 0.12, 0\n"
-			   "set xrange [-0.6:%zu.6]\nset boxwidth 0.6 absolute\nunset key\n%s"
-			   "plot '%s' using 1:3:4:xtic(2) with boxes lc rgb variable notitle, \\\n"
-			   "     '' using 1:3:(sprintf('%%.3fx', $3)) with labels offset 0,-0.9 tc rgb 'white' "
-			   "font ',11' notitle\n",
-			row - 1, row > 8 ? "set xtics rotate by -30\n" : "", x->c->dat_name[0]);
-		snprintf(x->c->caption, sizeof x->c->caption,
-			 "Speedup of each policy over %s, as a ratio of tokens per second on the same documents.",
-			 base);
-	}
-	return close_all(x);
-}
-
-/* ---- measured: simulated against measured iteration time ---- */
-
-static const struct plot_policy *match_policy(const struct plot_report *s, const struct plot_policy *p,
-					      const char *pname)
-{
-	for (size_t i = 0; i < s->n_cmp; i++) {
-		const struct plot_policy *c = &s->cmp[i];
-		if (p->packing && p->sharding && same_str(c->packing, p->packing) &&
-		    same_str(c->sharding, p->sharding))
-			return c;
-	}
-	for (size_t i = 0; i < s->n_cmp; i++)
-		if (pname && same_str(s->cmp[i].name, pname))
-			return &s->cmp[i];
-	if (p->packing && same_str(s->main.packing, p->packing) && same_str(s->main.sharding, p->sharding))
-		return &s->main;
-	return NULL;
-}
-
-static int chart_measured(struct ctx *x)
-{
-	char t1[256], t2[256], buf[96];
-	size_t row = 0, pairs = 0;
-	const struct plot_report *first = NULL;
-	FILE *d = NULL;
-
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < x->n; i++) {
-			const struct plot_report *m = &x->all[i], *s = NULL;
-			if (!is_measured(m))
-				continue;
-			for (size_t j = 0; j < x->n && !s; j++) {
-				const struct plot_report *c = &x->all[j];
-				if (!is_measured(c) && same_str(c->model, m->model) && c->context == m->context &&
-				    c->tp == m->tp && c->cp == m->cp && c->pp == m->pp && c->dp == m->dp)
-					s = c;
-			}
-			if (!s)
-				continue;
-			size_t np = m->n_cmp ? m->n_cmp : 1;
-			for (size_t k = 0; k < np; k++) {
-				const struct plot_policy *p = m->n_cmp ? &m->cmp[k] : &m->main;
-				const char *pn = m->n_cmp ? p->name : plot_main_name(m, buf, sizeof buf);
-				const struct plot_policy *sp = match_policy(s, p, pn);
-				if (!sp || isnan(sp->iter_ms) || isnan(p->iter_ms))
-					continue;
-				if (pass == 0) {
-					first = first ? first : m;
-					pairs++;
-					continue;
-				}
-				char lab[128];
-				clean(lab, sizeof lab, pn);
-				fprintf(d, "%zu \"%s%s%s%s\" %.6g %.6g %+.1f\n", row++, lab, x->n > 2 ? " (" : "",
-					x->n > 2 ? m->stem : "", x->n > 2 ? ")" : "", sp->iter_ms, p->iter_ms,
-					100 * (sp->iter_ms - p->iter_ms) / p->iter_ms);
-			}
-		}
-		if (pass == 0) {
-			if (!pairs)
-				return skip(x, "no measured report with a simulated one of the same configuration");
-			snprintf(t1, sizeof t1, "Predicted against measured mean iteration time");
-			plot_cfg_line(first, 1, t2, sizeof t2);
-			if (begin(x, 1000, 600, "predicted against measured iteration time", t1, t2) ||
-			    !(d = dat(x, NULL)))
-				return WLB_ENOMEM;
-			fputs("# bar  policy  simulated_ms  measured_ms  error_% (simulated vs measured)\n", d);
-		}
-	}
-	fprintf(x->g, "set xlabel 'policy'\nset ylabel 'mean iteration time (ms)'\nset yrange [0:*]\n"
-		      "set offsets 0, 0, graph 0.12, 0\nset xrange [-0.6:%zu.6]\nset boxwidth 0.38 absolute\n"
-		      "plot '%s' using ($1-0.2):3:xtic(2) with boxes lc rgb '#8c9fcf' title 'simulated', \\\n"
-		      "     '' using ($1+0.2):4 with boxes lc rgb '#2f4b8a' title 'measured', \\\n"
-		      "     '' using ($1+0.2):4:(sprintf('%%+.1f%%%%', $5)) with labels offset 0,0.8 notitle\n",
-		row - 1, x->c->dat_name[0]);
-	snprintf(x->c->caption, sizeof x->c->caption,
-		 "Simulated against measured mean iteration time per policy; the labels give the "
-		 "simulation's error.");
-	return close_all(x);
-}
-
 int plot_build(const char *kind, const struct plot_report *r, size_t n, const char *name, const char *fmt,
 	       struct plot_chart *c, char *note, size_t note_cap)
 {
-	struct ctx x = {.r = r, .all = r, .n = n, .fmt = fmt, .c = c, .note = note, .note_cap = note_cap};
+	struct plot_ctx x = {.r = r, .all = r, .n = n, .fmt = fmt, .c = c, .note = note, .note_cap = note_cap};
 	int rc = 0;
 
 	memset(c, 0, sizeof *c);
@@ -914,24 +581,24 @@ int plot_build(const char *kind, const struct plot_report *r, size_t n, const ch
 	if (note && note_cap)
 		note[0] = '\0';
 	if (!strcmp(kind, "microbatch"))
-		rc = chart_microbatch(&x);
+		rc = plot_chart_microbatch(&x);
 	else if (!strcmp(kind, "cp"))
-		rc = chart_cp(&x);
+		rc = plot_chart_cp(&x);
 	else if (!strcmp(kind, "timeline"))
-		rc = chart_timeline(&x);
+		rc = plot_chart_timeline(&x);
 	else if (!strcmp(kind, "cdf"))
-		rc = chart_cdf(&x);
+		rc = plot_chart_cdf(&x);
 	else if (!strcmp(kind, "doclen"))
-		rc = chart_doclen(&x);
+		rc = plot_chart_doclen(&x);
 	else if (!strcmp(kind, "speedup"))
-		rc = chart_speedup(&x);
+		rc = plot_chart_speedup(&x);
 	else if (!strcmp(kind, "measured"))
-		rc = chart_measured(&x);
+		rc = plot_chart_measured(&x);
 	for (int i = 0; i < PLOT_N_KINDS; i++)
 		if (!strcmp(kind, plot_kinds[i]))
 			c->kind = plot_kinds[i];
 	if (rc <= 0) {
-		close_all(&x);
+		plot_close(&x);
 		plot_chart_free(c);
 	}
 	return rc < 0 ? WLB_ENOMEM : rc;

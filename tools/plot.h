@@ -1,6 +1,6 @@
 /* plot.h — wlb-plot's pieces: reports read and checked into plain structs
  * (plot_read.c), and charts built from them as gnuplot scripts and data files
- * in memory (plot.c), written and drawn by wlb-plot.c. */
+ * in memory (plot.c, plot_cmp.c), written and drawn by wlb-plot.c. */
 #ifndef WLB_PLOT_H
 #define WLB_PLOT_H
 

@@ -334,6 +334,8 @@ static int read_comparison(struct rd *r, const json_t *a, struct plot_report *p)
 		    !(rc = get_str(r, e, "packing", 0, &c->packing)) &&
 		    !(rc = get_str(r, e, "sharding", 0, &c->sharding)) &&
 		    !(rc = read_figures(r, e, c)) &&
+		    /* wlb-trace pack's entries give "iterations" as a count */
+		    !json_is_number(json_object_get(e, "iterations")) &&
 		    !(rc = want(r, e, "iterations", 0, T_ARR, 0, &its)) && its) {
 			wlb_json_path_push(&r->path, "iterations", 0);
 			rc = read_cmp_iters(r, its, c);

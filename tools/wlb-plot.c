@@ -372,7 +372,7 @@ static void make_stems(struct plot_report *r, size_t n)
 			r[i].stem[k - 5] = '\0';
 		if (!r[i].stem[0] || r[i].stem[0] == '.')
 			snprintf(r[i].stem, sizeof r[i].stem, "report%zu", i + 1);
-		char base[40];
+		char base[sizeof r[i].stem];
 		snprintf(base, sizeof base, "%s", r[i].stem);
 		for (int dup = 2;; dup++) {
 			size_t j = 0;
