@@ -17,7 +17,7 @@
 #include "analytic.h"
 #include "cost.h"
 #include "costdb.h"
-#include "nccl.h"
+#include "nccl_tests.h"
 
 #ifndef WLB_VERSION
 #define WLB_VERSION "0.1"

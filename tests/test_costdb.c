@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 #include "costdb.h"
-#include "nccl.h"
+#include "nccl_tests.h"
 #include "test.h"
 
 void test_costdb(void);

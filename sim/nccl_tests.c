@@ -5,7 +5,7 @@
  * NCCL_DEBUG lines are skipped, and a row that does not parse, a run that
  * counted wrong values, or a busbw/algbw ratio that does not match the op
  * and rank count given is refused with FILE:LINE. */
-#include "nccl.h"
+#include "nccl_tests.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
-/* nccl.h — importing the logs of NVIDIA nccl-tests into collective samples
+/* nccl_tests.h — importing the logs of NVIDIA nccl-tests into collective samples
  * of the cost DB (struct wlb_coll_sample, costdb.h). */
-#ifndef WLB_NCCL_H
-#define WLB_NCCL_H
+#ifndef WLB_NCCL_TESTS_H
+#define WLB_NCCL_TESTS_H
 
 #include <stddef.h>
 
