@@ -14,12 +14,30 @@ CUDA_HOME ?= /usr/local/cuda
 WARN     := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Werror=implicit-function-declaration
 VERSION  := 0.1
-ALL_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Isim -Iprofiler -DWLB_VERSION='"$(VERSION)"' \
+ALL_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Isim -Iprofiler -Ibackend -DWLB_VERSION='"$(VERSION)"' \
                 -DWLB_DATADIR='"$(PREFIX)/share/wlb"' $(CPPFLAGS)
 ALL_CFLAGS   := $(WARN) $(CFLAGS)
 LIBS     := -lgsl -lgslcblas -ljansson -lsqlite3 -lm -lpthread
 
 NVCC     := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+
+# backend/: the GPU primitives.  With nvcc, the .cu files for Ampere (sm_80)
+# and Hopper (sm_90) and the CUDA libraries; without, gpu_none.c, whose calls
+# say so.  The plain C parts (CPU reference kernels, rank launch) build always.
+BACKEND_C := $(filter-out backend/gpu_none.c,$(sort $(wildcard backend/*.c)))
+ifneq ($(NVCC),)
+CUDA_LIBDIRS := $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib)
+GPU_OBJ  := $(patsubst %.cu,$(BUILD)/%.o,$(sort $(wildcard backend/*.cu)))
+GPU_LIBS := $(CUDA_LIBDIRS:%=-L%) $(CUDA_LIBDIRS:%=-Wl,-rpath,%) -lcublasLt -lcublas -lcudart \
+            -lnccl -ldl -lstdc++
+NVFLAGS  := -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+            -Xcompiler -Wall,-Wextra -Werror all-warnings -Isim -Ibackend
+else
+GPU_OBJ  := $(BUILD)/backend/gpu_none.o
+GPU_LIBS :=
+endif
+BACKEND_OBJ := $(BACKEND_C:%.c=$(BUILD)/%.o) $(GPU_OBJ)
+BACKEND_LIB := $(BUILD)/libwlb_backend.a
 
 SIM_SRC  := $(sort $(wildcard sim/*.c))
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
@@ -34,12 +52,13 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 UNIT     := $(BUILD)/tests/unit
 BENCH    := $(BUILD)/tests/bench_pack $(BUILD)/tests/bench_cost $(BUILD)/tests/bench_des
 
-.PHONY: all deps test asan bench install clean help
+.PHONY: all deps test test-gpu asan bench install clean help
 all: $(BINS) $(COSTDBS)
 
 help:
 	@echo "make            build libwlb and the commands into $(BINDIR)/"
 	@echo "make test       run every test that needs no GPU (ends with 'N passed, M failed')"
+	@echo "make test-gpu   the GPU checks (kernels against CPU references, NCCL values, a short profile)"
 	@echo "make asan       the same under AddressSanitizer + UBSan"
 	@echo "make bench      packing benchmarks, each with its target"
 	@echo "make install    install commands and data under PREFIX=$(PREFIX)"
@@ -56,13 +75,21 @@ $(LIB): $(SIM_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/backend/%.o: backend/%.cu | deps
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(BACKEND_LIB): $(BACKEND_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BINDIR)/%: $(BUILD)/tools/%.o $(BUILD)/tools/opts.o $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(PROF_OBJ) $(LIB)
+$(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(PROF_OBJ) $(BACKEND_LIB) $(LIB)
 	@mkdir -p $(BINDIR)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
 
 $(BINDIR)/wlb-plot: $(BUILD)/tools/wlb-plot.o $(BUILD)/tools/plot.o $(BUILD)/tools/plot_cmp.o \
                     $(BUILD)/tools/plot_read.o $(BUILD)/tools/opts.o $(LIB)
@@ -75,7 +102,7 @@ $(BUILD)/costdb/%.db: $(BINDIR)/wlb-profile
 	@rm -f $@
 	$(BINDIR)/wlb-profile --analytic --gpu $* -o $@ >/dev/null
 
-$(UNIT): $(TEST_OBJ) $(PROF_OBJ) $(LIB)
+$(UNIT): $(TEST_OBJ) $(PROF_OBJ) $(BACKEND_C:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/bench_%: $(BUILD)/tests/bench_%.o $(LIB)
@@ -106,5 +133,6 @@ clean:
 	rm -rf build $(BINDIR)
 
 .SECONDARY:
+-include $(wildcard $(BUILD)/backend/*.d)
 -include $(SIM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/tools/*.d $(BUILD)/profiler/*.d) \
          $(wildcard $(BUILD)/tests/bench_*.d)

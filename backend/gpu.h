@@ -1,0 +1,63 @@
+/* gpu.h — the GPU primitives that wlb-profile times and wlb-run executes,
+ * behind one small C interface (DESIGN.md §1-2).
+ *
+ * backend/gpu_cuda.cu implements it with the CUDA runtime, cuBLASLt, our
+ * varlen attention kernel (attn.h) and NCCL when nvcc is found at build time;
+ * backend/gpu_none.c otherwise, whose every call fails saying that this wlb
+ * was built without CUDA.  Nothing here changes clocks, power limits or any
+ * other GPU setting. */
+#ifndef WLB_GPU_H
+#define WLB_GPU_H
+
+#include <stdint.h>
+
+#include "costdb.h"
+#include "err.h"
+
+struct wlb_gpu_info {
+	int devices;                 /* CUDA devices visible to this process */
+	char name[128];              /* "NVIDIA H100 80GB HBM3" */
+	int sms, cc_major, cc_minor;
+	double mem_gib;
+	double sm_clock_mhz, power_w, temp_c;  /* 0 when not readable */
+	char driver[32], cuda[32], cudnn[32], nccl[32];
+};
+
+/* Median and spread of timed repetitions, microseconds. */
+struct wlb_timing {
+	double median_us, p10_us, p90_us;
+	int reps;
+};
+
+/* 1 when this wlb was built with CUDA. */
+int wlb_gpu_built(void);
+
+/* Opens device (0-based); fills info.  Fails with one line when there is no
+ * CUDA build, no driver or no device. */
+int wlb_gpu_open(int device, struct wlb_gpu_info *info, struct wlb_error *err);
+void wlb_gpu_close(void);
+
+/* bf16 GEMM C[m x n] = A[m x k] B[k x n] with fp32 accumulation (cuBLASLt),
+ * inputs random and non-zero, rotated through buffers larger than L2 so the
+ * cache is not measured; warm-up, then reps timed with CUDA events. */
+int wlb_gpu_time_gemm(int64_t m, int64_t n, int64_t k, int reps, struct wlb_timing *out,
+		      struct wlb_error *err);
+
+/* One varlen causal attention call of `pieces` equal pieces (q_len queries at
+ * the end of kv_len keys), forward or backward, with the given heads per
+ * rank; bf16.  The kernel's name is wlb_gpu_attn_kernel(). */
+int wlb_gpu_time_attn(int64_t q_len, int64_t kv_len, int pieces, int bwd, int heads, int kv_heads,
+		      int head_dim, int reps, struct wlb_timing *out, struct wlb_error *err);
+const char *wlb_gpu_attn_kernel(void);
+
+/* NCCL collectives and p2p over the node's GPUs, one process per GPU
+ * launched here (fork; the NCCL unique id passes through a file), timed as
+ * nccl-tests does for each size: out-of-place, warm-up, reps, median.  Fills
+ * samples (op, ranks 2/4/8 as the node allows, nodes 1) and returns their
+ * number in *n (caller frees *out).  With one GPU, *n = 0. */
+int wlb_gpu_time_collectives(const int64_t *sizes, int n_sizes, int reps,
+			     struct wlb_coll_sample **out, size_t *n, struct wlb_error *err);
+int wlb_gpu_time_p2p(const int64_t *sizes, int n_sizes, int reps, struct wlb_p2p_sample **out,
+		     size_t *n, struct wlb_error *err);
+
+#endif
