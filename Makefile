@@ -44,7 +44,8 @@ SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libwlb.a
 CMDS     := wlb-trace wlb-profile wlb-sim wlb-tune wlb-plot
 BINS     := $(CMDS:%=$(BINDIR)/%)
-PROF_OBJ := $(BUILD)/profiler/analytic.o
+PROF_OBJ := $(BUILD)/profiler/analytic.o $(BUILD)/profiler/shapes.o $(BUILD)/profiler/measure.o \
+            $(BUILD)/profiler/import_attn.o
 GPUS     := h100-sxm h200 a100-80g
 COSTDBS  := $(GPUS:%=$(BUILD)/costdb/%.db)
 TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/main.c
@@ -87,7 +88,7 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(BUILD)/tools/opts.o $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(PROF_OBJ) $(BACKEND_LIB) $(LIB)
+$(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(BUILD)/profiler/gpu_timer.o $(PROF_OBJ) $(BACKEND_LIB) $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
 
@@ -108,8 +109,27 @@ $(UNIT): $(TEST_OBJ) $(PROF_OBJ) $(BACKEND_C:%.c=$(BUILD)/%.o) $(LIB)
 $(BUILD)/tests/bench_%: $(BUILD)/tests/bench_%.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# the GPU interface on a real GPU: device query, GEMM values, timings, NCCL
+$(BUILD)/tests/gpu/check_gpu: $(BUILD)/tests/gpu/check_gpu.o $(BACKEND_LIB) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
+GPU_CHECKS += $(BUILD)/tests/gpu/check_gpu
+
 test: $(BINS) $(COSTDBS) $(UNIT)
 	@WLB_BIN=$(BINDIR) WLB_UNIT=$(UNIT) sh tests/run.sh
+
+# the attention kernels against the CPU float64 reference.  nvcc links it:
+# GPU_LIBS's -Wl,x,y become -Xlinker x,y, which nvcc hands to the host
+# linker.  Without nvcc, building it (so make test-gpu) fails saying so.
+GPU_CHECKS += $(BUILD)/tests/gpu/check_attn
+comma    := ,
+ifneq ($(NVCC),)
+$(BUILD)/tests/gpu/check_attn: tests/gpu/check_attn.cu $(BUILD)/backend/attn.o $(BUILD)/backend/attn_ref.o
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -o $@ $^ $(subst -Wl$(comma),-Xlinker ,$(GPU_LIBS))
+else
+$(BUILD)/tests/gpu/check_attn:
+	@echo "make test-gpu: no nvcc: the CUDA toolkit is needed"; exit 1
+endif
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan BINDIR=build/asan/bin \
@@ -135,4 +155,10 @@ clean:
 .SECONDARY:
 -include $(wildcard $(BUILD)/backend/*.d)
 -include $(SIM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/tools/*.d $(BUILD)/profiler/*.d) \
-         $(wildcard $(BUILD)/tests/bench_*.d)
+         $(wildcard $(BUILD)/tests/bench_*.d $(BUILD)/tests/gpu/*.d)
+
+# make test-gpu: every GPU check (GPU_CHECKS, added to above), each printing
+# "N passed, M failed" and exiting 2 when there is no CUDA device.  Last in
+# this file, so that its prerequisites see every addition.
+test-gpu: $(GPU_CHECKS)
+	@st=0; for c in $(GPU_CHECKS); do $$c || st=1; done; exit $$st

@@ -15,6 +15,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct wlb_attn_shape {
 	int n_pieces;
 	const int *cu_q, *cu_k;  /* n_pieces + 1 offsets each */
@@ -29,5 +33,9 @@ void wlb_attn_ref_fwd(const struct wlb_attn_shape *s, const double *q, const dou
 void wlb_attn_ref_bwd(const struct wlb_attn_shape *s, const double *q, const double *k,
 		      const double *v, const double *o, const double *lse, const double *dout,
 		      double *dq, double *dk, double *dv);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -39,7 +39,9 @@ void wlb_gpu_close(void);
 
 /* bf16 GEMM C[m x n] = A[m x k] B[k x n] with fp32 accumulation (cuBLASLt),
  * inputs random and non-zero, rotated through buffers larger than L2 so the
- * cache is not measured; warm-up, then reps timed with CUDA events. */
+ * cache is not measured; warm-up, then reps timed with CUDA events.  Laid out
+ * as nn.Linear runs it: A and C row-major, B stored as its transpose (the
+ * weight, n x k row-major): cuBLAS's "TN" GEMM. */
 int wlb_gpu_time_gemm(int64_t m, int64_t n, int64_t k, int reps, struct wlb_timing *out,
 		      struct wlb_error *err);
 
@@ -59,5 +61,21 @@ int wlb_gpu_time_collectives(const int64_t *sizes, int n_sizes, int reps,
 			     struct wlb_coll_sample **out, size_t *n, struct wlb_error *err);
 int wlb_gpu_time_p2p(const int64_t *sizes, int n_sizes, int reps, struct wlb_p2p_sample **out,
 		     size_t *n, struct wlb_error *err);
+
+/* Checks for make test-gpu (tests/gpu/check_gpu.c). */
+
+/* Runs the GEMM of wlb_gpu_time_gemm once on random bf16 inputs and compares
+ * it with a float64 GEMM of the same inputs on the CPU: *max_rel_err =
+ * max |gpu - cpu| / max(|cpu|, rms(cpu)) over C (bf16 rounding of C alone
+ * gives up to 2^-9).  Needs wlb_gpu_open. */
+int wlb_gpu_check_gemm(int m, int n, int k, double *max_rel_err, struct wlb_error *err);
+
+/* Checks NCCL's values over the node's GPUs, launched as the timings are:
+ * all_reduce in bf16 and fp32, all_gather, reduce_scatter and all_to_all in
+ * bf16, on the whole node and on every sub-communicator of 2, 4, 8, for a
+ * few counts, on known values whose sums bf16 holds exactly.  0 when every
+ * element matched, or with fewer than two GPUs (nothing to check); else
+ * the first mismatch or failure in one line. */
+int wlb_gpu_check_allreduce(struct wlb_error *err);
 
 #endif

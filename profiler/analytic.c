@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "shapes.h"
 #include "shard.h"
 
 /* Hopper SXM with NVLink 4 and a 400 Gb/s NIC per GPU: H100 and H200 share
@@ -138,54 +139,6 @@ double wlb_analytic_p2p_us(const struct wlb_gpu_spec *g, int64_t bytes, int inte
 
 /* ---- the DB ---- */
 
-#define MAX_SHAPES 512
-
-struct shape { int64_t a, b, c; };
-
-static int add_shape(struct shape *s, int *n, struct shape x)
-{
-	for (int i = 0; i < *n; i++)
-		if (s[i].a == x.a && s[i].b == x.b && s[i].c == x.c)
-			return 0;
-	if (*n == MAX_SHAPES)
-		return WLB_ERANGE;
-	s[(*n)++] = x;
-	return 0;
-}
-
-/* GEMM (n, k) and attention (heads, kv_heads, head_dim) per rank of every
- * model preset under TP 1, 2, 4, 8. */
-static int collect_shapes(struct shape *gemm, int *n_gemm, struct shape *attn, int *n_attn)
-{
-	const char *const *names = wlb_model_preset_names();
-	struct wlb_error e;
-
-	for (int i = 0; names[i]; i++) {
-		struct wlb_model m;
-		wlb_model_preset(names[i], &m, &e);
-		for (int tp = 1; tp <= 8; tp *= 2) {
-			if (m.heads % tp)
-				continue;
-			int64_t h = m.hidden, q = (int64_t)m.heads * m.head_dim / tp;
-			int64_t kvh = m.kv_heads >= tp ? m.kv_heads / tp : 1;
-			int64_t ffn = m.mlp == WLB_MLP_SWIGLU ? 2 * (int64_t)m.ffn_hidden : m.ffn_hidden;
-			struct shape g[] = {
-				{q + 2 * kvh * m.head_dim, h, 0}, /* QKV */
-				{h, q, 0},                        /* output projection */
-				{ffn / tp, h, 0},                 /* MLP up (+ gate) */
-				{h, m.ffn_hidden / tp, 0},        /* MLP down */
-				{m.vocab / tp, h, 0},             /* logits */
-			};
-			for (size_t s = 0; s < sizeof g / sizeof g[0]; s++)
-				if (add_shape(gemm, n_gemm, g[s]))
-					return WLB_ERANGE;
-			if (add_shape(attn, n_attn, (struct shape){m.heads / tp, kvh, m.head_dim}))
-				return WLB_ERANGE;
-		}
-	}
-	return 0;
-}
-
 static void now_iso(char *buf, size_t n)
 {
 	/* SOURCE_DATE_EPOCH keeps rebuilt DBs identical (reproducible builds) */
@@ -199,15 +152,15 @@ static void now_iso(char *buf, size_t n)
 static int write_rows(struct wlb_costdb *db, const struct wlb_gpu_spec *g, int64_t run, long *rows,
 		      struct wlb_error *err)
 {
-	static struct shape gemm[MAX_SHAPES], attn[MAX_SHAPES];
+	struct wlb_shape gemm[WLB_MAX_SHAPES], attn[WLB_MAX_SHAPES];
 	static const enum wlb_coll_op ops[] = {WLB_ALL_REDUCE, WLB_ALL_GATHER, WLB_REDUCE_SCATTER,
 					       WLB_ALL_TO_ALL};
 	static const int groups[][2] = {{2, 1}, {4, 1}, {8, 1}, {2, 2}, {4, 4}, {8, 8}, {16, 16},
 					{16, 2}, {32, 4}, {64, 8}, {128, 16}};
 	int n_gemm = 0, n_attn = 0, rc;
 
-	if (collect_shapes(gemm, &n_gemm, attn, &n_attn))
-		return wlb_error_set(err, WLB_ERANGE, "too many model shapes");
+	if ((rc = wlb_model_shapes(NULL, gemm, &n_gemm, attn, &n_attn, err)))
+		return rc;
 	for (int s = 0; s < n_gemm; s++)
 		for (int64_t base = 128; base <= 262144; base *= 2)
 			for (int64_t m = base; m <= base * 3 / 2 && m <= 262144; m += base / 2) {

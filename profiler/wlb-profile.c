@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include "analytic.h"
+#include "gpu.h"
+#include "import_attn.h"
+#include "measure.h"
+#include "model.h"
 #include "cost.h"
 #include "costdb.h"
 #include "nccl_tests.h"
@@ -28,16 +32,26 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: wlb-profile --analytic --gpu NAME -o DB\n"
+"usage: wlb-profile [-o DB] [--ops gemm,attn,coll,p2p] [--model M] [--quick] [--reps N] [--gpu NAME]\n"
+"       wlb-profile --analytic --gpu NAME -o DB\n"
 "       wlb-profile --import-nccl-tests FILE --op OP --ranks N [--nodes M] [--gpu NAME] -o DB\n"
+"       wlb-profile --import-attn CSV [--gpu NAME] -o DB\n"
 "       wlb-profile --show DB\n"
 "       wlb-profile --estimate EXPR [--db DB | --gpu NAME]\n"
 "\n"
+"(no mode)    measures this node's GPU into DB (default GPU.db): cuBLASLt GEMMs of\n"
+"             the model presets' layers after TP 1-8, our varlen attention kernel over\n"
+"             a (q_len, kv_len) grid, NCCL collectives and p2p over the node's GPUs.\n"
+"             Every finished measurement is committed; run it again to continue an\n"
+"             interrupted profile.  --quick takes a few minutes.  Without a GPU it\n"
+"             says so and points to --analytic.\n"
 "--analytic   writes a complete cost DB from a roofline model calibrated on published\n"
 "             figures (see README): GPUs h100-sxm, h200, a100-80g.  Rows are 'analytic'.\n"
 "--import-nccl-tests  adds the out-of-place rows of an nccl-tests log (all_gather_perf,\n"
 "             all_reduce_perf, ...) to DB as 'imported' samples of OP over N ranks on M\n"
 "             nodes (default 1); a new DB takes its device row from --gpu.\n"
+"--import-attn  adds the attention timings of tools/profile_attn.py (FlashAttention's\n"
+"             flash_attn_varlen_func or PyTorch SDPA on your node) as 'imported' rows.\n"
 "--show       prints the device, the runs, and sample counts and size ranges per table.\n"
 "--estimate   answers one lookup; prints the time in microseconds and how it was found\n"
 "             (exact, interpolated or extrapolated).  EXPR is one of\n"
@@ -180,53 +194,49 @@ done:
 	return rc;
 }
 
-/* ---- --import-nccl-tests ---- */
+/* ---- imports ---- */
 
-static int import_nccl(const char *file, const char *op_name, int ranks, int nodes, const char *gpu,
-		       const char *out)
+/* Adds n parsed rows (collectives or attention) to out as one imported run,
+ * creating the DB with gpu's device row when it is new; nothing is left
+ * behind on failure. */
+static int import_rows(const char *out, const char *gpu, const char *what, const void *rows, size_t n,
+		       int coll)
 {
-	struct wlb_coll_sample *s = NULL;
-	struct wlb_costdb_data d;
 	struct wlb_costdb *db = NULL;
 	struct wlb_run_info run = {0};
 	struct wlb_gpu_spec g;
 	struct wlb_error e;
-	enum wlb_coll_op op;
-	size_t n = 0;
 	int rc = 1, fresh = access(out, F_OK) != 0;
 
-	if (!op_name || wlb_coll_op_parse(op_name, &op))
-		return fail("--op: expected all_reduce, all_gather, reduce_scatter or all_to_all, got \"%s\"",
-			    op_name ? op_name : "");
-	if (ranks < 2 || nodes < 1 || nodes > ranks)
-		return fail("--ranks must be at least 2 and --nodes between 1 and the ranks");
 	if (!fresh) { /* check the target first: never add to something that is not a cost DB */
+		struct wlb_costdb_data d;
 		if (wlb_costdb_read(out, &d, &e))
 			return fail("%s", e.msg);
 		wlb_costdb_data_free(&d);
 	} else if (wlb_gpu_spec_find(gpu, &g, &e)) {
 		return fail("%s", e.msg);
 	}
-	if (wlb_nccl_tests_parse(file, op, ranks, nodes, &s, &n, &e)) {
-		fail("%s", e.msg);
-		goto done;
-	}
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(run.time, sizeof run.time, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (gethostname(run.host, sizeof run.host - 1))
 		snprintf(run.host, sizeof run.host, "unknown");
 	snprintf(run.tool_version, sizeof run.tool_version, "%s", WLB_VERSION);
-	snprintf(run.flags, sizeof run.flags, "imported nccl-tests %.200s", file);
+	snprintf(run.flags, sizeof run.flags, "imported %.200s", what);
 	if (wlb_costdb_open(&db, out, &e) || wlb_costdb_begin(db, &e) ||
 	    (fresh && wlb_costdb_put_device(db, &g.dev, &e)) || wlb_costdb_add_run(db, &run, &e)) {
 		fail("%s", e.msg);
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {
-		s[i].run = run.id;
-		if (wlb_costdb_add_coll(db, &s[i], &e)) {
+		int bad;
+		if (coll) {
+			struct wlb_coll_sample x = ((const struct wlb_coll_sample *)rows)[i];
+			x.run = run.id;
+			bad = wlb_costdb_add_coll(db, &x, &e);
+		} else {
+			struct wlb_attn_sample x = ((const struct wlb_attn_sample *)rows)[i];
+			x.run = run.id;
+			bad = wlb_costdb_add_attn(db, &x, &e);
+		}
+		if (bad) {
 			fail("%s", e.msg);
 			goto done;
 		}
@@ -235,8 +245,6 @@ static int import_nccl(const char *file, const char *op_name, int ranks, int nod
 		fail("%s", e.msg);
 		goto done;
 	}
-	printf("%s: %zu %s samples over %d ranks on %d node%s imported from %s\n", out, n,
-	       wlb_coll_op_name(op), ranks, nodes, nodes > 1 ? "s" : "", file);
 	rc = 0;
 done:
 	if (db) {
@@ -246,27 +254,150 @@ done:
 	}
 	if (rc && fresh)
 		remove(out); /* nothing half-written */
+	return rc;
+}
+
+static int import_nccl(const char *file, const char *op_name, int ranks, int nodes, const char *gpu,
+		       const char *out)
+{
+	struct wlb_coll_sample *s = NULL;
+	struct wlb_error e;
+	enum wlb_coll_op op;
+	char what[300];
+	size_t n = 0;
+	int rc;
+
+	if (!op_name || wlb_coll_op_parse(op_name, &op))
+		return fail("--op: expected all_reduce, all_gather, reduce_scatter or all_to_all, got \"%s\"",
+			    op_name ? op_name : "");
+	if (ranks < 2 || nodes < 1 || nodes > ranks)
+		return fail("--ranks must be at least 2 and --nodes between 1 and the ranks");
+	if (wlb_nccl_tests_parse(file, op, ranks, nodes, &s, &n, &e))
+		return fail("%s", e.msg);
+	snprintf(what, sizeof what, "nccl-tests %.200s", file);
+	rc = import_rows(out, gpu, what, s, n, 1);
+	if (!rc)
+		printf("%s: %zu %s samples over %d ranks on %d node%s imported from %s\n", out, n,
+		       wlb_coll_op_name(op), ranks, nodes, nodes > 1 ? "s" : "", file);
 	free(s);
 	return rc;
 }
 
+static int import_attn(const char *file, const char *gpu, const char *out)
+{
+	struct wlb_attn_sample *s = NULL;
+	struct wlb_error e;
+	char what[300];
+	size_t n = 0;
+	int rc;
+
+	if (wlb_attn_csv_parse(file, &s, &n, &e))
+		return fail("%s", e.msg);
+	snprintf(what, sizeof what, "attention %.200s", file);
+	rc = import_rows(out, gpu, what, s, n, 0);
+	if (!rc)
+		printf("%s: %zu attention samples (%s) imported from %s\n", out, n, s[0].kernel, file);
+	free(s);
+	return rc;
+}
+
+/* ---- measuring ---- */
+
+/* The analytic spec a measured GPU is filed under (its peak figures). */
+static const char *spec_of(const char *gpu_name)
+{
+	if (strstr(gpu_name, "H200"))
+		return "h200";
+	if (strstr(gpu_name, "H100") && !strstr(gpu_name, "PCIe"))
+		return "h100-sxm";
+	if (strstr(gpu_name, "A100") && strstr(gpu_name, "80GB"))
+		return "a100-80g";
+	return NULL;
+}
+
+static int measure_mode(const char *out, const char *gpu, const char *ops, const char *model,
+			int quick, int reps, int quiet)
+{
+	struct wlb_gpu_info info;
+	struct wlb_gpu_spec spec;
+	struct wlb_measure_opts mo = {WLB_OP_ALL, model, quick, reps, quiet};
+	struct wlb_measure_stats st;
+	struct wlb_run_info run = {0};
+	struct wlb_error e;
+	char path[512];
+	int rc;
+
+	if (ops && wlb_measure_ops_parse(ops, &mo.ops))
+		return fail("--ops: expected a comma list of gemm, attn, coll, p2p, got \"%s\"", ops);
+	if (model) {
+		struct wlb_model m;
+		if (wlb_model_preset(model, &m, &e))
+			return fail("--model: %s", e.msg);
+	}
+	if (wlb_gpu_open(0, &info, &e))
+		return fail("%s", e.msg);
+	if (!gpu && !(gpu = spec_of(info.name))) {
+		wlb_gpu_close();
+		return fail("%s is none of the GPUs wlb knows (h100-sxm, h200, a100-80g): say which one it "
+			    "is like with --gpu NAME", info.name);
+	}
+	if (wlb_gpu_spec_find(gpu, &spec, &e)) {
+		wlb_gpu_close();
+		return fail("%s", e.msg);
+	}
+	/* the device as measured, its peak figures from the spec */
+	snprintf(spec.dev.gpu_model, sizeof spec.dev.gpu_model, "%.63s", info.name);
+	spec.dev.sms = info.sms;
+	spec.dev.mem_gib = info.mem_gib;
+	if (!out) {
+		snprintf(path, sizeof path, "%s.db", gpu);
+		out = path;
+	}
+	if (gethostname(run.host, sizeof run.host - 1))
+		snprintf(run.host, sizeof run.host, "unknown");
+	snprintf(run.tool_version, sizeof run.tool_version, "%s", WLB_VERSION);
+	snprintf(run.cuda_version, sizeof run.cuda_version, "%s", info.cuda);
+	snprintf(run.nccl_version, sizeof run.nccl_version, "%s", info.nccl);
+	snprintf(run.cudnn_version, sizeof run.cudnn_version, "%s", info.cudnn);
+	fprintf(stderr, "wlb-profile: %s (%d SMs, %.0f GiB, driver %s, CUDA %s; SM clock %.0f MHz, %.0f W, "
+		"%.0f C) into %s%s\n", info.name, info.sms, info.mem_gib, info.driver, info.cuda,
+		info.sm_clock_mhz, info.power_w, info.temp_c, out, quick ? " (quick)" : "");
+	rc = wlb_measure(out, &spec.dev, &run, &wlb_gpu_timer, &mo, &st, &e);
+	wlb_gpu_close();
+	if (rc)
+		return fail("%s (every finished measurement is kept: run the same command again to "
+			    "continue)", e.msg);
+	printf("%s: %ld measurements%s%s, run %lld\n", out, st.measured,
+	       st.resumed ? ", resumed" : "", st.skipped ? " (the rest were already there)" : "",
+	       (long long)st.run);
+	if ((mo.ops & WLB_OP_COLL) && !st.coll_measured)
+		printf("collectives were not measured: a single GPU; the DB keeps no collective rows "
+		       "(add analytic or imported ones, e.g. --import-nccl-tests)\n");
+	return 0;
+}
+
 /* ---- main ---- */
 
-enum { O_ANALYTIC = 256, O_GPU, O_IMPORT, O_OP, O_RANKS, O_NODES, O_SHOW, O_ESTIMATE, O_DB };
+enum { O_ANALYTIC = 256, O_GPU, O_IMPORT, O_IMPORT_ATTN, O_OP, O_RANKS, O_NODES, O_SHOW, O_ESTIMATE, O_DB, O_OPS,
+       O_MODEL, O_QUICK, O_REPS, O_QUIET };
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"analytic", no_argument, 0, O_ANALYTIC}, {"gpu", required_argument, 0, O_GPU},
 		{"import-nccl-tests", required_argument, 0, O_IMPORT}, {"op", required_argument, 0, O_OP},
+		{"import-attn", required_argument, 0, O_IMPORT_ATTN},
 		{"ranks", required_argument, 0, O_RANKS}, {"nodes", required_argument, 0, O_NODES},
 		{"show", required_argument, 0, O_SHOW}, {"estimate", required_argument, 0, O_ESTIMATE},
 		{"db", required_argument, 0, O_DB}, {"costdb", required_argument, 0, O_DB},
+		{"ops", required_argument, 0, O_OPS}, {"model", required_argument, 0, O_MODEL},
+		{"quick", no_argument, 0, O_QUICK}, {"reps", required_argument, 0, O_REPS},
+		{"quiet", no_argument, 0, O_QUIET},
 		{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 	};
-	const char *gpu = NULL, *out = NULL, *import = NULL, *op = NULL, *showdb = NULL,
-		   *expr = NULL, *db = NULL;
-	int analytic = 0, ranks = 0, nodes = 1, c, modes;
+	const char *gpu = NULL, *out = NULL, *import = NULL, *import_at = NULL, *op = NULL, *showdb = NULL,
+		   *expr = NULL, *db = NULL, *ops = NULL, *model = NULL;
+	int analytic = 0, ranks = 0, nodes = 1, quick = 0, reps = 0, quiet = 0, c, modes;
 	struct wlb_error e;
 
 	wlb_gsl_quiet();
@@ -276,6 +407,7 @@ int main(int argc, char **argv)
 		case O_ANALYTIC: analytic = 1; break;
 		case O_GPU: gpu = optarg; break;
 		case O_IMPORT: import = optarg; break;
+		case O_IMPORT_ATTN: import_at = optarg; break;
 		case O_OP: op = optarg; break;
 		case O_RANKS:
 		case O_NODES: {
@@ -289,6 +421,17 @@ int main(int argc, char **argv)
 		case O_SHOW: showdb = optarg; break;
 		case O_ESTIMATE: expr = optarg; break;
 		case O_DB: db = optarg; break;
+		case O_OPS: ops = optarg; break;
+		case O_MODEL: model = optarg; break;
+		case O_QUICK: quick = 1; break;
+		case O_QUIET: quiet = 1; break;
+		case O_REPS: {
+			long x = strtol(optarg, &end, 10);
+			if (*end || end == optarg || x < 1 || x > 100000)
+				return fail("--reps: expected a positive integer, got \"%s\"", optarg);
+			reps = (int)x;
+			break;
+		}
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: return fail("see wlb-profile --help");
@@ -296,14 +439,11 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return fail("unexpected argument \"%s\" (see --help)", argv[optind]);
-	modes = analytic + !!import + !!showdb + !!expr;
-	if (modes != 1) {
-		if (modes == 0) {
-			usage(stderr);
-			return 2;
-		}
-		return fail("choose one of --analytic, --import-nccl-tests, --show, --estimate");
-	}
+	modes = analytic + !!import + !!import_at + !!showdb + !!expr;
+	if (modes > 1)
+		return fail("choose one of --analytic, --import-nccl-tests, --import-attn, --show, --estimate");
+	if (modes == 0)
+		return measure_mode(out, gpu, ops, model, quick, reps, quiet);
 	if (showdb)
 		return show(showdb);
 	if (expr)
@@ -312,6 +452,8 @@ int main(int argc, char **argv)
 		return fail("-o DB is required");
 	if (import)
 		return import_nccl(import, op, ranks, nodes, gpu ? gpu : "h100-sxm", out);
+	if (import_at)
+		return import_attn(import_at, gpu ? gpu : "h100-sxm", out);
 	if (!gpu)
 		return fail("--analytic needs --gpu NAME (h100-sxm, h200, a100-80g)");
 	long rows;

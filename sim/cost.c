@@ -212,7 +212,8 @@ static int p2p_cmp(const void *a, const void *b)
 
 static int build_gemm(struct wlb_cost *c, struct wlb_gemm_sample *s, size_t n, struct pt *pts)
 {
-	qsort(s, n, sizeof *s, gemm_cmp);
+	if (n) /* qsort of a NULL array is undefined even when empty */
+		qsort(s, n, sizeof *s, gemm_cmp);
 	if (!(c->gemm = calloc(n ? n : 1, sizeof *c->gemm)))
 		return WLB_ENOMEM;
 	for (size_t i = 0; i < n;) {
@@ -240,7 +241,8 @@ static int same_attn_key(const struct wlb_attn_sample *a, const struct wlb_attn_
 
 static int build_attn(struct wlb_cost *c, struct wlb_attn_sample *s, size_t n, struct pt *pts)
 {
-	qsort(s, n, sizeof *s, attn_cmp);
+	if (n) /* qsort of a NULL array is undefined even when empty */
+		qsort(s, n, sizeof *s, attn_cmp);
 	if (!(c->attn = calloc(n ? n : 1, sizeof *c->attn)))
 		return WLB_ENOMEM;
 	for (size_t i = 0; i < n;) {
@@ -272,7 +274,8 @@ static int build_attn(struct wlb_cost *c, struct wlb_attn_sample *s, size_t n, s
 
 static int build_coll(struct wlb_cost *c, struct wlb_coll_sample *s, size_t n, struct pt *pts)
 {
-	qsort(s, n, sizeof *s, coll_cmp);
+	if (n) /* qsort of a NULL array is undefined even when empty */
+		qsort(s, n, sizeof *s, coll_cmp);
 	if (!(c->coll = calloc(n ? n : 1, sizeof *c->coll)))
 		return WLB_ENOMEM;
 	for (size_t i = 0; i < n;) {
@@ -295,7 +298,8 @@ static int build_coll(struct wlb_cost *c, struct wlb_coll_sample *s, size_t n, s
 
 static int build_p2p(struct wlb_cost *c, struct wlb_p2p_sample *s, size_t n, struct pt *pts)
 {
-	qsort(s, n, sizeof *s, p2p_cmp);
+	if (n) /* qsort of a NULL array is undefined even when empty */
+		qsort(s, n, sizeof *s, p2p_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t j = i, np = 0;
 		while (j < n && s[j].inter == s[i].inter) {

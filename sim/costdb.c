@@ -483,6 +483,22 @@ int wlb_costdb_add_run(struct wlb_costdb *h, struct wlb_run_info *r, struct wlb_
 	return 0;
 }
 
+int wlb_costdb_set_run_flags(struct wlb_costdb *h, int64_t run, const char *flags,
+			     struct wlb_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(h->db, "UPDATE run SET flags = ?1 WHERE id = ?2", -1, &st, NULL);
+
+	if (!rc)
+		rc = sqlite3_bind_text(st, 1, flags, -1, SQLITE_STATIC);
+	if (!rc)
+		rc = sqlite3_bind_int64(st, 2, run);
+	if (!rc)
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(h->db);
+	sqlite3_finalize(st);
+	return rc ? wlb_cdb_error(err, h->db, rc, h->path, "update run flags") : 0;
+}
+
 int wlb_costdb_add_gemm(struct wlb_costdb *h, const struct wlb_gemm_sample *s, struct wlb_error *err)
 {
 	sqlite3_stmt *st = h->st[ST_GEMM];

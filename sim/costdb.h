@@ -143,6 +143,9 @@ int wlb_costdb_put_device(struct wlb_costdb *db, const struct wlb_device *dev,
 /* Adds a run; its id comes back in run->id.  An empty run->time is set to
  * the current UTC time. */
 int wlb_costdb_add_run(struct wlb_costdb *db, struct wlb_run_info *run, struct wlb_error *err);
+/* Replaces a run's flags (a profile marks itself "measuring", then "measured"). */
+int wlb_costdb_set_run_flags(struct wlb_costdb *db, int64_t run, const char *flags,
+			     struct wlb_error *err);
 int wlb_costdb_add_gemm(struct wlb_costdb *db, const struct wlb_gemm_sample *s, struct wlb_error *err);
 int wlb_costdb_add_attn(struct wlb_costdb *db, const struct wlb_attn_sample *s, struct wlb_error *err);
 int wlb_costdb_add_coll(struct wlb_costdb *db, const struct wlb_coll_sample *s, struct wlb_error *err);

@@ -306,4 +306,17 @@ else
 	echo "cli: gnuplot not installed: wlb-plot's chart checks skipped" >&2
 fi
 
+# wlb-profile: measuring without a GPU, attention imports
+expect_err "measure without GPU" "--analytic" "$P" -o "$T/m.db"
+[ ! -e "$T/m.db" ] && ok || bad "a failed measuring run left a DB behind"
+expect_err "bad --ops" "--ops" "$P" --ops gemm,fft -o "$T/m.db"
+expect_ok "import attn" "3 attention samples (flash-attn)" "$P" --import-attn "$D/attn_small.csv" -o "$T/at.db"
+expect_ok "imported attn exact (per piece: 1450.25 / 8)" "181.28 exact" "$P" --estimate "attn fwd 8 8 128 4096 4096" --db "$T/at.db"
+expect_err "attn csv bad line" "attn_bad.csv:3" "$P" --import-attn "$D/attn_bad.csv" -o "$T/at2.db"
+[ ! -e "$T/at2.db" ] && ok || bad "a failed import left a DB behind"
+if command -v python3 >/dev/null 2>&1; then
+	python3 -m py_compile tools/profile_attn.py 2>/dev/null && ok || bad "tools/profile_attn.py does not compile"
+	rm -rf tools/__pycache__
+fi
+
 echo "cli: $pass passed, $fail failed"

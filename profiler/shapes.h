@@ -1,0 +1,21 @@
+/* shapes.h — the GEMM and attention shapes a model's layers produce on one
+ * rank under TP 1, 2, 4 and 8: what the analytic model tabulates and what
+ * wlb-profile measures. */
+#ifndef WLB_SHAPES_H
+#define WLB_SHAPES_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+#define WLB_MAX_SHAPES 512
+
+/* GEMM: (n, k, 0); attention: (heads, kv_heads, head_dim) per rank. */
+struct wlb_shape { int64_t a, b, c; };
+
+/* Shapes of the preset `model`, or of every preset when model is NULL;
+ * duplicates are merged.  Fails naming an unknown model. */
+int wlb_model_shapes(const char *model, struct wlb_shape *gemm, int *n_gemm, struct wlb_shape *attn,
+		     int *n_attn, struct wlb_error *err);
+
+#endif
