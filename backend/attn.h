@@ -1,5 +1,5 @@
 /* attn.h — varlen causal attention over packed pieces, on the GPU (attn.cu,
- * a FlashAttention-2-style kernel: 128-query tiles... see there) and on the
+ * a FlashAttention-2-style kernel on 64 x 64 tiles, see there) and on the
  * CPU in float64 (attn_ref.c, the reference the GPU is checked against and
  * the kernel of wlb-run's CPU path).
  *

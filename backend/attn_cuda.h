@@ -27,7 +27,10 @@ int wlb_attn_cuda_fwd(const struct wlb_attn_dev *s, const uint16_t *q, const uin
 		      const uint16_t *v, uint16_t *o, float *lse, void *stream);
 
 /* dq_acc is float [total_q][heads][d] scratch (zeroed here, then converted
- * into dq); dk, dv accumulate over the query heads of a KV group. */
+ * into dq); dk, dv accumulate over the query heads of a KV group.  delta is
+ * float [heads][total_q] scratch (rowsum(dO o O)).  dkv_acc is not used by
+ * attn.cu (each block keeps its keys' dK, dV for the whole GQA group in
+ * registers) and may be NULL. */
 int wlb_attn_cuda_bwd(const struct wlb_attn_dev *s, const uint16_t *q, const uint16_t *k,
 		      const uint16_t *v, const uint16_t *o, const float *lse, const uint16_t *dout,
 		      uint16_t *dq, uint16_t *dk, uint16_t *dv, float *dq_acc, float *dkv_acc,
