@@ -16,7 +16,7 @@
 #include "cost.h"
 #include "des.h"
 #include "packrun.h"
-#include "sched.h"
+#include "schedule.h"
 #include "trace.h"
 
 enum wlb_mb_order { WLB_ORDER_PACKED, WLB_ORDER_HEAVY_FIRST, WLB_ORDER_LIGHT_FIRST };

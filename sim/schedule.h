@@ -1,4 +1,4 @@
-/* sched.h — pipeline schedules as task-graph generators (DESIGN.md §3).
+/* schedule.h — pipeline schedules as task-graph generators (DESIGN.md §3).
  *
  * Workers are (DP replica, pipeline stage) pairs, each with a compute
  * stream, a send stream (activations forward, their gradients backward) and
@@ -8,8 +8,8 @@
  * Each stage's gradient synchronisation waits for that stage of every
  * replica.  Nothing here is a formula: bubbles and imbalance come out of
  * the graph. */
-#ifndef WLB_SCHED_H
-#define WLB_SCHED_H
+#ifndef WLB_SCHEDULE_H
+#define WLB_SCHEDULE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* sched.c — 1F1B and interleaved 1F1B task graphs. */
-#include "sched.h"
+/* schedule.c — 1F1B and interleaved 1F1B task graphs. */
+#include "schedule.h"
 
 #include <stdlib.h>
 #include <string.h>
