@@ -60,6 +60,7 @@ help:
 	@echo "make            build libwlb and the commands into $(BINDIR)/"
 	@echo "make test       run every test that needs no GPU (ends with 'N passed, M failed')"
 	@echo "make test-gpu   the GPU checks (kernels against CPU references, NCCL values, a short profile)"
+	@echo "make test-emu   the attention kernels' logic on the CPU, every case"
 	@echo "make asan       the same under AddressSanitizer + UBSan"
 	@echo "make bench      packing benchmarks, each with its target"
 	@echo "make install    install commands and data under PREFIX=$(PREFIX)"
@@ -114,8 +115,27 @@ $(BUILD)/tests/gpu/check_gpu: $(BUILD)/tests/gpu/check_gpu.o $(BACKEND_LIB) $(LI
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
 GPU_CHECKS += $(BUILD)/tests/gpu/check_gpu
 
-test: $(BINS) $(COSTDBS) $(UNIT)
-	@WLB_BIN=$(BINDIR) WLB_UNIT=$(UNIT) sh tests/run.sh
+# The attention kernels' logic on the CPU: attn.cu and its GPU check compiled
+# as C++ against tests/gpu/emu.h, which runs every CUDA thread as a thread
+# (mma fragments, shuffles, barriers, atomics emulated).  make test runs two
+# of its cases; make test-emu all five (a minute or two).
+CXX      ?= g++
+EMU      := $(BUILD)/tests/gpu/check_attn_emu
+EMUFLAGS := -std=c++20 -O1 -pthread -DWLB_CUDA_EMU -Ibackend -include tests/gpu/emu.h
+$(EMU): backend/attn.cu tests/gpu/check_attn.cu tests/gpu/emu.h backend/attn_ref.c backend/attn.h \
+        backend/attn_cuda.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMUFLAGS) -x c++ -c backend/attn.cu -o $@-attn.o
+	$(CXX) $(EMUFLAGS) -x c++ -c tests/gpu/check_attn.cu -o $@-check.o
+	$(CC) -O1 -Ibackend -c backend/attn_ref.c -o $@-ref.o
+	$(CXX) -pthread $@-attn.o $@-check.o $@-ref.o -o $@
+
+.PHONY: test-emu
+test-emu: $(EMU)
+	$(EMU)
+
+test: $(BINS) $(COSTDBS) $(UNIT) $(EMU)
+	@WLB_BIN=$(BINDIR) WLB_UNIT=$(UNIT) WLB_EMU=$(EMU) sh tests/run.sh
 
 # the attention kernels against the CPU float64 reference.  nvcc links it:
 # GPU_LIBS's -Wl,x,y become -Xlinker x,y, which nvcc hands to the host

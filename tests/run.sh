@@ -16,5 +16,15 @@ out=$(mktemp); trap 'rm -f "$out"' EXIT
 "$WLB_UNIT" >"$out" || { [ "$(grep -c ' 0 failed' "$out")" -eq 0 ] || fail=$((fail + 1)); }
 cat "$out"; add "$out" unit
 sh "$dir/cli.sh" >"$out"; cat "$out"; add "$out" cli
+# two cases of the GPU attention check, emulated on the CPU
+if [ -n "${WLB_EMU:-}" ]; then
+	: >"$out"
+	for c in 2 4; do "$WLB_EMU" "$c" >>"$out" 2>&1 || true; done
+	cat "$out"
+	p=$(grep -c ' ok$' "$out"); f=$(grep -c ' FAIL' "$out")
+	[ "$p" -eq 2 ] || f=$((f + 2 - p))
+	echo "emu: $p passed, $f failed"
+	pass=$((pass + p)); fail=$((fail + f))
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
