@@ -33,7 +33,7 @@ void wlb_pack_params_from_trace(const struct wlb_trace *t, const struct wlb_work
 	p->work = w;
 }
 
-static double max_over_mean(const double *v, size_t n)
+double wlb_max_over_mean(const double *v, size_t n)
 {
 	double mx = 0, sum = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -133,7 +133,7 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 			if (!est)
 				mr->cp_cost_max *= w->att; /* tile-padded pairs to FLOPs */
 			if (cp > 1 && mb->n > 0) {
-				mr->cp_imbalance = max_over_mean(vals, (size_t)cp);
+				mr->cp_imbalance = wlb_max_over_mean(vals, (size_t)cp);
 				cp_imb += mr->cp_imbalance;
 				n_cp++;
 			}
@@ -158,12 +158,12 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 
 		for (uint32_t b = 0; b < packed.n_mb; b++)
 			vals[b] = packed.mb[b].work;
-		ir->imbalance_pp = max_over_mean(vals, packed.n_mb);
+		ir->imbalance_pp = wlb_max_over_mean(vals, packed.n_mb);
 		for (int r = 0; r < t->parallel.dp; r++)
 			vals[r] = 0;
 		for (uint32_t b = 0; b < packed.n_mb; b++)
 			vals[packed.mb[b].replica] += packed.mb[b].work;
-		ir->imbalance_dp = max_over_mean(vals, (size_t)t->parallel.dp);
+		ir->imbalance_dp = wlb_max_over_mean(vals, (size_t)t->parallel.dp);
 		sum->imbalance_pp += ir->imbalance_pp;
 		sum->imbalance_dp += ir->imbalance_dp;
 		if (hooks && hooks->iter && (rc = hooks->iter(hooks->ctx, &packed, ir)))

@@ -79,6 +79,9 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 		     const struct wlb_packrun_hooks *hooks, struct wlb_packrun *out,
 		     struct wlb_error *err);
 
+/* max / mean of v[0..n) (1 when they sum to 0): every imbalance metric. */
+double wlb_max_over_mean(const double *v, size_t n);
+
 /* The packing parameters a trace's policy implies (defaults filled in). */
 void wlb_pack_params_from_trace(const struct wlb_trace *t, const struct wlb_workload *w,
 				struct wlb_pack_params *p);

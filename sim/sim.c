@@ -134,16 +134,6 @@ static void keep_timeline(struct ctx *c)
 	}
 }
 
-static double max_over_mean(const double *v, size_t n)
-{
-	double mx = 0, sum = 0;
-	for (size_t i = 0; i < n; i++) {
-		sum += v[i];
-		mx = v[i] > mx ? v[i] : mx;
-	}
-	return sum > 0 ? mx * (double)n / sum : 1.0;
-}
-
 /* Per-rank attention of micro-batch b under both static layouts. */
 static int cp_detail(struct ctx *c, const struct wlb_doc *d, size_t n, uint32_t b,
 		     enum wlb_shard_kind used)
@@ -322,13 +312,13 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 		cp_sum += mbs[k].cp_imbalance;
 		it->tokens += mbs[k].tokens;
 	}
-	it->imbalance_pp = max_over_mean(fv, c->n_mb);
+	it->imbalance_pp = wlb_max_over_mean(fv, c->n_mb);
 	it->imbalance_cp = cp_sum / (double)c->n_mb;
 	for (int d = 0; d < par->dp; d++)
 		fv[d] = 0;
 	for (size_t k = 0; k < c->n_mb; k++)
 		fv[mbs[k].replica] += mbs[k].fwd_ms + mbs[k].bwd_ms;
-	it->imbalance_dp = max_over_mean(fv, (size_t)par->dp);
+	it->imbalance_dp = wlb_max_over_mean(fv, (size_t)par->dp);
 	it->flops = c->flops;
 	c->flops = 0;
 	it->peak_mem_gib = peak_memory(c);
