@@ -115,6 +115,8 @@ int wlb_sched_run(struct wlb_sched *s, struct wlb_graph *g, const struct wlb_sch
 				size_t i = IDX(d, x.mb, x.chunk, st);
 				x.replica = (uint32_t)d;
 				uint32_t id = add(s, g, wlb_sched_stream(pp, d, st, 0), dur, x);
+				if (id == UINT32_MAX)
+					goto nomem;
 				(fwd ? s->fwd : s->bwd)[i] = id;
 				/* sends: not after the model's last forward or first backward */
 				uint32_t sid = UINT32_MAX;
@@ -125,8 +127,6 @@ int wlb_sched_run(struct wlb_sched *s, struct wlb_graph *g, const struct wlb_sch
 						goto nomem;
 				}
 				(fwd ? s->sfwd : s->sbwd)[i] = sid;
-				if (id == UINT32_MAX)
-					goto nomem;
 			}
 		}
 	/* a step waits for its input from the previous stage (next stage backward);
