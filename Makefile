@@ -79,7 +79,7 @@ $(LIB): $(SIM_OBJ)
 
 $(BUILD)/backend/%.o: backend/%.cu | deps
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
 $(BACKEND_LIB): $(BACKEND_OBJ)
 	@rm -f $@

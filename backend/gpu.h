@@ -1,9 +1,10 @@
 /* gpu.h — the GPU primitives that wlb-profile times and wlb-run executes,
  * behind one small C interface (DESIGN.md §1-2).
  *
- * backend/gpu_cuda.cu implements it with the CUDA runtime, cuBLASLt, our
- * varlen attention kernel (attn.h) and NCCL when nvcc is found at build time;
- * backend/gpu_none.c otherwise, whose every call fails saying that this wlb
+ * With nvcc at build time it is implemented by gpu_cuda.cu (device, cuBLASLt
+ * GEMMs, our varlen attention kernel of attn.h), gpu_time.cu (timing) and
+ * nccl_run.cu / nccl_worker.cu (NCCL, one process per GPU); without, by
+ * gpu_none.c, whose every call fails saying that this wlb
  * was built without CUDA.  Nothing here changes clocks, power limits or any
  * other GPU setting. */
 #ifndef WLB_GPU_H
@@ -28,6 +29,11 @@ struct wlb_timing {
 	double median_us, p10_us, p90_us;
 	int reps;
 };
+
+/* Call first in the main of a program that measures collectives: a process
+ * started as an NCCL worker (it re-runs the same program) does its work and
+ * exits here; any other returns at once. */
+void wlb_gpu_worker(void);
 
 /* 1 when this wlb was built with CUDA. */
 int wlb_gpu_built(void);

@@ -7,6 +7,10 @@
 #define NO_CUDA "this wlb was built without CUDA (no nvcc at build time); rebuild on a machine " \
 		"with the CUDA toolkit, or use wlb-profile --analytic"
 
+void wlb_gpu_worker(void)
+{
+}
+
 int wlb_gpu_built(void)
 {
 	return 0;

@@ -400,6 +400,7 @@ int main(int argc, char **argv)
 	int analytic = 0, ranks = 0, nodes = 1, quick = 0, reps = 0, quiet = 0, c, modes;
 	struct wlb_error e;
 
+	wlb_gpu_worker(); /* an NCCL worker of a measuring run never returns */
 	wlb_gsl_quiet();
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		char *end;

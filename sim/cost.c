@@ -1,144 +1,24 @@
-/* cost.c — time estimates: per-shape monotone interpolants built once from
- * the cost DB's samples, a memo for repeated lookups. */
+/* cost.c — time estimates: per-shape monotone interpolants (curve.c) built
+ * once from the cost DB's samples, a memo for repeated lookups.  Finding the
+ * built-in DBs is costfind.c's. */
 #include "cost.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include <gsl/gsl_fit.h>
-#include <gsl/gsl_interp.h>
-
+#include "curve.h"
 #include "model.h"
-
-/* ---- one curve: time over a size, log-log, monotone ---- */
-
-enum extrap { EXTRAP_SCALE, EXTRAP_ALPHA_BETA };
-
-struct curve {
-	size_t n;
-	double *x, *t;        /* sizes and times, x strictly increasing, t non-decreasing */
-	double *lx, *lt;      /* their logs, for the interpolant */
-	gsl_interp *interp;   /* Steffen (n >= 3) or linear (n == 2); NULL for n == 1 */
-	enum extrap mode;
-	double beta;          /* alpha-beta: fitted us per unit of x beyond the last sample */
-};
-
-struct pt { double x, t; };
-
-static int by_x(const void *a, const void *b)
-{
-	const struct pt *p = a, *q = b;
-	return (p->x > q->x) - (p->x < q->x);
-}
-
-/* Builds c from n points (sorted here; equal sizes averaged; times made
- * non-decreasing — a larger size is never faster, so noise is flattened). */
-static int curve_build(struct curve *c, struct pt *p, size_t n, enum extrap mode)
-{
-	size_t m = 0;
-
-	memset(c, 0, sizeof *c);
-	qsort(p, n, sizeof *p, by_x);
-	c->x = malloc(n * sizeof *c->x);
-	c->t = malloc(n * sizeof *c->t);
-	c->lx = malloc(n * sizeof *c->lx);
-	c->lt = malloc(n * sizeof *c->lt);
-	if (!c->x || !c->t || !c->lx || !c->lt)
-		return WLB_ENOMEM;
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		double sum = 0;
-		while (j < n && p[j].x == p[i].x)
-			sum += p[j++].t;
-		c->x[m] = p[i].x;
-		c->t[m] = sum / (double)(j - i);
-		if (m > 0 && c->t[m] < c->t[m - 1])
-			c->t[m] = c->t[m - 1];
-		m++;
-		i = j;
-	}
-	c->n = m;
-	for (size_t i = 0; i < m; i++) {
-		c->lx[i] = log(c->x[i]);
-		c->lt[i] = log(c->t[i] > 1e-9 ? c->t[i] : 1e-9);
-	}
-	if (m >= 2) {
-		c->interp = gsl_interp_alloc(m >= 3 ? gsl_interp_steffen : gsl_interp_linear, m);
-		if (!c->interp || gsl_interp_init(c->interp, c->lx, c->lt, m))
-			return WLB_ENOMEM;
-	}
-	c->mode = mode;
-	if (mode == EXTRAP_ALPHA_BETA && m >= 2) {
-		/* bandwidth term from a least-squares line over the upper half */
-		size_t h = m / 2;
-		double c0, c1, cov00, cov01, cov11, ss;
-		gsl_fit_linear(c->x + h, 1, c->t + h, 1, m - h, &c0, &c1, &cov00, &cov01, &cov11, &ss);
-		c->beta = c1 > 0 ? c1 : c->t[m - 1] / c->x[m - 1];
-	} else if (m >= 1) {
-		c->beta = c->t[m - 1] / c->x[m - 1];
-	}
-	return 0;
-}
-
-static void curve_free(struct curve *c)
-{
-	if (c->interp)
-		gsl_interp_free(c->interp);
-	free(c->x);
-	free(c->t);
-	free(c->lx);
-	free(c->lt);
-}
-
-/* log of the time at x (lx = log x, given so callers that know it save a log). */
-static double curve_eval_log(const struct curve *c, double x, double lx, enum wlb_est *how)
-{
-	size_t n = c->n;
-
-	if (x < c->x[0]) {
-		*how = WLB_EST_EXTRAP; /* below the smallest sample: its time is the floor */
-		return c->lt[0];
-	}
-	if (x > c->x[n - 1]) {
-		*how = WLB_EST_EXTRAP;
-		if (c->mode == EXTRAP_ALPHA_BETA)
-			return log(c->t[n - 1] + c->beta * (x - c->x[n - 1]));
-		return c->lt[n - 1] + lx - c->lx[n - 1]; /* roofline: time grows with the work */
-	}
-	size_t lo = 0, hi = n - 1;
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-		if (c->x[mid] <= x)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (x == c->x[lo] || x == c->x[hi]) {
-		*how = WLB_EST_EXACT;
-		return x == c->x[lo] ? c->lt[lo] : c->lt[hi];
-	}
-	*how = WLB_EST_INTERP;
-	return gsl_interp_eval(c->interp, c->lx, c->lt, lx, NULL);
-}
-
-static double curve_eval(const struct curve *c, double x, enum wlb_est *how)
-{
-	return exp(curve_eval_log(c, x, log(x), how));
-}
 
 /* ---- shapes ---- */
 
-struct gemm_key { int64_t n, k; struct curve c; };
-struct attn_row { int64_t q; double lq; struct curve c; }; /* per-piece time over kv_len */
+struct gemm_key { int64_t n, k; struct wlb_curve c; };
+struct attn_row { int64_t q; double lq; struct wlb_curve c; }; /* per-piece time over kv_len */
 struct attn_key {
 	int bwd, heads, kv_heads, head_dim;
 	struct attn_row *rows;
 	size_t n_rows;
 };
-struct coll_key { enum wlb_coll_op op; int ranks, nodes; struct curve c; };
+struct coll_key { enum wlb_coll_op op; int ranks, nodes; struct wlb_curve c; };
 
 #define MEMO_BITS 14
 struct memo { uint64_t k0, k1, k2; double v; int how; };
@@ -148,7 +28,7 @@ struct wlb_cost {
 	struct gemm_key *gemm;
 	struct attn_key *attn;
 	struct coll_key *coll;
-	struct curve p2p[2];
+	struct wlb_curve p2p[2];
 	int has_p2p[2];
 	size_t n_gemm, n_attn, n_coll;
 	uint64_t extrap;
@@ -210,7 +90,7 @@ static int p2p_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static int build_gemm(struct wlb_cost *c, struct wlb_gemm_sample *s, size_t n, struct pt *pts)
+static int build_gemm(struct wlb_cost *c, struct wlb_gemm_sample *s, size_t n, struct wlb_curve_pt *pts)
 {
 	if (n) /* qsort of a NULL array is undefined even when empty */
 		qsort(s, n, sizeof *s, gemm_cmp);
@@ -220,13 +100,13 @@ static int build_gemm(struct wlb_cost *c, struct wlb_gemm_sample *s, size_t n, s
 		size_t j = i, np = 0;
 		while (j < n && s[j].n == s[i].n && s[j].k == s[i].k) {
 			if (s[j].source == s[i].source) /* the best source of this shape only */
-				pts[np++] = (struct pt){(double)s[j].m, s[j].median_us};
+				pts[np++] = (struct wlb_curve_pt){(double)s[j].m, s[j].median_us};
 			j++;
 		}
 		struct gemm_key *g = &c->gemm[c->n_gemm++];
 		g->n = s[i].n;
 		g->k = s[i].k;
-		if (curve_build(&g->c, pts, np, EXTRAP_SCALE))
+		if (wlb_curve_build(&g->c, pts, np, WLB_CURVE_SCALE))
 			return WLB_ENOMEM;
 		i = j;
 	}
@@ -239,7 +119,7 @@ static int same_attn_key(const struct wlb_attn_sample *a, const struct wlb_attn_
 	       a->head_dim == b->head_dim;
 }
 
-static int build_attn(struct wlb_cost *c, struct wlb_attn_sample *s, size_t n, struct pt *pts)
+static int build_attn(struct wlb_cost *c, struct wlb_attn_sample *s, size_t n, struct wlb_curve_pt *pts)
 {
 	if (n) /* qsort of a NULL array is undefined even when empty */
 		qsort(s, n, sizeof *s, attn_cmp);
@@ -257,13 +137,13 @@ static int build_attn(struct wlb_cost *c, struct wlb_attn_sample *s, size_t n, s
 		for (size_t r = i; r < j && s[r].source == s[i].source;) {
 			size_t e = r, np = 0;
 			while (e < j && s[e].source == s[i].source && s[e].q_len == s[r].q_len) {
-				pts[np++] = (struct pt){(double)s[e].kv_len, s[e].median_us / s[e].pieces};
+				pts[np++] = (struct wlb_curve_pt){(double)s[e].kv_len, s[e].median_us / s[e].pieces};
 				e++;
 			}
 			struct attn_row *row = &a->rows[a->n_rows++];
 			row->q = s[r].q_len;
 			row->lq = log((double)row->q);
-			if (curve_build(&row->c, pts, np, EXTRAP_SCALE))
+			if (wlb_curve_build(&row->c, pts, np, WLB_CURVE_SCALE))
 				return WLB_ENOMEM;
 			r = e;
 		}
@@ -272,7 +152,7 @@ static int build_attn(struct wlb_cost *c, struct wlb_attn_sample *s, size_t n, s
 	return 0;
 }
 
-static int build_coll(struct wlb_cost *c, struct wlb_coll_sample *s, size_t n, struct pt *pts)
+static int build_coll(struct wlb_cost *c, struct wlb_coll_sample *s, size_t n, struct wlb_curve_pt *pts)
 {
 	if (n) /* qsort of a NULL array is undefined even when empty */
 		qsort(s, n, sizeof *s, coll_cmp);
@@ -282,21 +162,21 @@ static int build_coll(struct wlb_cost *c, struct wlb_coll_sample *s, size_t n, s
 		size_t j = i, np = 0;
 		while (j < n && s[j].op == s[i].op && s[j].ranks == s[i].ranks && s[j].nodes == s[i].nodes) {
 			if (s[j].source == s[i].source)
-				pts[np++] = (struct pt){(double)s[j].bytes, s[j].median_us};
+				pts[np++] = (struct wlb_curve_pt){(double)s[j].bytes, s[j].median_us};
 			j++;
 		}
 		struct coll_key *k = &c->coll[c->n_coll++];
 		k->op = s[i].op;
 		k->ranks = s[i].ranks;
 		k->nodes = s[i].nodes;
-		if (curve_build(&k->c, pts, np, EXTRAP_ALPHA_BETA))
+		if (wlb_curve_build(&k->c, pts, np, WLB_CURVE_ALPHA_BETA))
 			return WLB_ENOMEM;
 		i = j;
 	}
 	return 0;
 }
 
-static int build_p2p(struct wlb_cost *c, struct wlb_p2p_sample *s, size_t n, struct pt *pts)
+static int build_p2p(struct wlb_cost *c, struct wlb_p2p_sample *s, size_t n, struct wlb_curve_pt *pts)
 {
 	if (n) /* qsort of a NULL array is undefined even when empty */
 		qsort(s, n, sizeof *s, p2p_cmp);
@@ -304,12 +184,12 @@ static int build_p2p(struct wlb_cost *c, struct wlb_p2p_sample *s, size_t n, str
 		size_t j = i, np = 0;
 		while (j < n && s[j].inter == s[i].inter) {
 			if (s[j].source == s[i].source)
-				pts[np++] = (struct pt){(double)s[j].bytes, s[j].median_us};
+				pts[np++] = (struct wlb_curve_pt){(double)s[j].bytes, s[j].median_us};
 			j++;
 		}
 		int l = s[i].inter != 0;
 		c->has_p2p[l] = 1;
-		if (curve_build(&c->p2p[l], pts, np, EXTRAP_ALPHA_BETA))
+		if (wlb_curve_build(&c->p2p[l], pts, np, WLB_CURVE_ALPHA_BETA))
 			return WLB_ENOMEM;
 		i = j;
 	}
@@ -320,7 +200,7 @@ int wlb_cost_from_data(struct wlb_cost **out, struct wlb_costdb_data *d, const c
 		       struct wlb_error *err)
 {
 	struct wlb_cost *c;
-	struct pt *pts = NULL;
+	struct wlb_curve_pt *pts = NULL;
 	size_t most = d->n_gemm;
 	int rc = WLB_ENOMEM;
 
@@ -397,17 +277,17 @@ void wlb_cost_destroy(struct wlb_cost *c)
 		return;
 	}
 	for (size_t i = 0; i < c->n_gemm; i++)
-		curve_free(&c->gemm[i].c);
+		wlb_curve_free(&c->gemm[i].c);
 	for (size_t i = 0; i < c->n_attn; i++) {
 		for (size_t r = 0; r < c->attn[i].n_rows; r++)
-			curve_free(&c->attn[i].rows[r].c);
+			wlb_curve_free(&c->attn[i].rows[r].c);
 		free(c->attn[i].rows);
 	}
 	for (size_t i = 0; i < c->n_coll; i++)
-		curve_free(&c->coll[i].c);
+		wlb_curve_free(&c->coll[i].c);
 	for (int l = 0; l < 2; l++)
 		if (c->has_p2p[l])
-			curve_free(&c->p2p[l]);
+			wlb_curve_free(&c->p2p[l]);
 	free(c->gemm);
 	free(c->attn);
 	free(c->coll);
@@ -469,7 +349,7 @@ static double gemm_lookup(const struct wlb_cost *c, int64_t m, int64_t n, int64_
 	for (size_t i = 0; i < c->n_gemm; i++) {
 		const struct gemm_key *g = &c->gemm[i];
 		if (g->n == n && g->k == k)
-			return curve_eval(&g->c, (double)m, h);
+			return wlb_curve_eval(&g->c, (double)m, h);
 		double d = fabs(log((double)g->n * (double)g->k / nk));
 		if (d < dist) {
 			dist = d;
@@ -481,7 +361,7 @@ static double gemm_lookup(const struct wlb_cost *c, int64_t m, int64_t n, int64_
 		return 2.0 * (double)m * nk / (c->dev.peak_bf16_tflops * 0.7 * 1e6);
 	}
 	/* another shape: the time of the same FLOPs on the nearest sampled shape */
-	double t = curve_eval(&best->c, (double)m * nk / ((double)best->n * (double)best->k), h);
+	double t = wlb_curve_eval(&best->c, (double)m * nk / ((double)best->n * (double)best->k), h);
 	*h = WLB_EST_EXTRAP;
 	return t;
 }
@@ -511,14 +391,14 @@ static double rows_eval_log(const struct attn_key *a, int64_t q, int64_t kv, enu
 
 	if (q <= rows[0].q) { /* below the smallest sampled q: the same query tile */
 		double x = kv > rows[0].q ? (double)kv : (double)rows[0].q;
-		double t = curve_eval_log(&rows[0].c, x, log(x), h);
+		double t = wlb_curve_eval_log(&rows[0].c, x, log(x), h);
 		if (q < rows[0].q && *h == WLB_EST_EXACT)
 			*h = WLB_EST_INTERP;
 		return t;
 	}
 	if (q >= rows[n - 1].q) {
 		const struct attn_row *r = &rows[n - 1];
-		double t = curve_eval_log(&r->c, (double)kv, lkv, h);
+		double t = wlb_curve_eval_log(&r->c, (double)kv, lkv, h);
 		if (q > r->q) { /* more queries than sampled: scale with the tile-padded work */
 			*h = WLB_EST_EXTRAP;
 			t += log(wlb_tiled_pairs((uint32_t)q, (uint32_t)kv) /
@@ -534,11 +414,11 @@ static double rows_eval_log(const struct attn_key *a, int64_t q, int64_t kv, enu
 			hi = mid;
 	}
 	if (rows[lo].q == q)
-		return curve_eval_log(&rows[lo].c, (double)kv, lkv, h);
+		return wlb_curve_eval_log(&rows[lo].c, (double)kv, lkv, h);
 	enum wlb_est ha, hb;
-	double ta = curve_eval_log(&rows[lo].c, (double)kv, lkv, &ha);
-	double tb = kv > rows[hi].q ? curve_eval_log(&rows[hi].c, (double)kv, lkv, &hb)
-				    : curve_eval_log(&rows[hi].c, (double)rows[hi].q, rows[hi].lq, &hb);
+	double ta = wlb_curve_eval_log(&rows[lo].c, (double)kv, lkv, &ha);
+	double tb = kv > rows[hi].q ? wlb_curve_eval_log(&rows[hi].c, (double)kv, lkv, &hb)
+				    : wlb_curve_eval_log(&rows[hi].c, (double)rows[hi].q, rows[hi].lq, &hb);
 	double f = (log((double)q) - rows[lo].lq) / (rows[hi].lq - rows[lo].lq);
 	*h = ha == WLB_EST_EXTRAP || hb == WLB_EST_EXTRAP ? WLB_EST_EXTRAP : WLB_EST_INTERP;
 	return ta + f * (tb - ta);
@@ -624,14 +504,14 @@ static double coll_lookup(const struct wlb_cost *c, enum wlb_coll_op op, int64_t
 		if (k->op != op)
 			continue;
 		if (k->ranks == ranks && k->nodes == nodes)
-			return curve_eval(&k->c, (double)bytes, h);
+			return wlb_curve_eval(&k->c, (double)bytes, h);
 		/* otherwise the same kind of link with the nearest group size */
 		if ((k->nodes > 1) == spans && k->ranks > 1 &&
 		    (!near || abs(k->ranks - ranks) < abs(near->ranks - ranks)))
 			near = k;
 	}
 	if (near) { /* same bus bandwidth: time scales with nccl-tests' bus factor */
-		double t = curve_eval(&near->c, (double)bytes, h);
+		double t = wlb_curve_eval(&near->c, (double)bytes, h);
 		*h = WLB_EST_EXTRAP;
 		return t * wlb_coll_busbw_factor(op, ranks) / wlb_coll_busbw_factor(op, near->ranks);
 	}
@@ -666,7 +546,7 @@ double wlb_cost_p2p_us(struct wlb_cost *c, int64_t bytes, int inter, enum wlb_es
 	if (bytes <= 0)
 		v = 0, h = WLB_EST_EXACT;
 	else if (c->has_p2p[l])
-		v = curve_eval(&c->p2p[l], (double)bytes, &h);
+		v = wlb_curve_eval(&c->p2p[l], (double)bytes, &h);
 	else {
 		h = WLB_EST_EXTRAP;
 		v = (l ? c->dev.net_lat_us : c->dev.nvlink_lat_us) +
@@ -686,40 +566,4 @@ double wlb_cost_elementwise_us(struct wlb_cost *c, double bytes)
 	if (bytes <= 0)
 		return 0;
 	return 2.0 + bytes / (0.8 * c->dev.hbm_gbps * 1e3);
-}
-
-/* ---- finding the built-in DBs ---- */
-
-#ifndef WLB_DATADIR
-#define WLB_DATADIR "/usr/local/share/wlb"
-#endif
-
-int wlb_cost_find_db(const char *gpu, char *out, size_t n, struct wlb_error *err)
-{
-	char exe[2048], dirs[5][4096];
-	const char *env = getenv("WLB_COSTDB_DIR");
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	int nd = 0;
-
-	if (env && *env)
-		snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
-	if (len > 0) {
-		exe[len] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(dirs[nd++], sizeof dirs[0], "%s/../build/costdb", exe);
-		snprintf(dirs[nd++], sizeof dirs[0], "%s/../costdb", exe);
-		snprintf(dirs[nd++], sizeof dirs[0], "%s/../share/wlb/costdb", exe);
-	}
-	snprintf(dirs[nd++], sizeof dirs[0], "%s/costdb", WLB_DATADIR);
-	for (int i = 0; i < nd; i++) {
-		snprintf(out, n, "%s/%s.db", dirs[i], gpu);
-		if (access(out, R_OK) == 0)
-			return 0;
-	}
-	return wlb_error_set(err, WLB_EIO,
-			     "no cost DB for GPU \"%s\" (looked for %s.db in $WLB_COSTDB_DIR, beside the "
-			     "command and in %s/costdb); pass --costdb FILE or build one with "
-			     "wlb-profile --analytic --gpu %s -o %s.db", gpu, gpu, WLB_DATADIR, gpu, gpu);
 }

@@ -1,5 +1,6 @@
-/* trace_int.h — what trace.c (the loader and checks), trace_data.c (the data
- * section) and trace_save.c share; not part of the library's interface.
+/* trace_int.h — what trace.c (the loader), trace_check.c (defaults and
+ * checks), trace_data.c (the data section) and trace_save.c share; not part
+ * of the library's interface.
  *
  * The loader reads with a key path of where it stands (struct wlb_ld), so
  * every message starts "FILE:LINE:COL:" with the place of the offending value
@@ -15,6 +16,7 @@
 #include "trace.h"
 
 #define WLB_TRACE_FORMAT "wlb-trace/1"
+#define WLB_TRACE_CONTEXT_MAX 2147483648LL /* 2^31 */
 
 /* The loader's state. */
 struct wlb_ld {
@@ -78,6 +80,11 @@ int wlb_ld_place(const struct wlb_ld *l, const char *base, struct wlb_error *err
 /* Sets err to the message and places it (wlb_ld_place). */
 int wlb_ld_cfail(const struct wlb_ld *l, struct wlb_error *err, const char *base, int code,
 		 const char *fmt, ...) WLB_PRINTF(5, 6);
+
+/* trace_check.c: the checks of wlb_config_check (everything but the data
+ * source) and of wlb_trace_check, placed in the file when l is not NULL. */
+int wlb_ld_check_config(const struct wlb_trace *t, const struct wlb_ld *l, struct wlb_error *err);
+int wlb_ld_check_trace(const struct wlb_trace *t, const struct wlb_ld *l, struct wlb_error *err);
 
 /* trace_data.c: the data section v (the current value) into t, and the
  * checks of t's data source. */

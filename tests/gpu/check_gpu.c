@@ -144,6 +144,7 @@ int main(void)
 	struct wlb_gpu_info info;
 	struct wlb_error e = {0};
 
+	wlb_gpu_worker(); /* the NCCL workers of the all-reduce check never return */
 	if (wlb_gpu_open(0, &info, &e)) { /* no driver, no device, or no CUDA build */
 		fprintf(stderr, "check_gpu: no CUDA device: %s\n", e.msg);
 		return 2;
