@@ -163,11 +163,13 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wlb/traces
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 traces/*.json $(DESTDIR)$(PREFIX)/share/wlb/traces/
+	install -d $(DESTDIR)$(PREFIX)/share/wlb/traces/paper
+	install -m 644 traces/paper/*.json $(DESTDIR)$(PREFIX)/share/wlb/traces/paper/
 	install -d $(DESTDIR)$(PREFIX)/share/wlb/costdb
 	install -m 644 $(COSTDBS) $(DESTDIR)$(PREFIX)/share/wlb/costdb/
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/wlb
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 sim/*.h $(DESTDIR)$(PREFIX)/include/wlb/
+	install -m 644 $(filter-out %_int.h sim/curve.h,$(wildcard sim/*.h)) $(DESTDIR)$(PREFIX)/include/wlb/
 
 clean:
 	rm -rf build $(BINDIR)
