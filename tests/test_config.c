@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "test_util.h"
 #include "trace.h"
 
 void test_config(void);
@@ -28,49 +29,6 @@ static const char CFG[] =
 	"             \"outlier_thresholds\": [2048, 4096], \"window\": 2},\n"
 	"  \"predicted\": {\"iteration_ms_mean\": 12.5, \"notes\": [1, {\"x\": null}]}\n"
 	"}\n";
-
-static int same_config(const struct wlb_trace *a, const struct wlb_trace *b)
-{
-	const struct wlb_model *m = &a->model, *n = &b->model;
-	const struct wlb_parallel *p = &a->parallel, *q = &b->parallel;
-	const struct wlb_policy *x = &a->policy, *y = &b->policy;
-
-	if (strcmp(m->name, n->name) || m->layers != n->layers || m->hidden != n->hidden ||
-	    m->ffn_hidden != n->ffn_hidden || m->heads != n->heads || m->kv_heads != n->kv_heads ||
-	    m->head_dim != n->head_dim || m->vocab != n->vocab || m->mlp != n->mlp)
-		return 0;
-	if (strcmp(a->gpu, b->gpu) || a->cluster.gpus_per_node != b->cluster.gpus_per_node ||
-	    a->cluster.nodes != b->cluster.nodes || a->context != b->context)
-		return 0;
-	if (p->tp != q->tp || p->cp != q->cp || p->pp != q->pp || p->dp != q->dp ||
-	    p->vpp != q->vpp || p->microbatches != q->microbatches ||
-	    strcmp(p->schedule, q->schedule) || strcmp(p->cp_algo, q->cp_algo) ||
-	    p->sequence_parallel != q->sequence_parallel || p->fsdp != q->fsdp ||
-	    p->recompute != q->recompute || p->tp_comm_overlap != q->tp_comm_overlap)
-		return 0;
-	if (strcmp(x->packing, y->packing) || strcmp(x->sharding, y->sharding) ||
-	    x->s_max != y->s_max || x->n_thresholds != y->n_thresholds || x->window != y->window)
-		return 0;
-	for (int i = 0; i < x->n_thresholds; i++)
-		if (x->thresholds[i] != y->thresholds[i])
-			return 0;
-	return 1;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)))
-		buf[fread(buf, 1, (size_t)n, f)] = '\0';
-	fclose(f);
-	return buf;
-}
 
 /* CFG with from replaced by to (malloc'd; NULL when CFG lacks from). */
 static char *variant(const char *from, const char *to)
@@ -231,26 +189,26 @@ static void test_round_trip(void)
 			 "rank", 1);
 	CHECK(pred != NULL);
 	CHECK_EQ(wlb_config_save(&t, pred, path, &e), 0);
-	text = slurp(path);
+	text = t_slurp(path);
 	CHECK_STR_HAS(text, "\"format\": \"wlb-config/1\"");
 	CHECK_STR_HAS(text, "\"tp_comm_overlap\": false");
 	CHECK_STR_HAS(text, "\"outlier_thresholds\": [");
 	CHECK_STR_HAS(text, "\"iteration_ms_mean\": 1580.25");
 	CHECK(text && !strstr(text, "\"data\""));
 	CHECK_EQ(wlb_config_load(&c, path, &e), 0);
-	CHECK(same_config(&t, &c));
+	CHECK(t_same_config(&t, &c));
 	CHECK(!strcmp(c.name, t.name));
 	/* saving what was loaded gives the same bytes */
 	CHECK_EQ(wlb_config_save(&c, pred, path2, &e), 0);
-	text2 = slurp(path2);
+	text2 = t_slurp(path2);
 	CHECK(text && text2 && !strcmp(text, text2));
 	free(text2);
 	/* without predicted figures, no "predicted" */
 	CHECK_EQ(wlb_config_save(&c, NULL, path2, &e), 0);
-	text2 = slurp(path2);
+	text2 = t_slurp(path2);
 	CHECK(text2 && !strstr(text2, "\"predicted\""));
 	CHECK_EQ(wlb_config_load(&d, path2, &e), 0);
-	CHECK(same_config(&c, &d));
+	CHECK(t_same_config(&c, &d));
 	wlb_trace_free(&d);
 	free(text2);
 	free(text);
@@ -261,7 +219,7 @@ static void test_round_trip(void)
 	CHECK_EQ(wlb_config_save(&t, NULL, path, &e), 0);
 	CHECK_EQ(wlb_config_load(&c, path, &e), 0);
 	wlb_policy_defaults(&t.policy, t.context);
-	CHECK(same_config(&t, &c));
+	CHECK(t_same_config(&t, &c));
 	wlb_trace_free(&c);
 
 	/* an invalid configuration or predicted figures that are no object are
@@ -298,7 +256,7 @@ static void test_apply(void)
 	uint32_t iters = t.iterations;
 	const struct wlb_dist dist = t.source.dist;
 	wlb_config_apply(&t, &c);
-	CHECK(same_config(&t, &c));
+	CHECK(t_same_config(&t, &c));
 	CHECK(!strcmp(t.name, "7b-128k"));        /* the trace's */
 	CHECK(!strcmp(t.policy.packing, "concat"));
 	CHECK_EQ(t.source.seed, seed);

@@ -10,6 +10,7 @@
 #include "docs.h"
 #include "model.h"
 #include "test.h"
+#include "test_util.h"
 #include "trace.h"
 
 void test_trace(void);
@@ -138,89 +139,12 @@ static void expect_msg(int src_line, const char *text, const char *want)
 	wlb_trace_free(&t);
 }
 
-static int same_dist(const struct wlb_dist *a, const struct wlb_dist *b)
-{
-	if (a->n != b->n)
-		return 0;
-	for (int i = 0; i < a->n; i++) {
-		const struct wlb_dist_component *x = &a->c[i], *y = &b->c[i];
-		if (x->weight != y->weight || x->kind != y->kind || x->a != y->a ||
-		    x->b != y->b || x->min != y->min || x->max != y->max)
-			return 0;
-	}
-	return 1;
-}
-
 static int same_model(const struct wlb_model *a, const struct wlb_model *b)
 {
 	return !strcmp(a->name, b->name) && a->layers == b->layers && a->hidden == b->hidden &&
 	       a->ffn_hidden == b->ffn_hidden && a->heads == b->heads &&
 	       a->kv_heads == b->kv_heads && a->head_dim == b->head_dim &&
 	       a->vocab == b->vocab && a->mlp == b->mlp;
-}
-
-/* Field by field, all but path. */
-static int same_trace(const struct wlb_trace *a, const struct wlb_trace *b)
-{
-	const struct wlb_parallel *p = &a->parallel, *q = &b->parallel;
-	const struct wlb_source *s = &a->source, *r = &b->source;
-
-	if (strcmp(a->name, b->name) || !same_model(&a->model, &b->model) ||
-	    strcmp(a->gpu, b->gpu) || a->cluster.gpus_per_node != b->cluster.gpus_per_node ||
-	    a->cluster.nodes != b->cluster.nodes)
-		return 0;
-	if (p->tp != q->tp || p->cp != q->cp || p->pp != q->pp || p->dp != q->dp ||
-	    p->vpp != q->vpp || p->microbatches != q->microbatches ||
-	    strcmp(p->schedule, q->schedule) || strcmp(p->cp_algo, q->cp_algo) ||
-	    p->sequence_parallel != q->sequence_parallel || p->fsdp != q->fsdp ||
-	    p->recompute != q->recompute)
-		return 0;
-	if (a->context != b->context || strcmp(a->policy.packing, b->policy.packing) ||
-	    strcmp(a->policy.sharding, b->policy.sharding) || a->policy.s_max != b->policy.s_max ||
-	    a->policy.n_thresholds != b->policy.n_thresholds || a->policy.window != b->policy.window)
-		return 0;
-	for (int i = 0; i < a->policy.n_thresholds; i++)
-		if (a->policy.thresholds[i] != b->policy.thresholds[i])
-			return 0;
-	if (a->iterations != b->iterations || s->kind != r->kind || s->seed != r->seed ||
-	    strcmp(a->lengths_file, b->lengths_file))
-		return 0;
-	if (s->kind == WLB_SOURCE_DIST)
-		return same_dist(&s->dist, &r->dist);
-	if (s->n_lens != r->n_lens || s->n_batches != r->n_batches ||
-	    (s->n_lens && memcmp(s->lens, r->lens, s->n_lens * sizeof *s->lens)))
-		return 0;
-	for (size_t i = 0; s->kind == WLB_SOURCE_BATCHES && i <= s->n_batches; i++)
-		if (s->batch_start[i] != r->batch_start[i])
-			return 0;
-	return 1;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1))) {
-		buf[fread(buf, 1, (size_t)n, f)] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	CHECK(f != NULL);
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
 }
 
 static void test_defaults(void)
@@ -341,7 +265,7 @@ static void test_load_files(void)
 	CHECK(c[2].min == 0 && c[2].max == 0);
 	/* the same numbers as the wlb128k preset */
 	CHECK_EQ(wlb_dist_preset("wlb128k", &d, &e), 0);
-	CHECK(same_dist(&d, &t.source.dist));
+	CHECK(t_same_dist(&d, &t.source.dist));
 	CHECK_EQ(wlb_trace_check(&t, &e), 0);
 	wlb_trace_free(&t);
 
@@ -350,7 +274,7 @@ static void test_load_files(void)
 	CHECK_EQ(wlb_model_preset("llama2-7b", &m, &e), 0);
 	CHECK(same_model(&u.model, &m));
 	CHECK(!strcmp(u.model.name, "llama2-7b"));
-	CHECK(same_dist(&u.source.dist, &d));
+	CHECK(t_same_dist(&u.source.dist, &d));
 	CHECK_EQ(u.parallel.dp, 1);
 	CHECK_EQ(u.parallel.microbatches, 4);
 	CHECK_EQ(u.context, 65536);
@@ -677,124 +601,10 @@ static void test_errors(void)
 	}
 }
 
-static void test_round_trip(void)
-{
-	static const char *const files[] = {
-		"tests/data/trace_full.json", "tests/data/trace_preset.json",
-		"tests/data/trace_batches.json",
-	};
-	char dir[] = "/tmp/wlb_trace_XXXXXX", path[256], path2[256], sub[256];
-	struct wlb_trace t, u;
-	struct wlb_error e = {0, ""};
-	char *text, *text2;
-
-	if (!mkdtemp(dir)) {
-		t_fail++;
-		fprintf(stderr, "test_trace: mkdtemp failed\n");
-		return;
-	}
-	snprintf(path, sizeof path, "%s/out.json", dir);
-	snprintf(path2, sizeof path2, "%s/out2.json", dir);
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		CHECK_EQ(wlb_trace_load(&t, files[i], &e), 0);
-		CHECK_EQ(wlb_trace_save(&t, NULL, path, &e), 0);
-		CHECK_EQ(wlb_trace_load(&u, path, &e), 0);
-		CHECK(same_trace(&t, &u));
-		/* saving again gives the same bytes */
-		CHECK_EQ(wlb_trace_save(&u, NULL, path2, &e), 0);
-		text = slurp(path);
-		text2 = slurp(path2);
-		CHECK(text && text2 && !strcmp(text, text2));
-		if (i == 0 && text) {
-			/* shortest exact reals, integers as integers, the resolved policy */
-			CHECK_STR_HAS(text, "\"weight\": 0.977,");
-			CHECK_STR_HAS(text, "\"weight\": 0.0184,");
-			CHECK_STR_HAS(text, "\"x0\": 8192,");
-			CHECK_STR_HAS(text, "\"format\": \"wlb-trace/1\"");
-			CHECK_STR_HAS(text, "\"window\": 1");
-		}
-		free(text);
-		free(text2);
-		wlb_trace_free(&u);
-		/* a distribution preset is written by name */
-		if (i == 1) {
-			CHECK_EQ(wlb_trace_save(&t, "wlb128k", path, &e), 0);
-			text = slurp(path);
-			CHECK_STR_HAS(text, "\"preset\": \"wlb128k\"");
-			free(text);
-			CHECK_EQ(wlb_trace_load(&u, path, &e), 0);
-			CHECK(same_trace(&t, &u));
-			wlb_trace_free(&u);
-			CHECK_EQ(wlb_trace_save(&t, "nope", path, &e), WLB_EINVAL);
-			CHECK_STR_HAS(e.msg, "unknown distribution preset \"nope\"");
-		}
-		wlb_trace_free(&t);
-	}
-
-	/* an in-memory trace with an unresolved policy is written resolved */
-	CHECK_EQ(wlb_trace_load(&t, "tests/data/trace_full.json", &e), 0);
-	t.policy = (struct wlb_policy){"", "", 0, -1, {0}, 0};
-	t.source.dist.c[0].weight = 0.1 + 0.2; /* needs 17 digits */
-	CHECK_EQ(wlb_trace_save(&t, NULL, path, &e), 0);
-	CHECK_EQ(wlb_trace_load(&u, path, &e), 0);
-	wlb_policy_defaults(&t.policy, t.context);
-	CHECK(same_trace(&t, &u));
-	wlb_trace_free(&u);
-	/* an invalid trace is not written; a failed write leaves no file behind */
-	remove(path);
-	t.parallel.tp = 5;
-	CHECK_EQ(wlb_trace_save(&t, NULL, path, &e), WLB_EINVAL);
-	CHECK_STR_HAS(e.msg, "parallel.tp must divide heads (32), got 5");
-	CHECK(access(path, F_OK) != 0);
-	t.parallel.tp = 8;
-	snprintf(sub, sizeof sub, "%s/no/such/dir/t.json", dir);
-	CHECK_EQ(wlb_trace_save(&t, NULL, sub, &e), WLB_EIO);
-	CHECK_STR_HAS(e.msg, "cannot write");
-	wlb_trace_free(&t);
-
-	/* a lengths file: as written beside the trace, absolute elsewhere */
-	snprintf(path, sizeof path, "%s/lens.txt", dir);
-	write_file(path, "5\n7\n\n9\n");
-	snprintf(path, sizeof path, "%s/in.json", dir);
-	write_file(path, "{\"format\": \"wlb-trace/1\", \"model\": \"wlb-550m\", \"context\": 64,\n"
-		   " \"data\": {\"lengths_file\": \"lens.txt\", \"seed\": 9}}\n");
-	CHECK_EQ(wlb_trace_load(&t, path, &e), 0);
-	CHECK_EQ(t.iterations, 0);
-	CHECK_EQ(t.source.n_lens, 3);
-	CHECK_EQ(wlb_trace_save(&t, NULL, path2, &e), 0);
-	CHECK_EQ(wlb_trace_load(&u, path2, &e), 0);
-	CHECK(same_trace(&t, &u));
-	CHECK(!strcmp(u.lengths_file, "lens.txt"));
-	wlb_trace_free(&u);
-	snprintf(sub, sizeof sub, "%s/sub", dir);
-	CHECK_EQ(mkdir(sub, 0700), 0);
-	snprintf(sub, sizeof sub, "%s/sub/t.json", dir);
-	CHECK_EQ(wlb_trace_save(&t, NULL, sub, &e), 0);
-	CHECK_EQ(wlb_trace_load(&u, sub, &e), 0);
-	CHECK(u.lengths_file[0] == '/');
-	CHECK_EQ(u.source.n_lens, 3);
-	if (u.source.n_lens == 3)
-		CHECK(!memcmp(u.source.lens, t.source.lens, 3 * sizeof *u.source.lens));
-	wlb_trace_free(&u);
-	wlb_trace_free(&t);
-	remove(sub);
-	snprintf(sub, sizeof sub, "%s/sub", dir);
-	rmdir(sub);
-	snprintf(path, sizeof path, "%s/lens.txt", dir);
-	remove(path);
-	snprintf(path, sizeof path, "%s/in.json", dir);
-	remove(path);
-	snprintf(path, sizeof path, "%s/out.json", dir);
-	remove(path);
-	remove(path2);
-	CHECK_EQ(rmdir(dir), 0); /* nothing else (no temp files) left behind */
-}
-
 void test_trace(void)
 {
 	test_defaults();
 	test_load_files();
 	test_load_inline();
 	test_errors();
-	test_round_trip();
 }
