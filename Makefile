@@ -42,7 +42,7 @@ BACKEND_LIB := $(BUILD)/libwlb_backend.a
 SIM_SRC  := $(sort $(wildcard sim/*.c))
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libwlb.a
-CMDS     := wlb-trace wlb-profile wlb-sim wlb-tune wlb-plot
+CMDS     := wlb-trace wlb-profile wlb-sim wlb-tune wlb-plot wlb-run
 BINS     := $(CMDS:%=$(BINDIR)/%)
 PROF_OBJ := $(BUILD)/profiler/analytic.o $(BUILD)/profiler/shapes.o $(BUILD)/profiler/measure.o \
             $(BUILD)/profiler/import_attn.o
@@ -93,6 +93,10 @@ $(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(BUILD)/profiler/gpu_tim
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
 
+$(BINDIR)/wlb-run: $(BUILD)/tools/wlb-run.o $(BUILD)/tools/opts.o $(BACKEND_LIB) $(LIB)
+	@mkdir -p $(BINDIR)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
+
 $(BINDIR)/wlb-plot: $(BUILD)/tools/wlb-plot.o $(BUILD)/tools/plot.o $(BUILD)/tools/plot_cmp.o \
                     $(BUILD)/tools/plot_read.o $(BUILD)/tools/opts.o $(LIB)
 	@mkdir -p $(BINDIR)
@@ -140,7 +144,7 @@ test: $(BINS) $(COSTDBS) $(UNIT) $(EMU)
 # the attention kernels against the CPU float64 reference.  nvcc links it:
 # GPU_LIBS's -Wl,x,y become -Xlinker x,y, which nvcc hands to the host
 # linker.  Without nvcc, building it (so make test-gpu) fails saying so.
-GPU_CHECKS += $(BUILD)/tests/gpu/check_attn
+GPU_CHECKS += $(BUILD)/tests/gpu/check_attn tests/gpu/check_run.sh
 comma    := ,
 ifneq ($(NVCC),)
 $(BUILD)/tests/gpu/check_attn: tests/gpu/check_attn.cu $(BUILD)/backend/attn.o $(BUILD)/backend/attn_ref.o
@@ -182,5 +186,5 @@ clean:
 # make test-gpu: every GPU check (GPU_CHECKS, added to above), each printing
 # "N passed, M failed" and exiting 2 when there is no CUDA device.  Last in
 # this file, so that its prerequisites see every addition.
-test-gpu: $(GPU_CHECKS)
-	@st=0; for c in $(GPU_CHECKS); do $$c || st=1; done; exit $$st
+test-gpu: $(GPU_CHECKS) $(BINS) $(COSTDBS)
+	@st=0; for c in $(GPU_CHECKS); do WLB_BIN=$(BINDIR) $$c || st=1; done; exit $$st

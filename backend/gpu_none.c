@@ -4,8 +4,13 @@
 
 #include <stdlib.h>
 
+#include "comm.h"
+#include "dev.h"
+
 #define NO_CUDA "this wlb was built without CUDA (no nvcc at build time); rebuild on a machine " \
 		"with the CUDA toolkit, or use wlb-profile --analytic"
+#define NO_CUDA_RUN "this wlb was built without CUDA (no nvcc at build time); rebuild on a " \
+		"machine with the CUDA toolkit, or run on the CPU device"
 
 void wlb_gpu_worker(void)
 {
@@ -75,4 +80,19 @@ int wlb_gpu_check_gemm(int m, int n, int k, double *max_rel_err, struct wlb_erro
 int wlb_gpu_check_allreduce(struct wlb_error *err)
 {
 	return wlb_error_set(err, WLB_EINVAL, NO_CUDA);
+}
+
+int wlb_dev_cuda_open(int local_rank, struct wlb_dev **out, struct wlb_error *err)
+{
+	(void)local_rank;
+	*out = NULL;
+	return wlb_error_set(err, WLB_EINVAL, NO_CUDA_RUN);
+}
+
+int wlb_comm_nccl_world(const struct wlb_launch *l, const char *id_file, double timeout_s,
+			void *stream, struct wlb_comm **out, struct wlb_error *err)
+{
+	(void)l, (void)id_file, (void)timeout_s, (void)stream;
+	*out = NULL;
+	return wlb_error_set(err, WLB_EINVAL, NO_CUDA_RUN);
 }

@@ -7,25 +7,9 @@ B=${WLB_BIN:-bin}
 D=$(dirname "$0")/data
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "cli: FAIL: $*" >&2; }
+NAME=cli
+. "$(dirname "$0")/cli_lib.sh"
 
-# expect_err DESC PATTERN CMD...: exit 1..127, exactly one line on stderr
-# holding PATTERN (fixed string)
-expect_err() {
-	desc=$1 pat=$2; shift 2
-	"$@" >"$T/out" 2>"$T/err"; rc=$?
-	n=$(wc -l <"$T/err")
-	if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ "$n" -eq 1 ] && grep -qF -- "$pat" "$T/err"; then ok
-	else bad "$desc: rc $rc, $n stderr lines: $(head -c 300 "$T/err")"; fi
-}
-# expect_ok DESC PATTERN CMD...: exit 0 and PATTERN on stdout
-expect_ok() {
-	desc=$1 pat=$2; shift 2
-	"$@" >"$T/out" 2>"$T/err"; rc=$?
-	if [ "$rc" -eq 0 ] && grep -qF -- "$pat" "$T/out"; then ok
-	else bad "$desc: rc $rc: $(head -c 300 "$T/err")"; fi
-}
 # a trace built from the valid fixture with one line changed by sed
 variant() { sed "$1" "$D/trace_full.json" >"$T/v.json"; }
 

@@ -16,6 +16,7 @@ out=$(mktemp); trap 'rm -f "$out"' EXIT
 "$WLB_UNIT" >"$out" || { [ "$(grep -c ' 0 failed' "$out")" -eq 0 ] || fail=$((fail + 1)); }
 cat "$out"; add "$out" unit
 sh "$dir/cli.sh" >"$out"; cat "$out"; add "$out" cli
+sh "$dir/cli_run.sh" >"$out"; cat "$out"; add "$out" run
 # two cases of the GPU attention check, emulated on the CPU
 if [ -n "${WLB_EMU:-}" ]; then
 	: >"$out"

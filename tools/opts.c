@@ -70,9 +70,22 @@ static const struct option opts[] = {
 	{"csv", required_argument, 0, O_CSV}, {"chrome-trace", required_argument, 0, O_CHROME},
 	{"timeline-iter", required_argument, 0, O_TIMELINE}, {"mb-order", required_argument, 0, O_ORDER},
 	{"quiet", no_argument, 0, O_QUIET}, {"config", required_argument, 0, O_CONFIG},
+	{"nproc", required_argument, 0, O_NPROC}, {"device", required_argument, 0, O_DEVICE},
+	{"check", no_argument, 0, O_CHECK}, {"compare-with", required_argument, 0, O_CMPWITH},
+	{"timeout", required_argument, 0, O_TIMEOUT}, {"id-file", required_argument, 0, O_IDFILE},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
+
+/* name is one of the space-separated words of allowed */
+static int allows(const char *allowed, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = strstr(allowed, name); p; p = strstr(p + 1, name))
+		if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+			return 1;
+	return 0;
+}
 
 /* Reads the options; those that change the trace are kept for apply_opts, so
  * the command line overrides the trace file, whatever their order. */
@@ -92,7 +105,7 @@ int wlb_opts_parse(int argc, char **argv, struct wlb_opts *a, const char *allowe
 		for (int i = 0; !name && opts[i].name; i++)
 			if (opts[i].val == c)
 				name = opts[i].name;
-		if (!strstr(allowed, name))
+		if (!allows(allowed, name))
 			return fail("--%s does not apply to this command (see %s --help)", name, wlb_prog);
 		switch (c) {
 		case O_JSON: a->json = optarg; break;
@@ -119,6 +132,22 @@ int wlb_opts_parse(int argc, char **argv, struct wlb_opts *a, const char *allowe
 		}
 		case O_QUIET: a->quiet = 1; break;
 		case O_CONFIG: a->config = optarg; break;
+		case O_NPROC: if (wlb_opt_u32("--nproc", optarg, 1, &a->nproc)) return 1; break;
+		case O_DEVICE:
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+				return fail("--device: expected cpu or cuda, got \"%s\"", optarg);
+			a->device = optarg;
+			break;
+		case O_CHECK: a->check = 1; break;
+		case O_CMPWITH: a->compare_with = optarg; break;
+		case O_TIMEOUT: {
+			char *end;
+			a->timeout_s = strtod(optarg, &end);
+			if (end == optarg || *end || !(a->timeout_s > 0))
+				return fail("--timeout: expected seconds > 0, got \"%s\"", optarg);
+			break;
+		}
+		case O_IDFILE: a->id_file = optarg; break;
 		case 'o': a->output = optarg; break;
 		default:
 			if (a->n_set == 64)

@@ -1,4 +1,4 @@
-/* opts.h — command-line options shared by wlb-trace and wlb-sim. */
+/* opts.h — command-line options shared by the commands. */
 #ifndef WLB_OPTS_H
 #define WLB_OPTS_H
 
@@ -12,13 +12,18 @@ extern const char *wlb_prog;   /* the command's name, for messages */
 enum { O_PACKING = 256, O_SHARDING, O_SMAX, O_THRESH, O_WINDOW, O_ITERS, O_SEED, O_JSON,
        O_COMPARE, O_SUMMARY, O_NOTIME, O_PRESET, O_MODEL, O_CONTEXT, O_TP, O_CP, O_PP, O_DP,
        O_MB, O_NAME, O_GPU, O_DOCS, O_WORKLOAD, O_COSTDB, O_CSV, O_CHROME, O_TIMELINE, O_ORDER,
-       O_QUIET, O_CONFIG };
+       O_QUIET, O_CONFIG, O_NPROC, O_DEVICE, O_CHECK, O_CMPWITH, O_TIMEOUT, O_IDFILE };
 
 struct wlb_opts {
 	void (*usage)(FILE *f);       /* printed by --help */
 	const char *json, *preset, *output, *workload, *costdb, *csv, *chrome, *order;
 	const char *config;           /* --config: a wlb-config/1 applied before the overrides */
 	int compare, summary, no_timing, quiet;
+	/* wlb-run */
+	const char *device, *compare_with, *id_file;
+	int check;
+	uint32_t nproc;
+	double timeout_s;
 	uint32_t docs, timeline_iter;
 	int n_set;                    /* trace overrides, applied after the trace is loaded */
 	int set_code[64];

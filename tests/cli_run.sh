@@ -1,0 +1,102 @@
+#!/bin/sh
+# wlb-run on the CPU reference path: --check on small configurations (CP 2
+# and 4, TP 2, PP 2 with interleaving, DP 2, all at once), the gradient
+# signature equal across parallel layouts of the same step, the report's
+# fields against wlb-sim's, --compare-with, failures of ranks (a death, a
+# hang, wrong attention) caught and named, bad input.  Ends with
+# "run: N passed, M failed".
+set -u
+B=${WLB_BIN:-bin}
+D=$(dirname "$0")/data
+R="$B/wlb-run"
+TINY=traces/run/tiny.json
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+NAME=run
+. "$(dirname "$0")/cli_lib.sh"
+
+# run_check DESC TRACE OPTS...: --check passes; prints the signature in $T/sig
+run_check() {
+	desc=$1 tr=$2; shift 2
+	if "$R" "$tr" --device cpu --check --timeout 60 "$@" >"$T/out" 2>"$T/err" &&
+	   grep -q "give back libwlb's pieces" "$T/out"; then ok
+	else bad "$desc: $(head -c 400 "$T/err")"; fi
+	sed -n 's/.*gradient signature \([-+.0-9e]*\).*/\1/p' "$T/out" >"$T/sig"
+}
+# same_sig DESC: $T/sig equals $T/sig0 to 1e-9 relative
+same_sig() {
+	awk -v a="$(cat "$T/sig0")" -v b="$(cat "$T/sig")" 'BEGIN {
+		d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
+		exit !(a != "" && b != "" && d <= 1e-9 * m) }' && ok ||
+		bad "$1: gradient signature $(cat "$T/sig") differs from $(cat "$T/sig0")"
+}
+
+# the check on each layout; the gradient the same on every one (concat keeps
+# the micro-batches independent of the parallel layout, so the step is one)
+run_check "one rank" "$TINY" --cp 1 --microbatches 4 --packing concat --sharding per-doc
+cp "$T/sig" "$T/sig0"
+[ -s "$T/sig0" ] && ok || bad "no gradient signature printed"
+for o in "--cp 2 --microbatches 4" "--cp 4 --microbatches 4" "--tp 2 --cp 1 --microbatches 4" \
+	 "--cp 1 --pp 2 --microbatches 4" "--cp 1 --dp 2 --microbatches 2" \
+	 "--tp 2 --cp 2 --pp 2 --dp 2 --microbatches 2"; do
+	# shellcheck disable=SC2086
+	run_check "check $o" "$TINY" $o --packing concat --sharding per-doc
+	same_sig "signature $o"
+done
+run_check "interleaved, pp 2 vpp 2" "$D/run_interleaved.json" --packing concat --sharding per-seq
+same_sig "signature interleaved"
+run_check "interleaved with cp 2" "$D/run_interleaved.json" --cp 2 --packing concat --sharding per-seq
+same_sig "signature interleaved cp 2"
+grep -q "with virtual stages\|(virtual stages)" "$T/out" && ok || bad "interleaved run does not say so"
+run_check "wlb + adaptive, cp 4" "$TINY" --cp 4
+run_check "wlb + adaptive, dp 2 cp 2" "$TINY" --dp 2
+
+# the report has every field of wlb-sim's (but the prediction-only CP detail)
+"$B/wlb-sim" "$TINY" --json "$T/sim.json" --quiet >/dev/null 2>&1 || bad "wlb-sim on $TINY"
+if "$R" "$TINY" --device cpu --json "$T/run.json" --chrome-trace "$T/chrome.json" >"$T/out" 2>"$T/err"; then ok
+else bad "wlb-run --json: $(head -c 300 "$T/err")"; fi
+keys() { grep -o '"[a-z_0-9-]*":' "$1" | sort -u; }
+keys "$T/sim.json" | grep -vxF -e '"cp_ranks":' -e '"per-seq":' -e '"per-doc":' -e '"used":' >"$T/k_sim"
+keys "$T/run.json" >"$T/k_run"
+missing=$(comm -23 "$T/k_sim" "$T/k_run" | tr '\n' ' ')
+[ -z "$missing" ] && ok || bad "the measured report lacks wlb-sim's fields: $missing"
+grep -q '"source": "measured"' "$T/run.json" && grep -q '"tool": "wlb-run"' "$T/run.json" && ok ||
+	bad "the report does not say measured / wlb-run"
+grep -q '"traceEvents"' "$T/chrome.json" && grep -q '"name": "B1' "$T/chrome.json" && ok ||
+	bad "the measured Chrome trace has no steps"
+
+# --compare-with: every summary field with the prediction beside it
+if "$R" "$TINY" --device cpu --compare-with "$T/sim.json" >"$T/out" 2>"$T/err" &&
+   grep -q "iteration_ms_mean" "$T/out" && grep -q "mb 0.1 bwd_ms" "$T/out" && grep -q " %$" "$T/out"; then ok
+else bad "--compare-with: $(head -c 300 "$T/err")"; fi
+
+# failures: named, all ranks stopped, nothing left running (a private copy
+# of the trace, so that the process check sees this script's runs only)
+cp "$TINY" "$T/fault.json"
+TINY="$T/fault.json"
+out=$(WLB_RUN_FAULT=kv "$R" "$TINY" --device cpu --check --timeout 30 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "check failed: CP-sharded attention differs" && ok ||
+	bad "a wrong key index passed the check (rc $rc)"
+out=$(WLB_RUN_FAULT=die "$R" "$TINY" --device cpu --timeout 30 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "rank 1 failed (exit status 7)" && ok ||
+	bad "a dying rank was not named: $out"
+start=$(date +%s)
+out=$(WLB_RUN_FAULT=hang "$R" "$TINY" --device cpu --timeout 2 2>&1); rc=$?
+took=$(( $(date +%s) - start ))
+[ $rc -ne 0 ] && [ $took -lt 20 ] && echo "$out" | grep -q "no message from rank 1" && ok ||
+	bad "a hanging rank was not caught in time (rc $rc, ${took} s): $out"
+sleep 0.2
+pgrep -f "wlb-run $TINY" >/dev/null && bad "wlb-run processes left behind" || ok
+
+# bad input: one line, non-zero
+expect_err "wrong --nproc" "--nproc 3: the configuration needs" "$R" "$TINY" --device cpu --nproc 3
+expect_err "bad --device" '--device: expected cpu or cuda, got "tpu"' "$R" "$TINY" --device tpu
+expect_err "--compare does not apply" "--compare does not apply" "$R" "$TINY" --device cpu --compare
+expect_err "heads not dividing tp" "must divide" "$R" "$TINY" --device cpu --tp 3
+expect_err "missing report" "nope.json" "$R" "$TINY" --device cpu --compare-with "$T/nope.json"
+expect_err "bad --timeout" "--timeout" "$R" "$TINY" --device cpu --timeout -1
+if [ -e /dev/nvidia0 ]; then :; else
+	expect_err "no GPU" "cuda" "$R" "$TINY" --device cuda --timeout 30
+fi
+
+echo "run: $pass passed, $fail failed"
