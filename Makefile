@@ -93,6 +93,10 @@ $(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(BUILD)/profiler/gpu_tim
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
 
+$(BINDIR)/wlb-tune: $(BUILD)/tools/wlb-tune.o $(BUILD)/tools/validate.o $(BUILD)/tools/opts.o $(LIB)
+	@mkdir -p $(BINDIR)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BINDIR)/wlb-run: $(BUILD)/tools/wlb-run.o $(BUILD)/tools/opts.o $(BACKEND_LIB) $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
@@ -169,6 +173,8 @@ install: all
 	install -m 644 traces/*.json $(DESTDIR)$(PREFIX)/share/wlb/traces/
 	install -d $(DESTDIR)$(PREFIX)/share/wlb/traces/paper
 	install -m 644 traces/paper/*.json $(DESTDIR)$(PREFIX)/share/wlb/traces/paper/
+	install -d $(DESTDIR)$(PREFIX)/share/wlb/traces/run
+	install -m 644 traces/run/*.json $(DESTDIR)$(PREFIX)/share/wlb/traces/run/
 	install -d $(DESTDIR)$(PREFIX)/share/wlb/costdb
 	install -m 644 $(COSTDBS) $(DESTDIR)$(PREFIX)/share/wlb/costdb/
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/wlb

@@ -204,9 +204,7 @@ grep -qF "context_parallel_degree = 2" "$T/out" && grep -qF "[training]" "$T/out
 	|| bad "wlb-tune --torchtitan lacks context_parallel_degree or [training]"
 expect_ok "tune --json -" '"format": "wlb-tune/1"' \
 	"$U" "$D/trace_full.json" --fixed-parallel --iterations 3 --quiet --json -
-"$U" "$D/trace_full.json" --validate >"$T/out" 2>"$T/err"; rc=$?
-[ "$rc" -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -qF "needs wlb-run" "$T/err" && ok \
-	|| bad "wlb-tune --validate: rc $rc (want 2 and one line): $(head -c 300 "$T/err")"
+expect_err "tune bad --device" '--device: expected cpu or cuda, got "tpu"' "$U" "$D/trace_full.json" --validate --device tpu
 expect_err "tune --max-mem 0" "--max-mem: must be above 0" "$U" "$D/trace_full.json" --max-mem 0 -o "$T/nobest.json"
 [ ! -e "$T/nobest.json" ] && ok || bad "a refused wlb-tune wrote its config"
 expect_err "tune bad --packings" 'unknown packing "fast"' "$U" "$D/trace_full.json" --packings wlb,fast

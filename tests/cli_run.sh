@@ -70,6 +70,12 @@ if "$R" "$TINY" --device cpu --compare-with "$T/sim.json" >"$T/out" 2>"$T/err" &
    grep -q "iteration_ms_mean" "$T/out" && grep -q "mb 0.1 bwd_ms" "$T/out" && grep -q " %$" "$T/out"; then ok
 else bad "--compare-with: $(head -c 300 "$T/err")"; fi
 
+# wlb-tune --validate: the pick and Plain-4D through wlb-run
+if "$B/wlb-tune" "$TINY" --gpus 2 --iterations 1 --validate --device cpu --quiet >"$T/out" 2>"$T/err" &&
+   grep -q "== plain-4d" "$T/out" && grep -q "validation (cpu): speedup of the pick over Plain-4D" "$T/out"; then ok
+else bad "wlb-tune --validate: $(head -c 300 "$T/err")"; fi
+rm -rf /tmp/wlb-validate-*
+
 # failures: named, all ranks stopped, nothing left running (a private copy
 # of the trace, so that the process check sees this script's runs only)
 cp "$TINY" "$T/fault.json"

@@ -12,6 +12,7 @@
 #include "costdb.h"
 #include "json.h"
 #include "opts.h"
+#include "validate.h"
 #include "tune.h"
 
 #define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
@@ -25,7 +26,7 @@ static void usage(FILE *f)
 "usage: wlb-tune TRACE [--gpus N] [--iterations K] [--max-mem GIB] [--max-delay ITERS]\n"
 "                [--threads T] [--time-limit S] [--top K] [--packings a,b,...]\n"
 "                [--fixed-parallel] [--no-prune] [-o CONFIG] [--megatron] [--torchtitan]\n"
-"                [--json FILE|-] [--costdb DB] [--quiet] [--validate]\n"
+"                [--json FILE|-] [--costdb DB] [--quiet] [--validate [--device D]]\n"
 "\n"
 "Searches the 4D configurations (TP, CP, PP, DP, virtual stages, activation\n"
 "recompute) and the balancing policies (packing, its s_max, outlier thresholds\n"
@@ -55,8 +56,10 @@ static void usage(FILE *f)
 "  --json FILE        the search as wlb-tune/1 (- for stdout, nothing else printed)\n"
 "  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
 "  --quiet            no progress bar\n"
-"  --validate         run the best and Plain-4D on the real backend (wlb-run,\n"
-"                     not built yet: exits 2)\n"
+"  --validate         run the best and Plain-4D (same parallel layout) with\n"
+"                     wlb-run, each against its prediction, and print the\n"
+"                     measured speedup beside the predicted one\n"
+"  --device D         wlb-run's device for --validate: cuda (default) or cpu\n"
 "\n"
 "examples:\n"
 "  wlb-tune traces/paper/7b-128k.json -o best.json && wlb-sim traces/paper/7b-128k.json --config best.json\n"
@@ -66,7 +69,7 @@ static void usage(FILE *f)
 }
 
 enum { T_GPUS = 300, T_ITERS, T_MAXMEM, T_MAXDELAY, T_THREADS, T_TIME, T_TOP, T_PACKINGS,
-       T_FIXED, T_NOPRUNE, T_MEGATRON, T_TITAN, T_JSON, T_COSTDB, T_QUIET, T_VALIDATE };
+       T_FIXED, T_NOPRUNE, T_MEGATRON, T_TITAN, T_JSON, T_COSTDB, T_QUIET, T_VALIDATE, T_DEVICE };
 
 static const struct option long_opts[] = {
 	{"gpus", required_argument, 0, T_GPUS}, {"iterations", required_argument, 0, T_ITERS},
@@ -77,12 +80,13 @@ static const struct option long_opts[] = {
 	{"megatron", no_argument, 0, T_MEGATRON}, {"torchtitan", no_argument, 0, T_TITAN},
 	{"json", required_argument, 0, T_JSON}, {"costdb", required_argument, 0, T_COSTDB},
 	{"quiet", no_argument, 0, T_QUIET}, {"validate", no_argument, 0, T_VALIDATE},
+	{"device", required_argument, 0, T_DEVICE},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
 struct args {
 	struct wlb_tune_opts o;
-	const char *output, *json, *costdb;
+	const char *output, *json, *costdb, *device;
 	int megatron, torchtitan, validate, iterations_set;
 	char packings[128];
 };
@@ -182,6 +186,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case T_COSTDB: a->costdb = optarg; break;
 		case T_QUIET: a->o.quiet = 1; break;
 		case T_VALIDATE: a->validate = 1; break;
+		case T_DEVICE:
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+				return fail("--device: expected cpu or cuda, got \"%s\"", optarg);
+			a->device = optarg;
+			break;
 		default:
 			return fail("%s: unknown option, or its value is missing (see %s --help)",
 				    argv[optind - 1], wlb_prog);
@@ -536,12 +545,6 @@ int main(int argc, char **argv)
 	wlb_trace_init(&t);
 	if (parse_args(argc, argv, &a))
 		goto done;
-	if (a.validate) {
-		fprintf(stderr, "wlb-tune: --validate needs wlb-run (the real CUDA/NCCL backend), not "
-			"built yet\n");
-		rc = 2;
-		goto done;
-	}
 	if (optind + 1 != argc) {
 		if (optind == argc)
 			usage(stderr);
@@ -616,6 +619,11 @@ int main(int argc, char **argv)
 	if (a.torchtitan)
 		print_torchtitan(&t, &r.top[0]);
 	rc = 0;
+	if (a.validate) {
+		struct wlb_trace best = t;
+		wlb_tune_apply(&best, &r.top[0]);
+		rc = wlb_tune_validate(argv[optind], &best, cost, db, iters, a.device);
+	}
 done:
 	wlb_tune_result_free(&r);
 	wlb_cost_destroy(cost);
