@@ -232,7 +232,7 @@ void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p,
 		       struct wlb_dp_comm *out)
 {
 	memset(out, 0, sizeof *out);
-	if (p->dp <= 1)
+	if (p->dp * p->cp <= 1) /* DP x CP ranks hold the same weights */
 		return;
 	double bytes = BF16 * stage_params_per_tp_rank(m, p, stage_layers, first_stage, last_stage);
 	if (p->fsdp) {
@@ -248,7 +248,9 @@ void wlb_model_memory(const struct wlb_model *m, const struct wlb_parallel *p,
 		      struct wlb_mem *out)
 {
 	double P = stage_params_per_tp_rank(m, p, stage_layers, first_stage, last_stage);
-	double dp = p->dp > 1 ? p->dp : 1, tp = p->tp > 1 ? p->tp : 1;
+	/* weights, gradients and optimizer state are sharded over the DP x CP
+	 * ranks that hold the same weights (FSDP; Megatron's distributed optimizer) */
+	double dp = p->dp * p->cp > 1 ? p->dp * p->cp : 1, tp = p->tp > 1 ? p->tp : 1;
 	double h = m->hidden, f = m->ffn_hidden;
 
 	memset(out, 0, sizeof *out);

@@ -32,7 +32,7 @@ struct wlb_parallel {
 	char schedule[16];    /* "1f1b" or "interleaved" */
 	char cp_algo[16];     /* "allgather" (Llama 3 / WLB-LLM) or "ring" */
 	int sequence_parallel;/* with TP; on by default */
-	int fsdp;             /* shard parameters, gradients, optimizer over DP */
+	int fsdp;             /* shard parameters, gradients, optimizer over DP x CP */
 	int recompute;        /* full activation recompute */
 	int tp_comm_overlap;  /* TP all-gather / reduce-scatter hidden behind the GEMMs */
 };
@@ -105,7 +105,8 @@ void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p,
 
 /* Memory per rank, bytes.  Mixed precision with Adam: bf16 weights (2 B),
  * fp32 gradients (4 B), fp32 master weights + two moments (12 B); FSDP shards
- * weights, gradients and optimizer over dp, otherwise only the optimizer state
+ * weights, gradients and optimizer over dp x cp (the ranks holding the same
+ * weights), otherwise only the optimizer state
  * is sharded (Megatron's distributed optimizer). */
 struct wlb_mem {
 	double params_bytes;

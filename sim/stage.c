@@ -29,7 +29,9 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
 	/* rank order: TP innermost, then CP, then DP, then PP */
 	sp->tp_nodes = span(1, tp, gpus_per_node);
 	sp->cp_nodes = span(tp, p->cp, gpus_per_node);
-	sp->dp_nodes = span(tp * p->cp, p->dp, gpus_per_node);
+	/* gradients are reduced over DP x CP (Megatron's data-parallel group
+	 * with CP): cp x dp ranks at stride tp */
+	sp->dp_nodes = span(tp, p->cp * p->dp, gpus_per_node);
 	sp->pp_inter = tp * p->cp * p->dp >= gpus_per_node;
 	sp->heads = m->heads / tp;
 	sp->kv_heads = m->kv_heads >= tp ? m->kv_heads / tp : 1;
@@ -141,12 +143,13 @@ double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double last_
 	int layers = sp->model.layers / p->pp;
 	double t;
 
-	if (p->dp <= 1)
+	int ranks = p->dp * p->cp;
+	if (ranks <= 1)
 		return 0;
 	wlb_model_dp_comm(&sp->model, p, layers, s == 0, s == p->pp - 1, &dc);
 	t = p->fsdp ? wlb_cost_coll_us(sp->cost, WLB_REDUCE_SCATTER, (int64_t)dc.grad_reducescatter_bytes,
-				       p->dp, sp->dp_nodes, NULL)
-		    : wlb_cost_coll_us(sp->cost, WLB_ALL_REDUCE, (int64_t)dc.grad_allreduce_bytes, p->dp,
+				       ranks, sp->dp_nodes, NULL)
+		    : wlb_cost_coll_us(sp->cost, WLB_ALL_REDUCE, (int64_t)dc.grad_allreduce_bytes, ranks,
 				       sp->dp_nodes, NULL);
 	/* bucketed per layer and overlapped with the last backward: what is left
 	 * after it, and never less than the last layer's bucket */

@@ -249,6 +249,8 @@ static int run_rank(struct ctx *c, const struct wlb_launch *l)
 			 "by up to %.2e (O %.2e, dQ %.2e, dK %.2e, dV %.2e; tolerance %.0e)",
 			 fmax(fmax(x.check_err[0], x.check_err[1]), fmax(x.check_err[2], x.check_err[3])),
 			 x.check_err[0], x.check_err[1], x.check_err[2], x.check_err[3], x.tolerance);
+		if (l->rank != 0) /* every rank has the gathered result; one says it */
+			e.msg[0] = 0;
 		rc = 1;
 	}
 	if (l->rank == 0) {
@@ -258,9 +260,10 @@ static int run_rank(struct ctx *c, const struct wlb_launch *l)
 			rc = 1, e.msg[0] = 0;
 	}
 out:
-	if (rc && e.msg[0])
-		fprintf(stderr, "%s: %s%s\n", wlb_prog, strncmp(e.msg, "rank ", 5) ? "" : "",
-			e.msg);
+	if (rc && e.msg[0] && strncmp(e.msg, "rank ", 5))
+		fprintf(stderr, "%s: rank %d: %s\n", wlb_prog, l->rank, e.msg);
+	else if (rc && e.msg[0])
+		fprintf(stderr, "%s: %s\n", wlb_prog, e.msg);
 	fflush(stdout);
 	wlb_exec_result_free(&x);
 	wlb_comm_destroy(world);
