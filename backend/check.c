@@ -99,50 +99,25 @@ out:
 	return rc;
 }
 
-/* One micro-batch under one sharding: pieces, then numerics. */
-static int check_mb(struct wlb_rank *R, struct ref *f, const struct wlb_doc *docs, uint32_t nd,
-		    const struct wlb_piece *pieces, const size_t *start, uint32_t tokens_rank,
-		    struct wlb_exec_result *x)
+/* The unsharded reference of a micro-batch: every document whole, this TP
+ * rank's heads, inputs rounded through the device's element type. */
+static int reference(struct wlb_rank *R, struct ref *f, const struct wlb_doc *docs, uint32_t nd)
 {
 	const int hl = R->hl, kvl = R->kvl, d = R->d, qw = hl * d, kw = kvl * d;
-	struct wlb_mb_dev mb = {0};
-	void *buf = NULL, *q, *kv, *kv_all, *o, *dout, *dq, *dkp, *dvp, *dkvp, *dkv_all, *dkv;
-	void *kp, *vp, *lse = NULL;
-	int rc;
-
-	TRY_RC(wlb_layout_build(&R->lay, docs, nd, pieces, start, R->cp, R->cp_i, tokens_rank, R->tp,
-				R->err));
-	const struct wlb_layout *l = &R->lay;
-	const int rows = l->rows, real = l->real;
-	if (R->cp_i == 0 && l->n_pieces && l->cu_k[l->n_pieces] > 1 && wlb_run_fault("kv")) {
-		int *idx = R->lay.kv_idx, last = l->cu_k[l->n_pieces] - 1, tmp = idx[0];
-		idx[0] = idx[last];
-		idx[last] = tmp;
-	}
 	uint64_t total = 0;
+	void *buf = NULL;
+	int *cu = NULL, rc = 0;
+
 	for (uint32_t i = 0; i < nd; i++)
 		total += docs[i].len;
-	if ((rc = wlb_rank_mb_upload(R, l, &mb)) ||
-	    (rc = check_pieces(R, &mb, docs, pieces + start[R->cp_i], start[R->cp_i + 1] - start[R->cp_i])))
-		goto out;
-	x->check_layouts++;
-
-	/* the unsharded reference: every document whole, this TP rank's heads */
 	size_t nq = total * qw, nk = total * kw;
 	size_t need[F_N] = {nq, nk, nk, nq, (size_t)hl * total, nq, nq, nk, nk, nq + 2 * nk};
 	for (int i = 0; i < F_N; i++)
-		if (grow(f, i, need[i] + 1)) {
-			rc = wlb_error_set(R->err, WLB_ENOMEM, "out of memory");
-			goto out;
-		}
-	double *fq = f->a[F_Q], *fk = f->a[F_K], *fv = f->a[F_V], *fo = f->a[F_O];
-	double *flse = f->a[F_LSE], *fdo = f->a[F_DOUT], *fdq = f->a[F_DQ], *fdk = f->a[F_DK];
-	double *fdv = f->a[F_DV];
-	int *cu = malloc(sizeof *cu * ((size_t)nd + 1));
-	if (!cu) {
-		rc = wlb_error_set(R->err, WLB_ENOMEM, "out of memory");
-		goto out;
-	}
+		if (grow(f, i, need[i] + 1))
+			return wlb_error_set(R->err, WLB_ENOMEM, "out of memory");
+	double *fq = f->a[F_Q], *fk = f->a[F_K], *fv = f->a[F_V], *fdo = f->a[F_DOUT];
+	if (!(cu = malloc(sizeof *cu * ((size_t)nd + 1))))
+		return wlb_error_set(R->err, WLB_ENOMEM, "out of memory");
 	cu[0] = 0;
 	for (uint32_t i = 0, t = 0; i < nd; i++) {
 		for (uint32_t p = 0; p < docs[i].len; p++, t++) {
@@ -161,21 +136,52 @@ static int check_mb(struct wlb_rank *R, struct ref *f, const struct wlb_doc *doc
 		}
 		cu[i + 1] = cu[i] + (int)docs[i].len;
 	}
-	size_t big = (size_t)R->cp * rows * 2 * kw + nq + nk + 16;
-	if (!(buf = DEV(R)->alloc(R->dev, big * R->esz, R->err))) {
-		free(cu);
+	if (!(buf = DEV(R)->alloc(R->dev, (nq > nk ? nq : nk) * R->esz + 16, R->err)))
 		rc = R->err->code;
-		goto out;
+	if (!rc && !(rc = round_dev(R, fq, nq, buf)) && !(rc = round_dev(R, fk, nk, buf)) &&
+	    !(rc = round_dev(R, fv, nk, buf)) && !(rc = round_dev(R, fdo, nq, buf))) {
+		struct wlb_attn_shape s = {(int)nd, cu, cu, hl, kvl, d, 1 / sqrt((double)d)};
+		wlb_attn_ref_fwd(&s, fq, fk, fv, f->a[F_O], f->a[F_LSE]);
+		wlb_attn_ref_bwd(&s, fq, fk, fv, f->a[F_O], f->a[F_LSE], fdo, f->a[F_DQ], f->a[F_DK],
+				 f->a[F_DV]);
 	}
-	if ((rc = round_dev(R, fq, nq, buf)) || (rc = round_dev(R, fk, nk, buf)) ||
-	    (rc = round_dev(R, fv, nk, buf)) || (rc = round_dev(R, fdo, nq, buf))) {
-		free(cu);
-		goto out;
-	}
-	struct wlb_attn_shape s = {(int)nd, cu, cu, hl, kvl, d, 1 / sqrt((double)d)};
-	wlb_attn_ref_fwd(&s, fq, fk, fv, fo, flse);
-	wlb_attn_ref_bwd(&s, fq, fk, fv, fo, flse, fdo, fdq, fdk, fdv);
+	if (buf)
+		DEV(R)->free(R->dev, buf);
 	free(cu);
+	return rc;
+}
+
+/* One micro-batch under one sharding against its reference f: pieces, then
+ * numerics. */
+static int check_mb(struct wlb_rank *R, struct ref *f, const struct wlb_doc *docs, uint32_t nd,
+		    const struct wlb_piece *pieces, const size_t *start, uint32_t tokens_rank,
+		    struct wlb_exec_result *x)
+{
+	const int hl = R->hl, kvl = R->kvl, d = R->d, qw = hl * d, kw = kvl * d;
+	struct wlb_mb_dev mb = {0};
+	void *q, *kv, *kv_all, *o, *dout, *dq, *dkp, *dvp, *dkvp, *dkv_all, *dkv;
+	void *kp, *vp, *lse = NULL;
+	int rc;
+
+	TRY_RC(wlb_layout_build(&R->lay, docs, nd, pieces, start, R->cp, R->cp_i, tokens_rank, R->tp,
+				R->err));
+	const struct wlb_layout *l = &R->lay;
+	const int rows = l->rows, real = l->real;
+	if (R->cp_i == 0 && l->n_pieces && l->cu_k[l->n_pieces] > 1 && wlb_run_fault("kv")) {
+		int *idx = R->lay.kv_idx, last = l->cu_k[l->n_pieces] - 1, tmp = idx[0];
+		idx[0] = idx[last];
+		idx[last] = tmp;
+	}
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < nd; i++)
+		total += docs[i].len;
+	size_t nq = total * qw, nk = total * kw;
+	double *fq = f->a[F_Q], *fk = f->a[F_K], *fv = f->a[F_V], *fo = f->a[F_O];
+	double *fdo = f->a[F_DOUT], *fdq = f->a[F_DQ], *fdk = f->a[F_DK], *fdv = f->a[F_DV];
+	if ((rc = wlb_rank_mb_upload(R, l, &mb)) ||
+	    (rc = check_pieces(R, &mb, docs, pieces + start[R->cp_i], start[R->cp_i + 1] - start[R->cp_i])))
+		goto out;
+	x->check_layouts++;
 
 	/* this rank's rows of the inputs, from the reference's */
 	uint64_t *at = calloc((size_t)rows + 1, sizeof *at);
@@ -220,7 +226,7 @@ static int check_mb(struct wlb_rank *R, struct ref *f, const struct wlb_doc *doc
 	    (mb.n_pieces && (rc = DEV(R)->attn_bwd(R->dev, &sa, q, kp, vp, o, lse, dout, dq, dkp, dvp, R->err))) ||
 	    (rc = DEV(R)->copy2d(R->dev, dkvb, 2 * kw, dkp, kw, mb.total_k, kw, R->err)) ||
 	    (rc = DEV(R)->copy2d(R->dev, dkvb + (size_t)kw * R->esz, 2 * kw, dvp, kw, mb.total_k, kw, R->err)) ||
-	    (rc = DEV(R)->fill(R->dev, dkv_all, (size_t)R->cp * rows * 2 * kw, 0, 0.0, R->err)) ||
+	    (rc = DEV(R)->zero(R->dev, dkv_all, (size_t)R->cp * rows * 2 * kw * R->esz, R->err)) ||
 	    (rc = DEV(R)->scatter_add_rows(R->dev, dkv_all, dkvp, mb.kv_idx, mb.total_k, 2 * kw, R->err)) ||
 	    (rc = R->cpc->ops->reduce_scatter(R->cpc, dkv_all, dkv, (size_t)rows * 2 * kw, R->dev->dtype, R->err)))
 		goto free_host;
@@ -254,8 +260,6 @@ free_host:
 	if (lse)
 		DEV(R)->free(R->dev, lse);
 out:
-	if (buf)
-		DEV(R)->free(R->dev, buf);
 	wlb_rank_mb_free(R, &mb);
 	return rc;
 }
@@ -273,6 +277,8 @@ int wlb_check_run(struct wlb_rank *R, struct wlb_exec_result *x)
 		for (int k = 0; k < R->m && !rc; k++) {
 			const struct wlb_plan_mb *pm = wlb_plan_mb(p, it, R->dp_i, k);
 			const struct wlb_doc *docs = p->docs + pm->first_doc;
+			if ((rc = reference(R, &f, docs, pm->n_docs)))
+				break;
 			rc = check_mb(R, &f, docs, pm->n_docs, p->pieces, p->start + pm->first_start,
 				      pm->tokens_rank, x);
 			for (int kind = WLB_SHARD_PER_SEQ; kind <= WLB_SHARD_PER_DOC && !rc; kind++) {

@@ -7,13 +7,16 @@
  * to the communicator's device: host memory for the CPU, device memory for
  * NCCL.  Collectives sum in rank order, so every member gets the same bits.
  *
- * Sends never block the caller on the receiver (the CPU transport buffers
- * them in the receiving process; NCCL enqueues them on a stream), so a
- * pipeline schedule cannot deadlock on a send; a receive waits for its
- * message, at most the timeout given when the world was made.  Messages
- * between two ranks carry a tag; a receive takes the first message from
- * that peer with that tag (NCCL ignores tags and matches in order, which the
- * executor's deterministic order makes the same thing). */
+ * The CPU transport buffers sends in the receiving process, so a send never
+ * waits for its receiver; an NCCL send holds its stream until the peer's
+ * receive runs.  So pipeline neighbours exchange through p2p, a group of
+ * sends and receives that complete together (ncclGroupStart/End), as
+ * Megatron-LM batches its p2p ops; two neighbours may then each send to the
+ * other.  A receive waits for its message at most the timeout given when the
+ * world was made.  Messages between two ranks carry a tag; a receive takes
+ * the first message from that peer with that tag (NCCL ignores tags and
+ * matches in order, which the executor's deterministic order makes the same
+ * thing). */
 #ifndef WLB_COMM_H
 #define WLB_COMM_H
 
@@ -27,6 +30,15 @@ enum wlb_dtype { WLB_DT_F64, WLB_DT_F32, WLB_DT_BF16 };
 size_t wlb_dtype_size(enum wlb_dtype t);
 
 struct wlb_comm;
+
+/* One send (send = 1) or receive of a group (the p2p operation). */
+struct wlb_p2p {
+	int send, peer;
+	uint32_t tag;
+	void *buf;
+	size_t count;
+	enum wlb_dtype t;
+};
 
 struct wlb_comm_ops {
 	/* Collective over the members of c: those passing the same color form
@@ -53,6 +65,12 @@ struct wlb_comm_ops {
 		    enum wlb_dtype t, struct wlb_error *err);
 	int (*barrier)(struct wlb_comm *c, struct wlb_error *err);
 	void (*destroy)(struct wlb_comm *c);
+	/* Sends and receives that complete together (see the top). */
+	int (*p2p)(struct wlb_comm *c, const struct wlb_p2p *ops, int n, struct wlb_error *err);
+	/* Waits for the work enqueued on the communicator, at most its timeout,
+	 * failing on an asynchronous error (NCCL); call before a host wait that
+	 * a dead peer could hang.  Nothing to wait for on the CPU. */
+	int (*wait)(struct wlb_comm *c, struct wlb_error *err);
 };
 
 struct wlb_comm {

@@ -1,7 +1,9 @@
 /* comm_cpu.c — the CPU transport (comm.h) over the Unix sockets between
  * the ranks that launch.c forked.  In each process one receiver thread reads
  * every socket into per-peer mailboxes, so a send never waits for the peer
- * to call recv.  A message: struct hdr (host byte order), then the payload.
+ * to call recv (but a p2p group waits for its sends to be received, as
+ * NCCL's do: see p2p_send).  A message: struct hdr (host byte order), then
+ * the payload.
  *
  * Communicator ids: the world is 0.  Each process keeps next_id, above every
  * id it has been part of; split gathers it with (color, key), a group takes
@@ -28,6 +30,10 @@
 #include <sys/uio.h>
 
 #define COLL_TAG 0x80000000u
+/* on a message's id: the sender waits for an acknowledgement (a p2p group's
+ * send), and the acknowledgement itself (see p2p_send) */
+#define WANT_ACK 0x40000000u
+#define ACK 0x80000000u
 
 struct hdr {
 	uint32_t id, tag;
@@ -198,12 +204,12 @@ static void *rx_main(void *arg)
 	}
 }
 
-static int send_to(struct cpu_comm *cc, int wdst, uint32_t tag, const void *buf, size_t bytes,
-		   struct wlb_error *err)
+static int send_id(struct cpu_comm *cc, uint32_t id, int wdst, uint32_t tag, const void *buf,
+		   size_t bytes, struct wlb_error *err)
 {
 	struct world *w = cc->w;
 	struct peer *p = &w->peer[wdst];
-	struct hdr h = {cc->id, tag, bytes};
+	struct hdr h = {id, tag, bytes};
 	struct iovec iov[2] = {{&h, sizeof h}, {(void *)buf, bytes}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 	int e = 0;
@@ -252,11 +258,17 @@ static int send_to(struct cpu_comm *cc, int wdst, uint32_t tag, const void *buf,
 	return 0;
 }
 
-/* Takes the first message of cc from member src with tag, waiting at most
- * the world's timeout; what names the operation in errors.  Unless want is
- * SIZE_MAX the message must hold want bytes (a collective's). */
-static int take(struct cpu_comm *cc, int src, uint32_t tag, const char *what, size_t want,
-		struct msg **out, struct wlb_error *err)
+static int send_to(struct cpu_comm *cc, int wdst, uint32_t tag, const void *buf, size_t bytes,
+		   struct wlb_error *err)
+{
+	return send_id(cc, cc->id, wdst, tag, buf, bytes, err);
+}
+
+/* Takes the first message of id from member src of cc with tag, waiting at
+ * most the world's timeout; what names the operation in errors.  Unless want
+ * is SIZE_MAX the message must hold want bytes (a collective's). */
+static int take_id(struct cpu_comm *cc, uint32_t id, int src, uint32_t tag, const char *what,
+		   size_t want, struct msg **out, struct wlb_error *err)
 {
 	struct world *w = cc->w;
 	int wsrc = cc->members[src], timed_out = 0, rc = 0;
@@ -274,7 +286,7 @@ static int take(struct cpu_comm *cc, int src, uint32_t tag, const char *what, si
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		struct msg **pp = &p->head, *prev = NULL;
-		while (*pp && ((*pp)->h.id != cc->id || (*pp)->h.tag != tag)) {
+		while (*pp && (((*pp)->h.id & ~WANT_ACK) != id || (*pp)->h.tag != tag)) {
 			prev = *pp;
 			pp = &(*pp)->next;
 		}
@@ -315,6 +327,12 @@ static int take(struct cpu_comm *cc, int src, uint32_t tag, const char *what, si
 		*out = NULL;
 	}
 	return rc;
+}
+
+static int take(struct cpu_comm *cc, int src, uint32_t tag, const char *what, size_t want,
+		struct msg **out, struct wlb_error *err)
+{
+	return take_id(cc, cc->id, src, tag, what, want, out, err);
 }
 
 static int check_buf(struct cpu_comm *cc, size_t count, enum wlb_dtype t, size_t blocks, int sum,
@@ -462,21 +480,35 @@ static int cpu_all_reduce(struct wlb_comm *c, const void *send, void *recv, size
 	return reduce(c->impl, send, 0, recv, count, t, "all_reduce", err);
 }
 
-static int cpu_send(struct wlb_comm *c, int peer, uint32_t tag, const void *buf, size_t count,
-		    enum wlb_dtype t, struct wlb_error *err)
+/* A single send is buffered: it never waits for its receiver.  A send of
+ * a p2p group asks for an acknowledgement, which the receiver sends when it
+ * takes the message, and the group completes only with them: a rendezvous,
+ * as NCCL's, so an order of sends and receives that would deadlock on GPUs
+ * deadlocks here too, and a receive's timeout names it. */
+static int p2p_send(struct cpu_comm *cc, int peer, uint32_t tag, const void *buf, size_t count,
+		    enum wlb_dtype t, int want_ack, struct wlb_error *err)
 {
-	struct cpu_comm *cc = c->impl;
 	size_t bytes;
 	int rc = check_peer(cc, peer, tag, "send", err);
 	if (!rc)
 		rc = check_buf(cc, count, t, 1, 0, "send", &bytes, err);
-	return rc ? rc : send_to(cc, cc->members[peer], tag, buf, bytes, err);
+	return rc ? rc : send_id(cc, cc->id | (want_ack ? WANT_ACK : 0), cc->members[peer], tag, buf,
+				 bytes, err);
 }
 
-static int cpu_recv(struct wlb_comm *c, int peer, uint32_t tag, void *buf, size_t count,
+static int p2p_acked(struct cpu_comm *cc, int peer, uint32_t tag, struct wlb_error *err)
+{
+	struct msg *m;
+	char what[48];
+	snprintf(what, sizeof what, "its receive of send tag %u", tag);
+	int rc = take_id(cc, cc->id | ACK, peer, tag, what, 0, &m, err);
+	free(m);
+	return rc;
+}
+
+static int p2p_recv(struct cpu_comm *cc, int peer, uint32_t tag, void *buf, size_t count,
 		    enum wlb_dtype t, struct wlb_error *err)
 {
-	struct cpu_comm *cc = c->impl;
 	struct msg *m;
 	size_t bytes;
 	char what[32];
@@ -496,8 +528,21 @@ static int cpu_recv(struct wlb_comm *c, int peer, uint32_t tag, void *buf, size_
 				   m->h.bytes, bytes);
 	else if (bytes)
 		memcpy(buf, m->data, bytes);
+	int ack = m->h.id & WANT_ACK ? send_id(cc, cc->id | ACK, cc->members[peer], tag, NULL, 0, err) : 0;
 	free(m);
-	return rc;
+	return rc ? rc : ack;
+}
+
+static int cpu_send(struct wlb_comm *c, int peer, uint32_t tag, const void *buf, size_t count,
+		    enum wlb_dtype t, struct wlb_error *err)
+{
+	return p2p_send(c->impl, peer, tag, buf, count, t, 0, err);
+}
+
+static int cpu_recv(struct wlb_comm *c, int peer, uint32_t tag, void *buf, size_t count,
+		    enum wlb_dtype t, struct wlb_error *err)
+{
+	return p2p_recv(c->impl, peer, tag, buf, count, t, err);
 }
 
 static int cpu_barrier(struct wlb_comm *c, struct wlb_error *err)
@@ -509,6 +554,30 @@ static int cpu_split(struct wlb_comm *c, int color, int key, struct wlb_comm **o
 		     struct wlb_error *err);
 static void cpu_destroy(struct wlb_comm *c);
 
+/* A group: its sends go out, its receives are taken, then the group waits
+ * for its sends' acknowledgements (NCCL's ncclGroupStart/End). */
+static int cpu_p2p(struct wlb_comm *c, const struct wlb_p2p *ops, int n, struct wlb_error *err)
+{
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++)
+		if (ops[i].send)
+			rc = p2p_send(c->impl, ops[i].peer, ops[i].tag, ops[i].buf, ops[i].count, ops[i].t, 1,
+				      err);
+	for (int i = 0; i < n && !rc; i++)
+		if (!ops[i].send)
+			rc = p2p_recv(c->impl, ops[i].peer, ops[i].tag, ops[i].buf, ops[i].count, ops[i].t, err);
+	for (int i = 0; i < n && !rc; i++)
+		if (ops[i].send)
+			rc = p2p_acked(c->impl, ops[i].peer, ops[i].tag, err);
+	return rc;
+}
+
+static int cpu_wait(struct wlb_comm *c, struct wlb_error *err)
+{
+	(void)c, (void)err;
+	return 0;
+}
+
 static const struct wlb_comm_ops cpu_ops = {
 	.split = cpu_split,
 	.all_gather = cpu_all_gather,
@@ -518,6 +587,8 @@ static const struct wlb_comm_ops cpu_ops = {
 	.recv = cpu_recv,
 	.barrier = cpu_barrier,
 	.destroy = cpu_destroy,
+	.p2p = cpu_p2p,
+	.wait = cpu_wait,
 };
 
 static struct cpu_comm *comm_new(struct world *w, uint32_t id, int size)

@@ -10,20 +10,24 @@
  * communicators are blocking ones: a rank that never joins (or dies inside
  * ncclCommInitRank / ncclCommSplit) is the launcher's timeout to catch.
  *
- * This simple version serialises point-to-point on the compute stream: a
- * send occupies the stream until the peer's matching receive runs, so two
- * ranks that both send before they receive would deadlock.  It relies on
- * the executor's order (Megatron's schedules, where every send meets its
- * peer's receive in the same order on both sides) for matching; tags are
- * ignored (NCCL matches messages between two ranks in order), and NCCL
- * cannot see a receive whose count differs from the send's.  A send or
- * receive to itself is refused (it would block the stream forever).
+ * Point-to-point is serialised on the compute stream: unlike comm.h's
+ * promise, a send occupies the stream until the peer's receive runs
+ * (anything beyond NCCL's connection buffers), so two ranks that both send
+ * before they receive deadlock; the caller must pair them as Megatron's
+ * fused send/receive steps do.  Tags are ignored (NCCL matches two ranks'
+ * messages in order) and NCCL cannot see a receive whose count differs from
+ * the send's.  Messages to itself (one stage with virtual stages) never
+ * touch NCCL: the send copies into a staging block on the stream, the
+ * receive takes the first one with its tag (same size, or an error naming
+ * both) and copies it out.
  *
  * Failures: every blocking wait (barrier, wlb_comm_nccl_check) polls the
  * stream with cudaStreamQuery every 1 ms, and ncclCommGetAsyncError of every
  * communicator of this world, at most timeout_s; on an async error or the
  * timeout it aborts all of them (ncclCommAbort, so the stream drains), and
- * every later call fails at once. */
+ * every later call fails at once.  Destroying a communicator whose stream
+ * does not drain within DRAIN_S (an error path: a peer may never come)
+ * aborts the world instead of ncclCommDestroy, which would wait forever. */
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -45,9 +49,12 @@ extern "C" {
 
 extern "C" int wlb_comm_nccl_check(struct wlb_comm *c, struct wlb_error *err);
 
+#define DRAIN_S 10.0   /* destroy: longest wait for the stream before aborting */
+
 /* What every communicator of one world shares. */
 struct world {
 	int refs, world_rank, failed;
+	int pools;                      /* the device has stream-ordered allocation */
 	double timeout_s;
 	cudaStream_t st;
 	float *zero;                    /* barrier: one device float, stays 0 */
@@ -55,10 +62,19 @@ struct world {
 	int n_comms, cap_comms;
 };
 
+/* A message to itself, staged on the device until its receive. */
+struct selfmsg {
+	uint32_t tag;
+	size_t bytes;
+	void *buf;
+	struct selfmsg *next;
+};
+
 struct ncomm {
 	struct wlb_comm c;
 	ncclComm_t nc;
 	struct world *w;
+	struct selfmsg *self;           /* sent to itself, not yet received, in order */
 };
 
 static struct ncomm *N(struct wlb_comm *c)
@@ -180,6 +196,19 @@ static int wait_stream(struct world *w, struct wlb_error *err)
 	return async_errors(w, err);
 }
 
+/* Whether the stream finishes its work within s seconds (polling). */
+static int drained(struct world *w, double s)
+{
+	double t0 = now_s();
+	cudaError_t e;
+
+	while ((e = cudaStreamQuery(w->st)) == cudaErrorNotReady && now_s() - t0 < s)
+		sleep_ms(1);
+	if (e != cudaSuccess)
+		cudaGetLastError();
+	return e == cudaSuccess;
+}
+
 /* ---- operations ------------------------------------------------------- */
 
 static int nccl_type(enum wlb_dtype t, ncclDataType_t *out, struct wlb_error *err)
@@ -285,10 +314,81 @@ static int check_peer(struct ncomm *n, int peer, struct wlb_error *err)
 {
 	if (peer < 0 || peer >= n->c.size)
 		return wlb_error_set(err, WLB_EINVAL, "peer %d outside 0 .. %d", peer, n->c.size - 1);
-	if (peer == n->c.rank)
-		return wlb_error_set(err, WLB_EINVAL, "peer %d is this rank (not supported over "
-				     "NCCL)", peer);
 	return 0;
+}
+
+/* Device memory in stream order (plain cudaMalloc / cudaFree without pools). */
+static cudaError_t stage_alloc(struct world *w, void **p, size_t bytes)
+{
+	return w->pools ? cudaMallocAsync(p, bytes ? bytes : 1, w->st)
+			: cudaMalloc(p, bytes ? bytes : 1);
+}
+
+static void stage_free(struct world *w, void *p)
+{
+	if (w->pools)
+		cudaFreeAsync(p, w->st);
+	else
+		cudaFree(p);
+}
+
+/* A send to itself: a copy of buf, queued. */
+static int self_send(struct ncomm *n, uint32_t tag, const void *buf, size_t bytes,
+		     struct wlb_error *err)
+{
+	struct selfmsg *m = (struct selfmsg *)calloc(1, sizeof *m), **end;
+	int rc = 0;
+
+	if (!m)
+		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
+	m->tag = tag;
+	m->bytes = bytes;
+	CU(stage_alloc(n->w, &m->buf, bytes));
+	if (bytes)
+		CU(cudaMemcpyAsync(m->buf, buf, bytes, cudaMemcpyDeviceToDevice, n->w->st));
+	for (end = &n->self; *end; end = &(*end)->next)
+		;
+	*end = m;
+	return 0;
+out:
+	cudaGetLastError();
+	if (m->buf)
+		stage_free(n->w, m->buf);
+	free(m);
+	return rc;
+}
+
+/* A receive from itself: the first queued message with the tag. */
+static int self_recv(struct ncomm *n, uint32_t tag, void *buf, size_t bytes, struct wlb_error *err)
+{
+	struct selfmsg **at = &n->self, *m;
+	int rc = 0;
+
+	while (*at && (*at)->tag != tag)
+		at = &(*at)->next;
+	if (!(m = *at))
+		return wlb_error_set(err, WLB_EINVAL, "no message to itself with tag %u was sent "
+				     "before its receive", tag);
+	*at = m->next; /* a message of the wrong size is consumed, as on the CPU */
+	if (m->bytes != bytes)
+		rc = wlb_error_set(err, WLB_EINVAL, "message to itself (tag %u) has %zu bytes, "
+				   "expected %zu", tag, m->bytes, bytes);
+	else if (bytes)
+		CU(cudaMemcpyAsync(buf, m->buf, bytes, cudaMemcpyDeviceToDevice, n->w->st));
+out:
+	stage_free(n->w, m->buf);
+	free(m);
+	return rc;
+}
+
+static void self_drop(struct ncomm *n)
+{
+	while (n->self) {
+		struct selfmsg *m = n->self;
+		n->self = m->next;
+		stage_free(n->w, m->buf);
+		free(m);
+	}
 }
 
 static int c_send(struct wlb_comm *c, int peer, uint32_t tag, const void *buf, size_t count,
@@ -298,11 +398,13 @@ static int c_send(struct wlb_comm *c, int peer, uint32_t tag, const void *buf, s
 	ncclDataType_t dt = ncclFloat32;
 	int rc;
 
-	(void)tag; /* NCCL matches in order */
 	if ((rc = begin(n, t, &dt, err)) != 0)
 		goto out;
 	TRY(check_peer(n, peer, err));
-	NC(ncclSend(buf, count, dt, peer, n->nc, n->w->st), n->nc);
+	if (peer == n->c.rank)
+		TRY(self_send(n, tag, buf, count * wlb_dtype_size(t), err));
+	else /* tags: NCCL matches in order */
+		NC(ncclSend(buf, count, dt, peer, n->nc, n->w->st), n->nc);
 out:
 	return fail(n, rc, "send", err);
 }
@@ -314,13 +416,59 @@ static int c_recv(struct wlb_comm *c, int peer, uint32_t tag, void *buf, size_t 
 	ncclDataType_t dt = ncclFloat32;
 	int rc;
 
-	(void)tag;
 	if ((rc = begin(n, t, &dt, err)) != 0)
 		goto out;
 	TRY(check_peer(n, peer, err));
-	NC(ncclRecv(buf, count, dt, peer, n->nc, n->w->st), n->nc);
+	if (peer == n->c.rank)
+		TRY(self_recv(n, tag, buf, count * wlb_dtype_size(t), err));
+	else
+		NC(ncclRecv(buf, count, dt, peer, n->nc, n->w->st), n->nc);
 out:
 	return fail(n, rc, "recv", err);
+}
+
+/* Messages to itself are staged on the host side (sends before receives);
+ * the others go in one NCCL group, so that neighbours sending to each other
+ * do not wait on each other. */
+static int c_p2p(struct wlb_comm *c, const struct wlb_p2p *ops, int n_ops, struct wlb_error *err)
+{
+	struct ncomm *n = N(c);
+	ncclDataType_t dt = ncclFloat32;
+	int rc = 0, grouped = 0;
+
+	for (int i = 0; i < n_ops && !rc; i++)
+		if (ops[i].send && ops[i].peer == n->c.rank)
+			rc = c_send(c, ops[i].peer, ops[i].tag, ops[i].buf, ops[i].count, ops[i].t, err);
+	for (int i = 0; i < n_ops && !rc; i++) {
+		const struct wlb_p2p *o = &ops[i];
+		if ((rc = begin(n, o->t, &dt, err)) || (rc = check_peer(n, o->peer, err)))
+			break;
+		if (o->peer == n->c.rank)
+			continue;
+		if (!grouped) {
+			NC(ncclGroupStart(), n->nc);
+			grouped = 1;
+		}
+		if (o->send)
+			NC(ncclSend(o->buf, o->count, dt, o->peer, n->nc, n->w->st), n->nc);
+		else
+			NC(ncclRecv(o->buf, o->count, dt, o->peer, n->nc, n->w->st), n->nc);
+	}
+out:
+	if (grouped) {
+		ncclResult_t r = ncclGroupEnd();
+		if (!rc && r != ncclSuccess)
+			rc = wlb_cu_nccl_fail(err, "ncclGroupEnd()", r, n->nc);
+	}
+	for (int i = 0; i < n_ops && !rc; i++)
+		if (!ops[i].send && ops[i].peer == n->c.rank)
+			rc = c_recv(c, ops[i].peer, ops[i].tag, ops[i].buf, ops[i].count, ops[i].t, err);
+	return fail(n, rc, "p2p", err);
+}
+
+static int c_wait(struct wlb_comm *c, struct wlb_error *err)
+{
+	return wait_stream(N(c)->w, err);
 }
 
 static int c_barrier(struct wlb_comm *c, struct wlb_error *err)
@@ -343,17 +491,22 @@ static void c_destroy(struct wlb_comm *c)
 	if (!c)
 		return;
 	n = N(c);
+	/* work the stream does not finish soon (an error path): a peer it waits
+	 * for may never come, and ncclCommDestroy would wait with it; abort */
+	if (!n->w->failed && !drained(n->w, DRAIN_S))
+		world_abort(n->w);
 	if (!n->w->failed) { /* aborted communicators are freed already */
 		world_remove(n->w, n->nc);
 		ncclCommDestroy(n->nc);
 	}
+	self_drop(n);
 	world_unref(n->w);
 	free(n);
 }
 
 static const struct wlb_comm_ops nccl_ops = {
 	c_split, c_all_gather, c_reduce_scatter, c_all_reduce, c_send, c_recv, c_barrier,
-	c_destroy,
+	c_destroy, c_p2p, c_wait,
 };
 
 static int wrap(struct world *w, ncclComm_t nc, struct wlb_comm **out, struct wlb_error *err)
@@ -468,7 +621,7 @@ extern "C" int wlb_comm_nccl_world(const struct wlb_launch *l, const char *id_fi
 	struct world *w = NULL;
 	ncclUniqueId id;
 	ncclComm_t nc = NULL;
-	int rc = 0;
+	int rc = 0, dev = 0;
 
 	*out = NULL;
 	if (!l || l->size < 1 || l->rank < 0 || l->rank >= l->size || !stream ||
@@ -483,6 +636,11 @@ extern "C" int wlb_comm_nccl_world(const struct wlb_launch *l, const char *id_fi
 	w->timeout_s = timeout_s;
 	w->st = (cudaStream_t)stream;
 	w->refs = 1; /* ours, until the world communicator holds it */
+	CU(cudaGetDevice(&dev));
+	if (cudaDeviceGetAttribute(&w->pools, cudaDevAttrMemoryPoolsSupported, dev) != cudaSuccess) {
+		cudaGetLastError();
+		w->pools = 0;
+	}
 	CU(cudaMalloc((void **)&w->zero, sizeof(float)));
 	CU(cudaMemsetAsync(w->zero, 0, sizeof(float), w->st));
 	if (l->rank == 0) {

@@ -44,6 +44,8 @@ struct wlb_dev_ops {
 	/* Host ints to a device int array. */
 	int (*upload_int)(struct wlb_dev *d, int *dst, const int *src, size_t n,
 			  struct wlb_error *err);
+	/* bytes of zeros. */
+	int (*zero)(struct wlb_dev *d, void *x, size_t bytes, struct wlb_error *err);
 	/* n values uniform in (-scale, scale), a pure function of (seed, index). */
 	int (*fill)(struct wlb_dev *d, void *x, size_t n, uint64_t seed, double scale,
 		    struct wlb_error *err);

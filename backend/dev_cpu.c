@@ -98,6 +98,14 @@ static int cpu_upload_int(struct wlb_dev *d, int *dst, const int *src, size_t n,
 	return 0;
 }
 
+static int cpu_zero(struct wlb_dev *d, void *x, size_t bytes, struct wlb_error *err)
+{
+	(void)d, (void)err;
+	if (bytes)
+		memset(x, 0, bytes);
+	return 0;
+}
+
 /* put and get: host memory is the device's */
 static int cpu_copy(struct wlb_dev *d, void *dst, const void *src, size_t bytes,
 		    struct wlb_error *err)
@@ -349,6 +357,7 @@ static const struct wlb_dev_ops cpu_ops = {
 	.upload = cpu_upload,
 	.download = cpu_download,
 	.upload_int = cpu_upload_int,
+	.zero = cpu_zero,
 	.put = cpu_copy,
 	.get = cpu_copy,
 	.fill = cpu_fill,

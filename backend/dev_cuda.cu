@@ -11,7 +11,8 @@
  * for the stream (their host buffers are pageable staging), and sync.
  *
  * Memory comes from the stream-ordered allocator (cudaMallocAsync, plain
- * cudaMalloc where the device has no memory pools), zeroed on the stream;
+ * cudaMalloc where the device has no memory pools; the pool keeps what is
+ * freed instead of returning it at each synchronisation), zeroed on the stream;
  * bytes / peak_bytes count what alloc handed out (not the cuBLASLt
  * workspace nor the attention backward's scratch).  GEMM plans (descriptors,
  * layouts and the heuristic's algorithm) are cached per shape, transposes
@@ -304,13 +305,31 @@ static int attn_args(const struct wlb_dev_attn *s, struct wlb_attn_dev *o, struc
 	return 0;
 }
 
+/* attn.cu loads Q, K, V and dO 16 bytes at a time and O, dQ, dK, dV, lse 4
+ * bytes at a time: a misaligned pointer would be a sticky misaligned-address
+ * fault, so it is an error here (alloc's are aligned). */
+static int attn_aligned(const void *const *p16, int n16, const void *const *p4, int n4,
+			struct wlb_error *err)
+{
+	for (int i = 0; i < n16 + n4; i++) {
+		const void *p = i < n16 ? p16[i] : p4[i - n16];
+		size_t al = i < n16 ? 16 : 4;
+		if ((uintptr_t)p % al)
+			return wlb_error_set(err, WLB_EINVAL, "buffer %p is not %zu-byte aligned", p,
+					     al);
+	}
+	return 0;
+}
+
 static int d_attn_fwd(struct wlb_dev *d, const struct wlb_dev_attn *s, const void *q,
 		      const void *k, const void *v, void *o, void *lse, struct wlb_error *err)
 {
+	const void *p16[] = {q, k, v}, *p4[] = {o, lse};
 	struct wlb_attn_dev a;
 	int rc = 0, e;
 
 	TRY(attn_args(s, &a, err));
+	TRY(attn_aligned(p16, 3, p4, 2, err));
 	e = wlb_attn_cuda_fwd(&a, (const uint16_t *)q, (const uint16_t *)k, (const uint16_t *)v,
 			      (uint16_t *)o, (float *)lse, X(d)->st);
 	if (e)
@@ -326,11 +345,13 @@ static int d_attn_bwd(struct wlb_dev *d, const struct wlb_dev_attn *s, const voi
 		      const void *dout, void *dq, void *dk, void *dv, struct wlb_error *err)
 {
 	struct cdev *x = X(d);
+	const void *p16[] = {q, k, v, dout}, *p4[] = {o, lse, dq, dk, dv};
 	struct wlb_attn_dev a;
 	size_t nq, nk;
 	int rc = 0, e;
 
 	TRY(attn_args(s, &a, err));
+	TRY(attn_aligned(p16, 4, p4, 5, err));
 	nq = (size_t)(s->total_q > 0 ? s->total_q : 0) * s->heads * s->head_dim;
 	nk = (size_t)(s->total_k > 0 ? s->total_k : 0) * s->kv_heads * s->head_dim;
 	if (s->n_pieces == 0 || s->max_k == 0 || s->total_k == 0) {
@@ -406,6 +427,15 @@ static int d_swiglu_bwd(struct wlb_dev *d, const void *h, const void *da, void *
 {
 	ELEMENTWISE("swiglu_bwd", swiglu_bwd_kernel, items(rows, f), (const bf16 *)h,
 		    (const bf16 *)da, (bf16 *)dh, items(rows, f), f);
+}
+
+static int d_zero(struct wlb_dev *d, void *p, size_t bytes, struct wlb_error *err)
+{
+	int rc = 0;
+	if (bytes)
+		CU(cudaMemsetAsync(p, 0, bytes, X(d)->st));
+out:
+	return rc;
 }
 
 static int d_fill(struct wlb_dev *d, void *p, size_t n, uint64_t seed, double scale,
@@ -503,24 +533,41 @@ static void d_close(struct wlb_dev *d)
 }
 
 static const struct wlb_dev_ops cuda_ops = {
-	d_alloc, d_free, d_upload, d_download, d_upload_int, d_fill, wlb_cdev_gemm, d_attn_fwd,
+	d_alloc, d_free, d_upload, d_download, d_upload_int, d_zero, d_fill, wlb_cdev_gemm, d_attn_fwd,
 	d_attn_bwd, d_gather_rows, d_scatter_add_rows, d_copy2d, d_axpy, d_swiglu_fwd,
 	d_swiglu_bwd, d_mark, d_elapsed_ms, d_sync, d_close, d_put, d_get,
 };
+
+/* The stream-ordered allocator's pool keeps what is freed (the default
+ * release threshold, 0, hands it back to the driver at every synchronisation,
+ * so each iteration's first allocations would map memory again inside the
+ * timed steps).  Not fatal: without it the pool only costs time. */
+static void keep_pool(int device)
+{
+	cudaMemPool_t pool;
+	uint64_t keep = UINT64_MAX;
+
+	if (cudaDeviceGetMemPool(&pool, device) != cudaSuccess ||
+	    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep) != cudaSuccess)
+		cudaGetLastError();
+}
 
 extern "C" int wlb_dev_cuda_open(int local_rank, struct wlb_dev **out, struct wlb_error *err)
 {
 	struct cdev *x;
 	cudaDeviceProp p;
 	cudaError_t e;
-	int rc = 0, n = 0;
+	int rc = 0, n = 0, dev;
 
 	*out = NULL;
 	if ((e = cudaGetDeviceCount(&n)) != cudaSuccess) {
 		cudaGetLastError();
 		n = 0;
 	}
-	if (local_rank < 0 || local_rank >= n)
+	/* one visible device: a launcher bound this rank to its GPU
+	 * (CUDA_VISIBLE_DEVICES per rank), whatever its local rank */
+	dev = n == 1 && local_rank > 0 ? 0 : local_rank;
+	if (local_rank < 0 || dev >= n)
 		return wlb_error_set(err, WLB_EINVAL, "no CUDA device %d (found %d%s%s)", local_rank, n,
 				     e != cudaSuccess ? ": " : "",
 				     e != cudaSuccess ? cudaGetErrorString(e) : "");
@@ -532,15 +579,16 @@ extern "C" int wlb_dev_cuda_open(int local_rank, struct wlb_dev **out, struct wl
 	x->d.tolerance = 2e-2;
 	x->d.lse_size = sizeof(float);
 	x->d.impl = x;
-	x->device = local_rank;
-	CU(cudaSetDevice(local_rank));
-	CU(cudaGetDeviceProperties(&p, local_rank));
+	x->device = dev;
+	CU(cudaSetDevice(dev));
+	CU(cudaGetDeviceProperties(&p, dev));
 	wlb_cu_copy_str(x->d.device_name, sizeof x->d.device_name, p.name);
-	if (cudaDeviceGetAttribute(&x->pools, cudaDevAttrMemoryPoolsSupported, local_rank) !=
-	    cudaSuccess) {
+	if (cudaDeviceGetAttribute(&x->pools, cudaDevAttrMemoryPoolsSupported, dev) != cudaSuccess) {
 		cudaGetLastError();
 		x->pools = 0;
 	}
+	if (x->pools)
+		keep_pool(dev);
 	CU(cudaStreamCreateWithFlags(&x->st, cudaStreamNonBlocking));
 	x->d.stream = (void *)x->st;
 	LT(cublasLtCreate(&x->lt));
@@ -548,7 +596,7 @@ extern "C" int wlb_dev_cuda_open(int local_rank, struct wlb_dev **out, struct wl
 	*out = &x->d;
 out:
 	if (rc) {
-		wlb_error_prefix(err, "CUDA device %d", local_rank);
+		wlb_error_prefix(err, "CUDA device %d", dev);
 		d_close(&x->d);
 	}
 	return rc;

@@ -236,25 +236,62 @@ static int step_end(struct wlb_rank *R, int slot, int bwd)
 	return wlb_rank_mark(R, &R->step_mark[(slot * 2 + bwd) * 2 + 1]);
 }
 
-static int fwd(struct wlb_rank *R, size_t iter, int k, int c)
+/* The pipeline's p2p, Megatron's way: the schedule's steps are grouped into
+ * units (a lone forward of the warm-up, a forward with the backward after
+ * it in the steady state, a lone backward of the cool-down); between two
+ * units one group sends what the previous unit produced and receives what
+ * the next one needs.  Under NCCL, whose sends wait for their receives,
+ * this is what keeps neighbouring stages from waiting on each other. */
+
+static int add_p2p(struct wlb_rank *R, int send, int peer, uint32_t t, void *buf, size_t n)
+{
+	if (R->n_group == 4)
+		return wlb_error_set(R->err, WLB_ERANGE, "internal: more than 4 p2p ops in a group");
+	R->group[R->n_group++] = (struct wlb_p2p){send, peer, t, buf, n, R->dev->dtype};
+	return 0;
+}
+
+/* Issues the group, then frees what it sent (stream-ordered on a GPU). */
+static int flush_p2p(struct wlb_rank *R)
+{
+	int rc = R->n_group ? R->ppc->ops->p2p(R->ppc, R->group, R->n_group, R->err) : 0;
+	for (int i = 0; i < R->n_group; i++)
+		if (R->group[i].send)
+			DEV(R)->free(R->dev, R->group[i].buf);
+	R->n_group = 0;
+	return rc;
+}
+
+/* Buffers of a step's input, and its receive into the group. */
+static int step_input(struct wlb_rank *R, size_t iter, const struct wlb_step *st)
+{
+	const int k = (int)st->mb, c = st->chunk, bwd = st->kind == WLB_STEP_BWD;
+	const int g = c * R->pp + R->pp_i, last = R->pp * R->vpp - 1;
+	struct wlb_chunk_act *ca = &R->act[k * R->vpp + c];
+	size_t n = (size_t)R->mb[k].rows / (size_t)R->tp * (size_t)R->H;
+	void **buf = bwd ? &ca->dx : &ca->x;
+
+	if (!(*buf = DEV(R)->alloc(R->dev, n * R->esz, R->err)))
+		return R->err->code;
+	if (bwd)
+		return g == last ? 0 : add_p2p(R, 0, (R->pp_i + 1) % R->pp, tag(1, k, g), ca->dx, n);
+	if (g != 0)
+		return add_p2p(R, 0, (R->pp_i + R->pp - 1) % R->pp, tag(0, k, g), ca->x, n);
+	if (R->check)
+		return DEV(R)->copy2d(R->dev, ca->x, R->H, R->x0[k], R->H, (int)(n / (size_t)R->H), R->H,
+				      R->err);
+	/* the first stage's input: random, standing in for the embedding */
+	return DEV(R)->fill(R->dev, ca->x, n, mix(mix(mix(R->seed, iter), (uint64_t)(R->dp_i * R->m + k)),
+						  (uint64_t)(R->cp_i * R->tp + R->tp_i)), 1.0, R->err);
+}
+
+static int fwd(struct wlb_rank *R, int k, int c)
 {
 	const int g = c * R->pp + R->pp_i, last = R->pp * R->vpp - 1, slot = k * R->vpp + c;
 	const struct wlb_mb_dev *mb = &R->mb[k];
 	struct wlb_chunk_act *ca = &R->act[slot];
 	size_t n = (size_t)mb->rows / (size_t)R->tp * (size_t)R->H;
-	int prev = (R->pp_i + R->pp - 1) % R->pp, next = (R->pp_i + 1) % R->pp;
 
-	if (!(ca->x = DEV(R)->alloc(R->dev, n * R->esz, R->err)))
-		return R->err->code;
-	if (g == 0 && R->check)
-		TRY_RC(DEV(R)->copy2d(R->dev, ca->x, R->H, R->x0[k], R->H, (int)(n / (size_t)R->H), R->H,
-				      R->err));
-	else if (g == 0) /* the first stage's input: random, standing in for the embedding */
-		TRY_RC(DEV(R)->fill(R->dev, ca->x, n,
-				    mix(mix(mix(R->seed, iter), (uint64_t)(R->dp_i * R->m + k)),
-					(uint64_t)(R->cp_i * R->tp + R->tp_i)), 1.0, R->err));
-	else
-		TRY_RC(R->ppc->ops->recv(R->ppc, prev, tag(0, k, g), ca->x, n, R->dev->dtype, R->err));
 	TRY_RC(step_begin(R, slot, 0));
 	if (R->world->rank == 1 && wlb_run_fault("die"))
 		_exit(7);
@@ -272,10 +309,11 @@ static int fwd(struct wlb_rank *R, size_t iter, int k, int c)
 				    0, R->err));
 	}
 	TRY_RC(step_end(R, slot, 0));
-	if (g != last)
-		TRY_RC(R->ppc->ops->send(R->ppc, next, tag(0, k, g + 1), ca->x, n, R->dev->dtype, R->err));
-	DEV(R)->free(R->dev, ca->x);
+	void *x = ca->x;
 	ca->x = NULL;
+	if (g != last) /* sent, and freed, with the next group */
+		return add_p2p(R, 1, (R->pp_i + 1) % R->pp, tag(0, k, g + 1), x, n);
+	DEV(R)->free(R->dev, x);
 	return 0;
 }
 
@@ -285,14 +323,9 @@ static int bwd(struct wlb_rank *R, int k, int c)
 	const struct wlb_mb_dev *mb = &R->mb[k];
 	struct wlb_chunk_act *ca = &R->act[slot];
 	size_t n = (size_t)mb->rows / (size_t)R->tp * (size_t)R->H;
-	int prev = (R->pp_i + R->pp - 1) % R->pp, next = (R->pp_i + 1) % R->pp;
-	void *dx = DEV(R)->alloc(R->dev, n * R->esz, R->err);
+	void *dx = ca->dx;
 
-	if (!dx)
-		return R->err->code;
 	R->fresh = R->fresh_chunk[c];
-	if (g != last)
-		TRY_RC(R->ppc->ops->recv(R->ppc, next, tag(1, k, g), dx, n, R->dev->dtype, R->err));
 	TRY_RC(step_begin(R, slot, 1));
 	if (g == last) { /* loss 1/2 |logits|^2 / tokens: its gradient is logits / tokens */
 		size_t nl = (size_t)mb->rows * R->V;
@@ -300,7 +333,7 @@ static int bwd(struct wlb_rank *R, int k, int c)
 		void *dxf = wlb_rank_scratch(R, SC_DXF, (size_t)mb->rows * R->H);
 		if (!dl || !dxf)
 			return R->err->code;
-		TRY_RC(DEV(R)->fill(R->dev, dl, nl, 0, 0.0, R->err));
+		TRY_RC(DEV(R)->zero(R->dev, dl, nl * R->esz, R->err));
 		TRY_RC(DEV(R)->axpy(R->dev, dl, ca->logits, nl, 1.0 / (double)(mb->tokens + 1), R->err));
 		TRY_RC(DEV(R)->gemm(R->dev, 0, 1, mb->rows, R->H, R->V, dl, R->wout, dxf, 0, R->err));
 		TRY_RC(DEV(R)->gemm(R->dev, 1, 0, R->H, R->V, mb->rows, ca->xf_last, dl, R->g_wout,
@@ -314,10 +347,28 @@ static int bwd(struct wlb_rank *R, int k, int c)
 		TRY_RC(wlb_layer_bwd(R, mb, &R->w[c * R->lpc + l], &ca->l[l], dx));
 	R->fresh_chunk[c] = 0;
 	TRY_RC(step_end(R, slot, 1));
+	ca->dx = NULL;
 	if (g != 0)
-		TRY_RC(R->ppc->ops->send(R->ppc, prev, tag(1, k, g - 1), dx, n, R->dev->dtype, R->err));
+		return add_p2p(R, 1, (R->pp_i + R->pp - 1) % R->pp, tag(1, k, g - 1), dx, n);
 	DEV(R)->free(R->dev, dx);
 	return 0;
+}
+
+/* The schedule's steps, unit by unit (see add_p2p). */
+static int run_steps(struct wlb_rank *R, size_t iter, const struct wlb_step *order, size_t n_steps)
+{
+	for (size_t i = 0; i < n_steps;) {
+		size_t len = i + 1 < n_steps && order[i].kind == WLB_STEP_FWD &&
+			     order[i + 1].kind == WLB_STEP_BWD ? 2 : 1;
+		for (size_t j = i; j < i + len; j++)
+			TRY_RC(step_input(R, iter, &order[j]));
+		TRY_RC(flush_p2p(R));
+		for (size_t j = i; j < i + len; j++)
+			TRY_RC(order[j].kind == WLB_STEP_FWD ? fwd(R, (int)order[j].mb, order[j].chunk)
+							     : bwd(R, (int)order[j].mb, order[j].chunk));
+		i += len;
+	}
+	return flush_p2p(R);
 }
 
 /* The gradient all-reduce over DP x CP (timed into the record's head), then SGD. */
@@ -379,15 +430,15 @@ static int iteration(struct wlb_rank *R, size_t iter, double *rec)
 		R->fresh_chunk[c] = 1;
 	R->n_marks = 0;
 	R->n_spans = 0;
+	R->dev->peak_bytes = R->dev->bytes; /* this iteration's peak, not --check's */
 	if ((rc = DEV(R)->sync(R->dev, R->err)) || (rc = R->world->ops->barrier(R->world, R->err)))
 		goto out;
 	t0 = now_ms();
 	if ((rc = wlb_rank_mark(R, &R->mark0)))
 		goto out;
-	for (size_t i = 0; i < n_steps && !rc; i++)
-		rc = order[i].kind == WLB_STEP_FWD ? fwd(R, iter, (int)order[i].mb, order[i].chunk)
-						   : bwd(R, (int)order[i].mb, order[i].chunk);
-	if (rc || (rc = dp_sync_and_step(R)) || (rc = DEV(R)->sync(R->dev, R->err)))
+	rc = run_steps(R, iter, order, n_steps);
+	if (rc || (rc = dp_sync_and_step(R)) || (rc = R->world->ops->wait(R->world, R->err)) ||
+	    (rc = DEV(R)->sync(R->dev, R->err)))
 		goto out;
 	rec[0] = now_ms() - t0;
 	rec[1] = (double)R->dev->peak_bytes;
@@ -416,8 +467,15 @@ static void teardown(struct wlb_rank *R)
 				if (p[k])
 					DEV(R)->free(R->dev, p[k]);
 		}
+	for (int i = 0; i < R->n_group; i++) /* a failed iteration's unsent group */
+		if (R->group[i].send)
+			DEV(R)->free(R->dev, R->group[i].buf);
 	if (R->act)
 		for (size_t i = 0; i < (size_t)R->m * R->vpp; i++) {
+			void *p[] = {R->act[i].x, R->act[i].dx, R->act[i].xf_last, R->act[i].logits};
+			for (int k = 0; k < 4; k++)
+				if (p[k])
+					DEV(R)->free(R->dev, p[k]);
 			for (int l = 0; R->act[i].l && l < R->lpc; l++)
 				wlb_layer_act_free(R, &R->act[i].l[l]);
 			free(R->act[i].l);
@@ -462,6 +520,8 @@ static int gather(struct wlb_rank *R, const double *mine, double *all, size_t n)
 		rc = DEV(R)->put(R->dev, s, mine, bytes, R->err);
 	if (!rc)
 		rc = R->world->ops->all_gather(R->world, s, r, n, WLB_DT_F64, R->err);
+	if (!rc)
+		rc = R->world->ops->wait(R->world, R->err);
 	if (!rc)
 		rc = DEV(R)->sync(R->dev, R->err);
 	if (!rc)

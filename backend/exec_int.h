@@ -28,6 +28,7 @@ struct wlb_mb_dev {
 struct wlb_chunk_act {
 	struct wlb_layer_act *l;           /* [layers per chunk] */
 	void *x;                           /* the chunk's running activation, rows/tp x H */
+	void *dx;                          /* its gradient, in the backward */
 	void *xf_last, *logits;            /* last chunk of the model only */
 };
 
@@ -67,6 +68,8 @@ struct wlb_rank {
 	int n_marks, mark0;
 	struct wlb_span *spans;
 	size_t n_spans, cap_spans;
+	struct wlb_p2p group[4];           /* the pipeline's next p2p group (exec.c) */
+	int n_group;
 	int span_at[2];                    /* record offsets of attention and comm spans, -1: none */
 	int *step_mark;                    /* [slot * 2 + bwd][start, end] marks */
 	int *fresh_chunk;                  /* [chunk]: its next gradient overwrites */

@@ -154,12 +154,12 @@ int wlb_layer_bwd(struct wlb_rank *R, const struct wlb_mb_dev *mb, struct wlb_la
 	TRY_RC(gemm(R, 0, 1, rows, qw, H, dyf, w->o, dout, 0));
 	TRY_RC(gemm(R, 1, 0, qw, H, rows, a->o, dyf, w->g_o, acc));
 	TRY_RC(wlb_layer_gather_kv(R, mb, a->kv_all, &kp, &vp));
-	TRY_RC(DEV(R)->fill(R->dev, dq, (size_t)rows * qw, 0, 0.0, R->err)); /* padding rows */
+	TRY_RC(DEV(R)->zero(R->dev, dq, (size_t)rows * qw * R->esz, R->err)); /* padding rows */
 	TRY_RC(attn(R, mb, 1, a->q, kp, vp, a->o, a->lse, dout, dq, dkp, dvp));
 	char *dkvb = dkvp;
 	TRY_RC(DEV(R)->copy2d(R->dev, dkvb, kvw, dkp, kw, mb->total_k, kw, R->err));
 	TRY_RC(DEV(R)->copy2d(R->dev, dkvb + (size_t)kw * R->esz, kvw, dvp, kw, mb->total_k, kw, R->err));
-	TRY_RC(DEV(R)->fill(R->dev, dkv_all, (size_t)R->cp * rows * kvw, 0, 0.0, R->err));
+	TRY_RC(DEV(R)->zero(R->dev, dkv_all, (size_t)R->cp * rows * kvw * R->esz, R->err));
 	TRY_RC(DEV(R)->scatter_add_rows(R->dev, dkv_all, dkvp, mb->kv_idx, mb->total_k, kvw, R->err));
 	TRY_RC(wlb_rank_rs(R, R->cpc, dkv_all, dkv, (size_t)rows * kvw));
 	char *dqkvb = dqkv;
