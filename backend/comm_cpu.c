@@ -13,7 +13,7 @@
  * Point-to-point tags must be below 2^31; collectives use 2^31 + a count per
  * communicator (members call collectives in the same order).  One thread at
  * a time per communicator; those left when the world is destroyed fail. */
-#include "comm.h"
+#include "comm_cpu_int.h"
 #include "launch.h"
 
 #include <errno.h>
@@ -29,65 +29,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#define COLL_TAG 0x80000000u
-/* on a message's id: the sender waits for an acknowledgement (a p2p group's
- * send), and the acknowledgement itself (see p2p_send) */
-#define WANT_ACK 0x40000000u
-#define ACK 0x80000000u
 
-struct hdr {
-	uint32_t id, tag;
-	uint64_t bytes;
-};
-
-_Static_assert(sizeof(struct hdr) == 16, "no padding in the header");
-
-struct msg {
-	struct msg *next;
-	struct hdr h;
-	unsigned char data[];
-};
-
-_Static_assert(offsetof(struct msg, data) % 8 == 0, "payload aligned for doubles");
-
-struct peer {
-	int fd;                      /* -1: self, or after the world stopped */
-	pthread_mutex_t send_mu;     /* one message at a time on the socket */
-	struct msg *head, *tail;     /* mailbox, under world mu */
-	int closed, close_errno;     /* under mu; errno 0: end of file */
-	/* the receiver thread's own */
-	struct hdr hdr;
-	size_t hdr_got, got;
-	struct msg *cur;
-	int rx_done;
-};
-
-struct world {
-	int rank, size;
-	double timeout_s;
-	struct peer peer[WLB_LAUNCH_MAX];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_t rx;
-	int wake[2];
-	int stopped;                 /* under mu: the world comm was destroyed */
-	int refs;                    /* under mu: communicators alive */
-	uint32_t next_id;
-};
-
-struct cpu_comm {
-	struct wlb_comm pub;
-	struct world *w;
-	uint32_t id, coll_seq;
-	int members[];               /* world rank of each member */
-};
 
 size_t wlb_dtype_size(enum wlb_dtype t)
 {
 	return t == WLB_DT_F64 ? 8 : t == WLB_DT_F32 ? 4 : t == WLB_DT_BF16 ? 2 : 0;
 }
 
-static struct msg *msg_new(size_t bytes)
+struct msg *wlb_cpuc_msg_new(size_t bytes)
 {
 	struct msg *m;
 	if (bytes > SIZE_MAX - sizeof *m)
@@ -157,7 +106,7 @@ static void rx_read(struct world *w, int src)
 			p->hdr_got += (size_t)r;
 			if (p->hdr_got < sizeof p->hdr)
 				continue;
-			p->cur = p->hdr.bytes > SIZE_MAX ? NULL : msg_new((size_t)p->hdr.bytes);
+			p->cur = p->hdr.bytes > SIZE_MAX ? NULL : wlb_cpuc_msg_new((size_t)p->hdr.bytes);
 			if (!p->cur) {
 				peer_closed(w, src, ENOMEM);
 				return;
@@ -215,7 +164,7 @@ static int send_id(struct cpu_comm *cc, uint32_t id, int wdst, uint32_t tag, con
 	int e = 0;
 
 	if (wdst == w->rank) {
-		struct msg *m = msg_new(bytes);
+		struct msg *m = wlb_cpuc_msg_new(bytes);
 		if (!m)
 			return wlb_error_set(err, WLB_ENOMEM, "rank %d: out of memory for a %zu-byte "
 					     "message", w->rank, bytes);
@@ -258,7 +207,7 @@ static int send_id(struct cpu_comm *cc, uint32_t id, int wdst, uint32_t tag, con
 	return 0;
 }
 
-static int send_to(struct cpu_comm *cc, int wdst, uint32_t tag, const void *buf, size_t bytes,
+int wlb_cpuc_send_to(struct cpu_comm *cc, int wdst, uint32_t tag, const void *buf, size_t bytes,
 		   struct wlb_error *err)
 {
 	return send_id(cc, cc->id, wdst, tag, buf, bytes, err);
@@ -329,13 +278,13 @@ static int take_id(struct cpu_comm *cc, uint32_t id, int src, uint32_t tag, cons
 	return rc;
 }
 
-static int take(struct cpu_comm *cc, int src, uint32_t tag, const char *what, size_t want,
+int wlb_cpuc_take(struct cpu_comm *cc, int src, uint32_t tag, const char *what, size_t want,
 		struct msg **out, struct wlb_error *err)
 {
 	return take_id(cc, cc->id, src, tag, what, want, out, err);
 }
 
-static int check_buf(struct cpu_comm *cc, size_t count, enum wlb_dtype t, size_t blocks, int sum,
+int wlb_cpuc_check_buf(struct cpu_comm *cc, size_t count, enum wlb_dtype t, size_t blocks, int sum,
 		     const char *what, size_t *bytes, struct wlb_error *err)
 {
 	size_t es = wlb_dtype_size(t);
@@ -364,121 +313,6 @@ static int check_peer(struct cpu_comm *cc, int peer, uint32_t tag, const char *w
 	return 0;
 }
 
-static uint32_t coll_tag(struct cpu_comm *cc)
-{
-	return COLL_TAG | (cc->coll_seq++ & ~COLL_TAG);
-}
-
-static int overlap(const void *a, const void *b, size_t n)
-{
-	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-	return n && x < y + n && y < x + n;
-}
-
-static void sum_into(void *dst, const void *src, size_t n, enum wlb_dtype t)
-{
-	if (t == WLB_DT_F64)
-		for (size_t i = 0; i < n; i++)
-			((double *)dst)[i] += ((const double *)src)[i];
-	else
-		for (size_t i = 0; i < n; i++)
-			((float *)dst)[i] += ((const float *)src)[i];
-}
-
-/* Every member sends bytes to every other; recv gets member j's at j x bytes. */
-static int gather(struct cpu_comm *cc, const void *send, void *recv, size_t bytes,
-		  const char *what, struct wlb_error *err)
-{
-	int n = cc->pub.size, r = cc->pub.rank, rc;
-	uint32_t tag = coll_tag(cc);
-	struct msg *m;
-
-	for (int k = 1; k < n; k++)
-		if ((rc = send_to(cc, cc->members[(r + k) % n], tag, send, bytes, err)))
-			return rc;
-	if (bytes)
-		memmove((char *)recv + (size_t)r * bytes, send, bytes);
-	for (int k = 1; k < n; k++) {
-		int j = (r - k + n) % n;
-		if ((rc = take(cc, j, tag, what, bytes, &m, err)))
-			return rc;
-		if (bytes)
-			memcpy((char *)recv + (size_t)j * bytes, m->data, bytes);
-		free(m);
-	}
-	return 0;
-}
-
-/* Sends block j of send (at j x stride) to member j, then sums member 0's,
- * 1's, ... block into recv (count elements) in that order, so every member
- * summing the same blocks gets the same bits.  stride 0: all_reduce. */
-static int reduce(struct cpu_comm *cc, const void *send, size_t stride, void *recv, size_t count,
-		  enum wlb_dtype t, const char *what, struct wlb_error *err)
-{
-	int n = cc->pub.size, r = cc->pub.rank, rc = 0;
-	struct msg *copy = NULL, *m = NULL;
-	const char *own;
-	size_t bytes;
-	uint32_t tag;
-
-	if ((rc = check_buf(cc, count, t, stride ? (size_t)n : 1, 1, what, &bytes, err)))
-		return rc;
-	own = (const char *)send + (size_t)r * stride;
-	tag = coll_tag(cc);
-	for (int k = 1; k < n; k++) {
-		int j = (r + k) % n;
-		if ((rc = send_to(cc, cc->members[j], tag, (const char *)send + (size_t)j * stride,
-				  bytes, err)))
-			return rc;
-	}
-	if (r > 0 && overlap(own, recv, bytes)) {
-		if (!(copy = msg_new(bytes)))
-			return wlb_error_set(err, WLB_ENOMEM, "rank %d: %s: out of memory",
-					     cc->w->rank, what);
-		memcpy(copy->data, own, bytes);
-		own = (const char *)copy->data;
-	}
-	for (int j = 0; j < n && !rc; j++) {
-		const void *src = own;
-		if (j != r) {
-			if ((rc = take(cc, j, tag, what, bytes, &m, err)))
-				break;
-			src = m->data;
-		}
-		if (j == 0) {
-			if (bytes)
-				memmove(recv, src, bytes);
-		} else {
-			sum_into(recv, src, count, t);
-		}
-		free(m);
-		m = NULL;
-	}
-	free(copy);
-	return rc;
-}
-
-static int cpu_all_gather(struct wlb_comm *c, const void *send, void *recv, size_t count,
-			  enum wlb_dtype t, struct wlb_error *err)
-{
-	struct cpu_comm *cc = c->impl;
-	size_t bytes;
-	int rc = check_buf(cc, count, t, (size_t)c->size, 0, "all_gather", &bytes, err);
-	return rc ? rc : gather(cc, send, recv, bytes, "all_gather", err);
-}
-
-static int cpu_reduce_scatter(struct wlb_comm *c, const void *send, void *recv, size_t count,
-			      enum wlb_dtype t, struct wlb_error *err)
-{
-	size_t es = wlb_dtype_size(t);
-	return reduce(c->impl, send, count * es, recv, count, t, "reduce_scatter", err);
-}
-
-static int cpu_all_reduce(struct wlb_comm *c, const void *send, void *recv, size_t count,
-			  enum wlb_dtype t, struct wlb_error *err)
-{
-	return reduce(c->impl, send, 0, recv, count, t, "all_reduce", err);
-}
 
 /* A single send is buffered: it never waits for its receiver.  A send of
  * a p2p group asks for an acknowledgement, which the receiver sends when it
@@ -491,7 +325,7 @@ static int p2p_send(struct cpu_comm *cc, int peer, uint32_t tag, const void *buf
 	size_t bytes;
 	int rc = check_peer(cc, peer, tag, "send", err);
 	if (!rc)
-		rc = check_buf(cc, count, t, 1, 0, "send", &bytes, err);
+		rc = wlb_cpuc_check_buf(cc, count, t, 1, 0, "send", &bytes, err);
 	return rc ? rc : send_id(cc, cc->id | (want_ack ? WANT_ACK : 0), cc->members[peer], tag, buf,
 				 bytes, err);
 }
@@ -515,11 +349,11 @@ static int p2p_recv(struct cpu_comm *cc, int peer, uint32_t tag, void *buf, size
 	int rc = check_peer(cc, peer, tag, "recv", err);
 
 	if (!rc)
-		rc = check_buf(cc, count, t, 1, 0, "recv", &bytes, err);
+		rc = wlb_cpuc_check_buf(cc, count, t, 1, 0, "recv", &bytes, err);
 	if (rc)
 		return rc;
 	snprintf(what, sizeof what, "recv, tag %u", tag);
-	if ((rc = take(cc, peer, tag, what, SIZE_MAX, &m, err)))
+	if ((rc = wlb_cpuc_take(cc, peer, tag, what, SIZE_MAX, &m, err)))
 		return rc;
 	/* a message of the wrong size is consumed: it can match nothing else */
 	if (m->h.bytes != bytes)
@@ -547,7 +381,7 @@ static int cpu_recv(struct wlb_comm *c, int peer, uint32_t tag, void *buf, size_
 
 static int cpu_barrier(struct wlb_comm *c, struct wlb_error *err)
 {
-	return gather(c->impl, NULL, NULL, 0, "barrier", err);
+	return wlb_cpuc_gather(c->impl, NULL, NULL, 0, "barrier", err);
 }
 
 static int cpu_split(struct wlb_comm *c, int color, int key, struct wlb_comm **out,
@@ -580,9 +414,9 @@ static int cpu_wait(struct wlb_comm *c, struct wlb_error *err)
 
 static const struct wlb_comm_ops cpu_ops = {
 	.split = cpu_split,
-	.all_gather = cpu_all_gather,
-	.reduce_scatter = cpu_reduce_scatter,
-	.all_reduce = cpu_all_reduce,
+	.all_gather = wlb_cpuc_all_gather,
+	.reduce_scatter = wlb_cpuc_reduce_scatter,
+	.all_reduce = wlb_cpuc_all_reduce,
 	.send = cpu_send,
 	.recv = cpu_recv,
 	.barrier = cpu_barrier,
@@ -622,7 +456,7 @@ static int cpu_split(struct wlb_comm *c, int color, int key, struct wlb_comm **o
 	if (!all)
 		return wlb_error_set(err, WLB_ENOMEM, "rank %d: split: out of memory", w->rank);
 	grp = all + 3 * n;
-	if ((rc = gather(cc, mine, all, sizeof mine, "split", err)))
+	if ((rc = wlb_cpuc_gather(cc, mine, all, sizeof mine, "split", err)))
 		goto out;
 	/* members of this color by (key, rank in c): insertion keeps rank order on ties */
 	for (int j = 0; j < n; j++) {
