@@ -65,6 +65,13 @@ grep -q '"source": "measured"' "$T/run.json" && grep -q '"tool": "wlb-run"' "$T/
 grep -q '"traceEvents"' "$T/chrome.json" && grep -q '"name": "B1' "$T/chrome.json" && ok ||
 	bad "the measured Chrome trace has no steps"
 
+# wlb-plot draws the prediction beside the measurement
+if command -v gnuplot >/dev/null 2>&1; then
+	"$B/wlb-plot" "$T/sim.json" "$T/run.json" -o "$T/charts" >/dev/null 2>&1 &&
+	[ -s "$T/charts/measured.png" ] && grep -q "tiny, 256 context" "$T/charts/measured.gp" && ok ||
+		bad "wlb-plot did not draw predicted against measured"
+fi
+
 # --compare-with: every summary field with the prediction beside it
 if "$R" "$TINY" --device cpu --compare-with "$T/sim.json" >"$T/out" 2>"$T/err" &&
    grep -q "iteration_ms_mean" "$T/out" && grep -q "mb 0.1 bwd_ms" "$T/out" && grep -q " %$" "$T/out"; then ok

@@ -109,7 +109,7 @@ void plot_cfg_line(const struct plot_report *r, int with_context, char *buf, siz
 
 #define ADD(...) do { if (n < cap) n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__); } while (0)
 	buf[0] = '\0';
-	ADD("%s", r->model ? r->model : r->name ? r->name : "model not given");
+	ADD("%s", r->model && *r->model ? r->model : r->name && *r->name ? r->name : "custom model");
 	if (with_context && r->context) {
 		plot_size_label(ctx, sizeof ctx, (double)r->context);
 		ADD(", %s context", ctx);

@@ -164,7 +164,7 @@ static void several(const struct plot_report *const *u, size_t nu, int multi_cfg
 		while (j < i && !same_str(u[j]->model, u[i]->model))
 			j++;
 		if (j == i)
-			ADD("%s%s", i ? ", " : "", u[i]->model ? u[i]->model : "model not given");
+			ADD("%s%s", i ? ", " : "", u[i]->model && *u[i]->model ? u[i]->model : "custom model");
 	}
 	for (size_t i = 0; i < nu && i < 4; i++) {
 		if (!multi_cfg && i)
