@@ -59,12 +59,14 @@ static void usage(FILE *f)
 "                     waits longer (default 600)\n"
 "  --id-file PATH     where rank 0 leaves the NCCL unique id (a shared file\n"
 "                     system across nodes; default a temporary file)\n"
+"  --quiet            no summary (errors and --compare-with's table still print)\n"
 "  the other options as in wlb-sim\n"
 "\n"
 "examples:\n"
 "  wlb-run traces/run/tiny.json --device cpu --check\n"
-"  wlb-run traces/paper/7b-64k.json --tp 1 --cp 1 --pp 1 --dp 1 --iterations 3 --json run.json\n"
-"  wlb-sim config.json --json pred.json && wlb-run config.json --compare-with pred.json\n");
+"  wlb-run traces/run/7b-2layers-64k.json --packing concat --sharding per-seq --json run.json\n"
+"  wlb-sim TRACE --config best.json --json pred.json &&\n"
+"    wlb-run TRACE --config best.json --compare-with pred.json\n");
 }
 
 struct ctx {
@@ -219,7 +221,8 @@ static int write_outputs(struct ctx *c, const struct wlb_dev *dev, const struct 
 	}
 	if (c->a.json && !strcmp(c->a.json, "-"))
 		return 0;
-	print_summary(c, dev, x);
+	if (!c->a.quiet)
+		print_summary(c, dev, x);
 	return c->compare ? compare_with(c, c->a.compare_with, c->compare) : 0;
 }
 
