@@ -19,11 +19,7 @@ static double value(uint64_t seed, int which, uint32_t doc, uint32_t pos, int he
 {
 	uint64_t z = seed ^ ((uint64_t)which << 60) ^ ((uint64_t)doc << 36) ^ ((uint64_t)pos << 12) ^
 		     ((uint64_t)head << 7) ^ (uint64_t)dim;
-	z += 0x9E3779B97F4A7C15ull;
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	z ^= z >> 31;
-	return (double)(z >> 11) / 9007199254740992.0 * 2 - 1;
+	return wlb_unit64(z + 0x9E3779B97F4A7C15ull);
 }
 
 /* The unsharded reference's arrays, grow-only across micro-batches. */

@@ -19,12 +19,8 @@
 
 static double unit(uint64_t a, uint64_t b, uint64_t c)
 {
-	uint64_t z = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull) * 0xD6E8FEB86659FD93ull ^
-		     c * 0xA0761D6478BD642Full;
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	z ^= z >> 31;
-	return (double)(z >> 11) / 9007199254740992.0 * 2 - 1;
+	return wlb_unit64(a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull) * 0xD6E8FEB86659FD93ull ^
+			  c * 0xA0761D6478BD642Full);
 }
 
 /* Global (row, column) of a local element of tensor k of a layer (0 QKV,

@@ -268,46 +268,45 @@ out:
 	return fail(n, rc, "split", err);
 }
 
-static int c_all_gather(struct wlb_comm *c, const void *send, void *recv, size_t count,
-			enum wlb_dtype t, struct wlb_error *err)
+enum { OP_ALL_GATHER, OP_REDUCE_SCATTER, OP_ALL_REDUCE };
+
+/* One collective on the world's stream (sums for the reductions). */
+static int coll(struct wlb_comm *c, int op, const void *send, void *recv, size_t count,
+		enum wlb_dtype t, struct wlb_error *err)
 {
+	static const char *const names[] = {"all_gather", "reduce_scatter", "all_reduce"};
 	struct ncomm *n = N(c);
 	ncclDataType_t dt = ncclFloat32;
 	int rc;
 
 	if ((rc = begin(n, t, &dt, err)) != 0)
 		goto out;
-	NC(ncclAllGather(send, recv, count, dt, n->nc, n->w->st), n->nc);
+	if (op == OP_ALL_GATHER)
+		NC(ncclAllGather(send, recv, count, dt, n->nc, n->w->st), n->nc);
+	else if (op == OP_REDUCE_SCATTER)
+		NC(ncclReduceScatter(send, recv, count, dt, ncclSum, n->nc, n->w->st), n->nc);
+	else
+		NC(ncclAllReduce(send, recv, count, dt, ncclSum, n->nc, n->w->st), n->nc);
 out:
-	return fail(n, rc, "all_gather", err);
+	return fail(n, rc, names[op], err);
+}
+
+static int c_all_gather(struct wlb_comm *c, const void *send, void *recv, size_t count,
+			enum wlb_dtype t, struct wlb_error *err)
+{
+	return coll(c, OP_ALL_GATHER, send, recv, count, t, err);
 }
 
 static int c_reduce_scatter(struct wlb_comm *c, const void *send, void *recv, size_t count,
 			    enum wlb_dtype t, struct wlb_error *err)
 {
-	struct ncomm *n = N(c);
-	ncclDataType_t dt = ncclFloat32;
-	int rc;
-
-	if ((rc = begin(n, t, &dt, err)) != 0)
-		goto out;
-	NC(ncclReduceScatter(send, recv, count, dt, ncclSum, n->nc, n->w->st), n->nc);
-out:
-	return fail(n, rc, "reduce_scatter", err);
+	return coll(c, OP_REDUCE_SCATTER, send, recv, count, t, err);
 }
 
 static int c_all_reduce(struct wlb_comm *c, const void *send, void *recv, size_t count,
 			enum wlb_dtype t, struct wlb_error *err)
 {
-	struct ncomm *n = N(c);
-	ncclDataType_t dt = ncclFloat32;
-	int rc;
-
-	if ((rc = begin(n, t, &dt, err)) != 0)
-		goto out;
-	NC(ncclAllReduce(send, recv, count, dt, ncclSum, n->nc, n->w->st), n->nc);
-out:
-	return fail(n, rc, "all_reduce", err);
+	return coll(c, OP_ALL_REDUCE, send, recv, count, t, err);
 }
 
 static int check_peer(struct ncomm *n, int peer, struct wlb_error *err)

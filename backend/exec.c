@@ -22,10 +22,7 @@ static double now_ms(void)
 
 static uint64_t mix(uint64_t a, uint64_t b)
 {
-	uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
+	return wlb_mix64(a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull);
 }
 
 int wlb_run_fault(const char *what)

@@ -76,6 +76,20 @@ struct wlb_rank {
 	double *rec;                       /* this rank's record of the running iteration */
 };
 
+/* The executor's deterministic values: splitmix64's finaliser, and a
+ * double uniform in [-1, 1) from it. */
+static inline uint64_t wlb_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static inline double wlb_unit64(uint64_t z)
+{
+	return (double)(wlb_mix64(z) >> 11) / 9007199254740992.0 * 2 - 1;
+}
+
 #define DEV(R) ((R)->dev->ops)
 #define TRY_RC(x) do { int rc_ = (x); if (rc_) return rc_; } while (0)
 
