@@ -198,3 +198,45 @@ int wlb_run_report_apply(const struct wlb_trace *t, const struct wlb_exec_result
 	free(fv);
 	return rc ? wlb_error_set(err, rc, "out of memory") : 0;
 }
+
+json_t *wlb_run_report_stages(const struct wlb_trace *t, const struct wlb_exec_result *x)
+{
+	const struct wlb_parallel *p = &t->parallel;
+	struct coords g = {p->tp, p->cp, p->dp, p->pp};
+	json_t *its = json_array();
+
+	for (size_t i = 0; i < x->n_iters; i++) {
+		json_t *ws = json_array();
+		double wall = 0;
+		for (int w = 0; w < x->world; w++)
+			wall = fmax(wall, wlb_exec_rec(x, i, w)[0]);
+		for (int d = 0; d < p->dp; d++)
+			for (int s = 0; s < p->pp; s++) {
+				/* each field: the slowest of the worker's ranks */
+				double f[6] = {0, 0, 0, 0, 0, 0}; /* fwd, bwd, comm, attn, sync, busy */
+				for (int ci = 0; ci < p->cp; ci++)
+					for (int ti = 0; ti < p->tp; ti++) {
+						int r = rank_of(&g, ti, ci, d, s);
+						double v[6] = {0, 0, 0, 0, wlb_exec_rec(x, i, r)[3], 0};
+						for (int k = 0; k < x->m; k++)
+							for (int c = 0; c < x->vpp; c++)
+								for (int b = 0; b < 2; b++) {
+									const double *st = step(x, i, r, k, c, b);
+									v[b] += st[1] - st[0];
+									v[2] += st[3];
+									v[3] += st[2];
+								}
+						v[5] = v[0] + v[1] + v[4];
+						for (int k = 0; k < 6; k++)
+							f[k] = fmax(f[k], v[k]);
+					}
+				json_array_append_new(ws, json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}",
+					"replica", d, "stage", s, "fwd_ms", f[0], "bwd_ms", f[1],
+					"comm_ms", f[2], "attn_ms", f[3], "dp_sync_ms", f[4],
+					"idle_ms", fmax(0, wall - f[5])));
+			}
+		json_array_append_new(its, json_pack("{s:i, s:f, s:o}", "iteration", (int)i, "time_ms", wall,
+						     "workers", ws));
+	}
+	return its;
+}

@@ -4,6 +4,8 @@
 #ifndef WLB_RUN_REPORT_H
 #define WLB_RUN_REPORT_H
 
+#include <jansson.h>
+
 #include "exec.h"
 #include "sim.h"
 
@@ -19,5 +21,12 @@
  * prediction's limit). */
 int wlb_run_report_apply(const struct wlb_trace *t, const struct wlb_exec_result *x, double mem_gib,
 			 struct wlb_sim_result *r, struct wlb_error *err);
+
+/* What only a measurement has, per iteration and pipeline worker (replica,
+ * stage), each the slowest of the worker's TP x CP ranks: forward and
+ * backward compute, the communication inside them (TP, CP), attention, the
+ * DP x CP gradient sync, and idle time (the iteration's time less the
+ * worker's steps and sync): the report's "stages". */
+json_t *wlb_run_report_stages(const struct wlb_trace *t, const struct wlb_exec_result *x);
 
 #endif

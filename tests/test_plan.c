@@ -190,6 +190,17 @@ static void test_measured_by_hand(struct wlb_cost *c)
 	CHECK_NEAR(r.summary.lost_ms[WLB_LOST_BUBBLE], 0, 0);
 	CHECK_EQ(r.n_timeline, 2 * 2 * 2);
 	CHECK_NEAR(r.timeline[1].end_us, 12000, 1e-9);  /* stage 0, cp 0, k 0 backward: 10 .. 12 ms */
+	/* per worker, the slower CP rank (c = 1): forwards 2 + 3, backwards 10,
+	 * attention 2 x (1.5 + 2), idle 43 - 15 */
+	json_t *st = wlb_run_report_stages(&t, &x);
+	json_t *w1 = json_array_get(json_object_get(json_array_get(st, 0), "workers"), 1);
+	CHECK_EQ(json_integer_value(json_object_get(w1, "stage")), 1);
+	CHECK_NEAR(json_real_value(json_object_get(w1, "fwd_ms")), 5, 1e-12);
+	CHECK_NEAR(json_real_value(json_object_get(w1, "bwd_ms")), 10, 1e-12);
+	CHECK_NEAR(json_real_value(json_object_get(w1, "attn_ms")), 7, 1e-12);
+	CHECK_NEAR(json_real_value(json_object_get(w1, "comm_ms")), 0, 0);
+	CHECK_NEAR(json_real_value(json_object_get(w1, "idle_ms")), 28, 1e-12);
+	json_decref(st);
 	free(x.rec);
 	wlb_sim_result_free(&r);
 	wlb_trace_free(&t);

@@ -201,6 +201,7 @@ static int write_outputs(struct ctx *c, const struct wlb_dev *dev, const struct 
 			json_object_set_new(j, "source", json_string("measured"));
 			json_object_set_new(j, "device", json_pack("{s:s, s:s, s:i}", "kind", dev->name,
 								    "name", dev->device_name, "ranks", x->world));
+			json_object_set_new(j, "stages", wlb_run_report_stages(&c->t, x));
 			if (c->a.check)
 				json_object_set_new(j, "check", json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f}",
 					"layouts", (json_int_t)x->check_layouts, "o", x->check_err[0],
