@@ -82,17 +82,25 @@ void wlb_plan_free(struct wlb_plan *p)
 }
 
 /* Index of document id among docs[0..n), which the packers keep in id order. */
-static long find_doc(const struct wlb_doc *docs, uint32_t n, uint32_t id)
+static int by_doc_id(const void *a, const void *b)
+{
+	const struct wlb_doc_at *x = a, *y = b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The place in the micro-batch of document id (its documents may lie in any
+ * order: order.h), or -1. */
+static long find_doc(const struct wlb_layout *l, uint32_t n, uint32_t id)
 {
 	uint32_t lo = 0, hi = n;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (docs[mid].id < id)
+		if (l->by_id[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < n && docs[lo].id == id ? (long)lo : -1;
+	return lo < n && l->by_id[lo].id == id ? (long)l->by_id[lo].at : -1;
 }
 
 int wlb_layout_build(struct wlb_layout *l, const struct wlb_doc *docs, uint32_t n_docs,
@@ -103,15 +111,20 @@ int wlb_layout_build(struct wlb_layout *l, const struct wlb_doc *docs, uint32_t 
 	int rows = (int)((tokens_rank + (uint32_t)tp - 1) / (uint32_t)tp * (uint32_t)tp);
 	size_t mine = rank_start[r + 1] - rank_start[r];
 
-	if (WLB_GROW(l->doc_start, l->cap_doc, (size_t)n_docs + 1))
+	if (WLB_GROW(l->doc_start, l->cap_doc, (size_t)n_docs + 1) ||
+	    WLB_GROW(l->by_id, l->cap_by_id, (size_t)n_docs + 1))
 		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n_docs; i++) {
-		if (i && docs[i].id <= docs[i - 1].id)
-			return wlb_error_set(err, WLB_EINVAL, "micro-batch documents out of id order");
+		l->by_id[i] = (struct wlb_doc_at){docs[i].id, i};
 		l->doc_start[i] = total;
 		total += docs[i].len;
 	}
 	l->doc_start[n_docs] = total;
+	qsort(l->by_id, n_docs, sizeof *l->by_id, by_doc_id);
+	for (uint32_t i = 1; i < n_docs; i++)
+		if (l->by_id[i].id == l->by_id[i - 1].id)
+			return wlb_error_set(err, WLB_EINVAL, "document %u is twice in the micro-batch",
+					     l->by_id[i].id);
 	if (WLB_GROW(l->where, l->cap_where, total + 1) ||
 	    WLB_GROW(l->row_doc, l->cap_row, (size_t)rows + 1) ||
 	    WLB_GROW(l->row_pos, l->cap_pos, (size_t)rows + 1) ||
@@ -125,7 +138,7 @@ int wlb_layout_build(struct wlb_layout *l, const struct wlb_doc *docs, uint32_t 
 		int row = 0;
 		for (size_t j = rank_start[rr]; j < rank_start[rr + 1]; j++) {
 			const struct wlb_piece *pc = &pieces[j];
-			long k = find_doc(docs, n_docs, pc->doc);
+			long k = find_doc(l, n_docs, pc->doc);
 			if (k < 0 || pc->q_len == 0 || pc->q_len > pc->kv_len || pc->kv_len > docs[k].len)
 				return wlb_error_set(err, WLB_EINVAL,
 						     "CP rank %d: piece %zu (doc %u, q %u, kv %u) is not in the micro-batch",
@@ -162,7 +175,7 @@ int wlb_layout_build(struct wlb_layout *l, const struct wlb_doc *docs, uint32_t 
 	l->cu_q[0] = l->cu_k[0] = 0;
 	for (size_t j = 0; j < mine; j++) {
 		const struct wlb_piece *pc = &pieces[rank_start[r] + j];
-		uint64_t s = l->doc_start[find_doc(docs, n_docs, pc->doc)];
+		uint64_t s = l->doc_start[find_doc(l, n_docs, pc->doc)];
 		for (uint32_t t = 0; t < pc->kv_len; t++)
 			l->kv_idx[l->cu_k[j] + (int)t] = l->where[s + t];
 		l->cu_q[j + 1] = l->cu_q[j] + (int)pc->q_len;
@@ -184,5 +197,6 @@ void wlb_layout_free(struct wlb_layout *l)
 	free(l->row_pos);
 	free(l->where);
 	free(l->doc_start);
+	free(l->by_id);
 	memset(l, 0, sizeof *l);
 }

@@ -60,10 +60,11 @@ struct wlb_layout {
 	int n_pieces, max_q, max_k;
 	int *cu_q, *cu_k, *kv_idx;
 	uint32_t *row_doc, *row_pos;
-	/* scratch: every document position's gathered row */
+	/* scratch: every document position's gathered row; documents by id */
 	int *where;
 	uint64_t *doc_start;
-	size_t cap_cu_q, cap_cu_k, cap_kv, cap_row, cap_pos, cap_where, cap_doc;
+	struct wlb_doc_at { uint32_t id, at; } *by_id;
+	size_t cap_cu_q, cap_cu_k, cap_kv, cap_row, cap_pos, cap_where, cap_doc, cap_by_id;
 };
 
 /* The layout of CP rank r for micro-batch mb whose pieces are sh (the

@@ -36,6 +36,7 @@ struct wlb_packer {
 	double *rep_work;
 	uint32_t *rep_n;
 	size_t cap_rep, cap_rep_n;
+	struct wlb_order_scratch zigzag;
 };
 
 const struct wlb_packer_ops *const *wlb_packers(void)
@@ -88,6 +89,7 @@ void wlb_packer_destroy(struct wlb_packer *pk)
 	free(pk->bins);
 	free(pk->rep_work);
 	free(pk->rep_n);
+	wlb_order_scratch_free(&pk->zigzag);
 	free(pk);
 }
 
@@ -181,8 +183,12 @@ int wlb_packed_emit(struct wlb_packer *pk, struct wlb_packed *out,
 	}
 	/* inside a micro-batch, documents lie in dataloader order, as a loader
 	 * concatenates them (the order decides what per-seq sharding cuts) */
-	for (uint32_t b = 0; b < n_bins; b++)
+	for (uint32_t b = 0; b < n_bins; b++) {
 		qsort(out->docs + pk->bins[b].first, pk->bins[b].n, sizeof *out->docs, by_id);
+		if (pk->p.order == WLB_ORDER_ZIGZAG &&
+		    wlb_order_zigzag(out->docs + pk->bins[b].first, pk->bins[b].n, pk->p.cp, &pk->zigzag))
+			return WLB_ENOMEM;
+	}
 
 	if (balanced && dp > 1) {
 		/* LPT: heaviest micro-batch to the lightest replica with room */

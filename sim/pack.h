@@ -13,6 +13,7 @@
 
 #include "docs.h"
 #include "err.h"
+#include "order.h"
 #include "workload.h"
 
 #define WLB_MAX_QUEUES 8
@@ -24,6 +25,8 @@ struct wlb_pack_params {
 	int n_thresholds;     /* wlb: outlier queue thresholds L1 < L2 < ... */
 	uint32_t thresholds[WLB_MAX_QUEUES];
 	int dp, m;            /* micro-batches per iteration = dp x m */
+	int cp;               /* CP ranks the sequences are sharded over */
+	enum wlb_doc_order order; /* documents' order inside a micro-batch */
 	const struct wlb_workload *work;
 };
 

@@ -30,6 +30,9 @@ void wlb_pack_params_from_trace(const struct wlb_trace *t, const struct wlb_work
 	memcpy(p->thresholds, pol.thresholds, sizeof p->thresholds);
 	p->dp = t->parallel.dp;
 	p->m = t->parallel.microbatches;
+	p->cp = t->parallel.cp;
+	if (wlb_doc_order_parse(pol.doc_order, &p->order))
+		p->order = WLB_ORDER_STREAM; /* unreachable: wlb_trace_check refused it */
 	p->work = w;
 }
 

@@ -13,7 +13,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 		json_array_append_new(th, json_integer(pol.thresholds[i]));
 	return json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s}, s:s, "
 			 "s:{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:b, s:b}, s:i, "
-			 "s:{s:s, s:s, s:i, s:o, s:i}, s:{s:i, s:I}}",
+			 "s:{s:s, s:s, s:i, s:o, s:i, s:s}, s:{s:i, s:I}}",
 			 "name", t->name,
 			 "model", "name", m->name, "layers", m->layers, "hidden", m->hidden,
 			 "ffn_hidden", m->ffn_hidden, "heads", m->heads, "kv_heads", m->kv_heads,
@@ -27,6 +27,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 			 "context", (int)t->context,
 			 "policy", "packing", pol.packing, "sharding", pol.sharding, "s_max", (int)pol.s_max,
 			 "outlier_thresholds", th, "window", (int)pol.window,
+			 "doc_order", pol.doc_order,
 			 "data", "iterations", (int)t->iterations, "seed", (json_int_t)t->source.seed);
 }
 

@@ -32,7 +32,7 @@ static const char *const parallel_keys[] = {
 	"sequence_parallel", "fsdp", "recompute", "tp_comm_overlap", NULL,
 };
 static const char *const policy_keys[] = {
-	"packing", "sharding", "s_max", "outlier_thresholds", "window", NULL,
+	"packing", "sharding", "s_max", "outlier_thresholds", "window", "doc_order", NULL,
 };
 
 /* ---- the loader's messages ---- */
@@ -350,7 +350,8 @@ static int parse_policy(struct wlb_ld *l, json_t *v, struct wlb_policy *pol)
 	    (rc = get_str(l, v, "packing", 0, pol->packing, sizeof pol->packing)) < 0 ||
 	    (rc = get_str(l, v, "sharding", 0, pol->sharding, sizeof pol->sharding)) < 0 ||
 	    (rc = get_u32(l, v, "s_max", UINT32_MAX, &pol->s_max)) < 0 ||
-	    (rc = get_u32(l, v, "window", UINT32_MAX, &pol->window)) < 0)
+	    (rc = get_u32(l, v, "window", UINT32_MAX, &pol->window)) < 0 ||
+	    (rc = get_str(l, v, "doc_order", 0, pol->doc_order, sizeof pol->doc_order)) < 0)
 		return rc;
 	if (!(a = wlb_ld_enter(l, v, "outlier_thresholds")))
 		return 0;
@@ -468,7 +469,12 @@ static int load_text(struct wlb_trace *t, const char *text, size_t len, const ch
 	}
 	if ((rc = parse_root(&l, root, t, config)) < 0)
 		goto done;
+	int order_given = t->policy.doc_order[0] != 0;
 	wlb_policy_defaults(&t->policy, t->context);
+	/* the default document order follows the packing, which the command
+	 * line may still change */
+	if (!order_given)
+		t->policy.doc_order[0] = 0;
 	rc = config ? wlb_ld_check_config(t, &l, err) : wlb_ld_check_trace(t, &l, err);
 done:
 	json_decref(root);

@@ -29,6 +29,7 @@ struct wlb_policy {
 	int n_thresholds;   /* -1 = default */
 	uint32_t thresholds[WLB_MAX_QUEUES];
 	uint32_t window;    /* 0 = default 1 */
+	char doc_order[16]; /* stream | zigzag; "" = the packer's default (order.h) */
 };
 
 struct wlb_trace {

@@ -32,6 +32,11 @@ void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context)
 	}
 	if (!pol->window)
 		pol->window = 1;
+	/* the fixed-length baselines lay documents out as a dataloader
+	 * concatenates them (Megatron); wlb places its long ones for the split */
+	if (!pol->doc_order[0])
+		snprintf(pol->doc_order, sizeof pol->doc_order, "%s",
+			 strcmp(pol->packing, "wlb") ? "stream" : "zigzag");
 }
 
 void wlb_trace_init(struct wlb_trace *t)
@@ -71,6 +76,7 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 {
 	struct wlb_policy pol = t->policy;
 	enum wlb_shard_kind sk;
+	enum wlb_doc_order order;
 	char list[128] = "";
 	const struct wlb_packer_ops *const *ops = wlb_packers();
 
@@ -87,6 +93,10 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.sharding must be one of: per-seq, per-doc, adaptive, "
 				    "got \"%s\"", pol.sharding);
+	if (wlb_doc_order_parse(pol.doc_order, &order))
+		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
+				    "policy.doc_order must be one of: stream, zigzag, got \"%s\"",
+				    pol.doc_order);
 	if (pol.n_thresholds > WLB_MAX_QUEUES)
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.outlier_thresholds must hold at most %d thresholds, "

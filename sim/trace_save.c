@@ -219,6 +219,8 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 		fail |= add(th, json_integer(pol->thresholds[i]));
 	fail |= set(o, "outlier_thresholds", th);
 	fail |= set(o, "window", json_integer(pol->window));
+	if (t->policy.doc_order[0]) /* else its default follows the packing */
+		fail |= set(o, "doc_order", json_string(pol->doc_order));
 	fail |= set(root, "policy", o);
 	if (!config)
 		fail |= set(root, "data", data_json(t, dist_preset, lengths_file));

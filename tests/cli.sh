@@ -33,6 +33,22 @@ variant 's/"weight": 0.977/"weight": 0/'
 expect_err "zero weight" "weight" "$W" pack "$T/v.json"
 variant 's/"tp": 8/"tp": "8"/'
 expect_err "string for integer" "parallel.tp" "$W" pack "$T/v.json"
+variant 's/"sharding": "adaptive"/"sharding": "adaptive", "doc_order": "sorted"/'
+expect_err "bad doc_order" 'v.json:11:' "$W" pack "$T/v.json"
+expect_err "bad doc_order says what" 'policy.doc_order must be one of: stream, zigzag, got "sorted"' \
+	"$W" pack "$T/v.json"
+expect_err "bad --doc-order" '--doc-order: expected stream or zigzag, got "random"' \
+	"$W" pack "$D/trace_full.json" --doc-order random
+# zigzag placement evens out per-seq sharding: CP imbalance falls on the tiny trace
+cp_imb() { "$W" pack traces/run/tiny.json --sharding per-seq --summary "$@" |
+	awk '/imbalance_cp/ { print $2 }'; }
+a=$(cp_imb --doc-order stream) z=$(cp_imb --doc-order zigzag)
+awk -v a="$a" -v z="$z" 'BEGIN { exit !(a != "" && z != "" && z < a - 0.1) }' && ok ||
+	bad "zigzag order did not lower imbalance_cp: stream $a, zigzag $z"
+expect_ok "wlb's default order is zigzag" "documents in zigzag order" \
+	"$W" pack traces/run/tiny.json --summary
+expect_ok "concat's default order is stream" "documents in stream order" \
+	"$W" pack traces/run/tiny.json --packing concat --summary
 expect_err "garbage lengths line" "lengths_bad.txt:3" "$W" pack "$D/trace_lengths_bad.json"
 expect_err "missing lengths file" "lengths_file" "$W" pack "$D/trace_lengths_missing.json"
 expect_err "bad --packing" '--packing: expected concat, greedy, bfd or wlb, got "fast"' \

@@ -50,6 +50,12 @@ same_sig "signature interleaved cp 2"
 grep -q "with virtual stages\|(virtual stages)" "$T/out" && ok || bad "interleaved run does not say so"
 run_check "wlb + adaptive, cp 4" "$TINY" --cp 4
 run_check "wlb + adaptive, dp 2 cp 2" "$TINY" --dp 2
+# the same micro-batches with their documents in another order (order.h):
+# the same step, so the same gradient
+run_check "wlb + per-seq, stream order" "$TINY" --sharding per-seq --doc-order stream
+cp "$T/sig" "$T/sig0"
+run_check "wlb + per-seq, zigzag order" "$TINY" --sharding per-seq --doc-order zigzag
+same_sig "signature under another document order"
 
 # the report has every field of wlb-sim's (but the prediction-only CP detail)
 "$B/wlb-sim" "$TINY" --json "$T/sim.json" --quiet >/dev/null 2>&1 || bad "wlb-sim on $TINY"

@@ -69,8 +69,18 @@ void test_packrun(void)
 	 * rank 1 = doc60[25,50) + doc60[50,60)+doc40[0,15): (25*25+325) + (10*50+55)
 	 * + 120 = 950 + 555 + 120 = 1625; max/mean = 1625 / 1325 */
 	t.parallel.cp = 2;
+	snprintf(t.policy.doc_order, sizeof t.policy.doc_order, "stream");
 	CHECK_EQ(wlb_packrun(&t, NULL, &r, &err), 0);
 	CHECK_NEAR(r.mbs[3].cp_imbalance, 1625.0 / 1325.0, 1e-12);
+	wlb_packrun_free(&r);
+
+	/* wlb's default zigzag order moves doc60 behind doc40 ([40, 60]):
+	 * rank 0 = doc40[0,25) + doc60[35,60): 325 + 25*(36+60)/2 = 325 + 1200;
+	 * rank 1 = doc40[25,40) + doc60[0,35): 15*(26+40)/2 + 35*36/2 = 495 + 630;
+	 * max/mean = 1525 / 1325.  Then doc40's own best place is where it is. */
+	t.policy.doc_order[0] = 0;
+	CHECK_EQ(wlb_packrun(&t, NULL, &r, &err), 0);
+	CHECK_NEAR(r.mbs[3].cp_imbalance, 1525.0 / 1325.0, 1e-12);
 	wlb_packrun_free(&r);
 	wlb_trace_free(&t);
 }

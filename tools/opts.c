@@ -73,6 +73,7 @@ static const struct option opts[] = {
 	{"nproc", required_argument, 0, O_NPROC}, {"device", required_argument, 0, O_DEVICE},
 	{"check", no_argument, 0, O_CHECK}, {"compare-with", required_argument, 0, O_CMPWITH},
 	{"timeout", required_argument, 0, O_TIMEOUT}, {"id-file", required_argument, 0, O_IDFILE},
+	{"doc-order", required_argument, 0, O_DOCORDER},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
@@ -197,6 +198,13 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 		case O_SMAX: if (wlb_opt_u32("--s-max", arg, 1, &t->policy.s_max)) return 1; break;
 		case O_THRESH: if (parse_thresholds(arg, &t->policy)) return 1; break;
 		case O_WINDOW: if (wlb_opt_u32("--window", arg, 1, &t->policy.window)) return 1; break;
+		case O_DOCORDER: {
+			enum wlb_doc_order o;
+			if (wlb_doc_order_parse(arg, &o))
+				return fail("--doc-order: expected stream or zigzag, got \"%s\"", arg);
+			snprintf(t->policy.doc_order, sizeof t->policy.doc_order, "%s", arg);
+			break;
+		}
 		case O_ITERS: if (wlb_opt_u32("--iterations", arg, 1, &t->iterations)) return 1; break;
 		case O_SEED:
 			if (wlb_opt_u32("--seed", arg, 0, &v))

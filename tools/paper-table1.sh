@@ -35,5 +35,8 @@ row() {
 label="Plain-4D (concat + per-seq)"; paper="1.00x"; row --packing concat --sharding per-seq
 label="+ per-doc sharding"; paper="1.02x"; row --packing concat --sharding per-doc
 label="+ adaptive sharding"; paper="1.05x"; row --packing concat --sharding adaptive
-label="+ packing with outlier delay (wlb + per-seq)"; paper="1.28x"; row --packing wlb --sharding per-seq
+label="+ packing with outlier delay, documents in stream order (wlb + per-seq)"; paper="-"
+row --packing wlb --sharding per-seq --doc-order stream
+label="+ packing with outlier delay, zigzag order (wlb + per-seq)"; paper="1.28x"
+row --packing wlb --sharding per-seq
 label="WLB-LLM (wlb + adaptive)"; paper="1.33x"; row --packing wlb --sharding adaptive

@@ -28,7 +28,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: wlb-run TRACE [--config CONFIG] [--device cuda|cpu] [--nproc N] [--check]\n"
-"               [--packing P] [--sharding S] [--iterations N] [--seed S] [--costdb DB]\n"
+"               [--packing P] [--sharding S] [--doc-order O] [--iterations N] [--seed S]\n"
+"               [--costdb DB]\n"
 "               [--tp N] [--cp N] [--pp N] [--dp N] [--microbatches N]\n"
 "               [--json FILE|-] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare-with REPORT] [--timeout SECONDS] [--id-file PATH] [--quiet]\n"
@@ -315,7 +316,7 @@ int main(int argc, char **argv)
 	wlb_gsl_quiet();
 	wlb_trace_init(&c.t);
 	c.a.usage = usage;
-	if (wlb_opts_parse(argc, argv, &c.a, "packing sharding s-max thresholds window iterations seed "
+	if (wlb_opts_parse(argc, argv, &c.a, "packing sharding s-max thresholds window doc-order iterations seed "
 			   "json chrome-trace timeline-iter costdb quiet config nproc device check "
 			   "compare-with timeout id-file tp cp pp dp microbatches"))
 		return 1;

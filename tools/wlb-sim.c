@@ -17,7 +17,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
-"               [--thresholds a,b,...] [--window W] [--mb-order O] [--costdb DB]\n"
+"               [--thresholds a,b,...] [--window W] [--doc-order O] [--mb-order O]\n"
+"               [--costdb DB]\n"
 "               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare] [--quiet]\n"
@@ -36,7 +37,8 @@ static void usage(FILE *f)
 "                     below still override it\n"
 "  --packing P        concat | greedy | bfd | wlb              (trace policy)\n"
 "  --sharding S       per-seq | per-doc | adaptive\n"
-"  --s-max, --thresholds, --window   packer knobs, as in wlb-trace pack\n"
+"  --s-max, --thresholds, --window, --doc-order   packer knobs, as in wlb-trace\n"
+"                     pack (--doc-order: stream or zigzag, default zigzag for wlb)\n"
 "  --mb-order O       micro-batch order in each pipeline: packed | heavy-first |\n"
 "                     light-first (default packed)\n"
 "  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
@@ -107,8 +109,10 @@ static int simulate(struct run *x, const struct wlb_trace *base, const char *nam
 	struct wlb_error e;
 	x->name = name;
 	x->t = *base;
-	if (packing)
+	if (packing) { /* a bundle: its packer's own document order */
 		snprintf(x->t.policy.packing, sizeof x->t.policy.packing, "%s", packing);
+		x->t.policy.doc_order[0] = 0;
+	}
 	if (sharding)
 		snprintf(x->t.policy.sharding, sizeof x->t.policy.sharding, "%s", sharding);
 	if (window)
@@ -135,7 +139,7 @@ int main(int argc, char **argv)
 	wlb_gsl_quiet();
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
-	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window iterations seed "
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
 			   "json csv chrome-trace timeline-iter mb-order costdb compare quiet config"))
 		goto done;
 	if (optind + 1 != argc) {
@@ -183,9 +187,13 @@ int main(int argc, char **argv)
 			cmp[n_cmp++] = (struct wlb_sim_named){runs[bundles[i]].name, &runs[bundles[i]].t,
 							       &runs[bundles[i]].r};
 		/* the command line's own policy, when it is none of the bundles */
-		int is_bundle = (!strcmp(pol.packing, "concat") && !strcmp(pol.sharding, "per-seq")) ||
-				(!strcmp(pol.packing, "greedy") && pol.window == 1) ||
-				(!strcmp(pol.packing, "wlb") && !strcmp(pol.sharding, "adaptive"));
+		struct wlb_policy own = {.n_thresholds = -1};
+		snprintf(own.packing, sizeof own.packing, "%s", pol.packing);
+		wlb_policy_defaults(&own, t.context);
+		int is_bundle = ((!strcmp(pol.packing, "concat") && !strcmp(pol.sharding, "per-seq")) ||
+				 (!strcmp(pol.packing, "greedy") && pol.window == 1) ||
+				 (!strcmp(pol.packing, "wlb") && !strcmp(pol.sharding, "adaptive"))) &&
+				!strcmp(pol.doc_order, own.doc_order);
 		if (!is_bundle) {
 			if (simulate(&runs[4], &t, "this policy", NULL, NULL, 0, cost, &so))
 				goto done;
@@ -235,8 +243,9 @@ int main(int argc, char **argv)
 	if (p->vpp > 1)
 		printf(" with %d virtual stages", p->vpp);
 	putchar('\n');
-	printf("policy: %s (s_max %u, window %u) + %s, micro-batch order %s, cost DB %s %s\n", mp.packing,
-	       mp.s_max, mp.window, mp.sharding, wlb_mb_order_name(so.order), dbname, t.gpu);
+	printf("policy: %s (s_max %u, window %u, documents in %s order) + %s, micro-batch order %s, "
+	       "cost DB %s %s\n", mp.packing, mp.s_max, mp.window, mp.doc_order, mp.sharding,
+	       wlb_mb_order_name(so.order), dbname, t.gpu);
 	if (n_cmp) {
 		/* speedup in tokens per second: a policy that holds documents back
 		 * trains fewer tokens per iteration than the baseline */

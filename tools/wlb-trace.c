@@ -36,7 +36,8 @@ static void usage(FILE *f)
 "                       [--gpu G] -o FILE\n"
 "       wlb-trace stats TRACE [--docs N]\n"
 "       wlb-trace pack  TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
-"                       [--window W] [--iterations I] [--seed S] [--json FILE|-] [--compare]\n"
+"                       [--window W] [--doc-order O] [--iterations I] [--seed S]\n"
+"                       [--json FILE|-] [--compare]\n"
 "                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB]\n"
 "\n"
 "gen    writes a wlb-trace/1 file drawing documents from a distribution preset\n"
@@ -56,6 +57,10 @@ static void usage(FILE *f)
 "  --s-max N         wlb: most tokens per micro-batch     (default 1.5 x context)\n"
 "  --thresholds L    wlb: outlier queue thresholds, or none (default context/4,context/2)\n"
 "  --window W        greedy: global batches per window    (default 1)\n"
+"  --doc-order O     documents' order inside a micro-batch, which decides what\n"
+"                    per-seq sharding cuts: stream (dataloader order) or zigzag\n"
+"                    (long documents placed where the zig-zag split is even);\n"
+"                    default zigzag for wlb, stream for the fixed-length packers\n"
 "  --workload W      what the packer balances and the metrics measure: cost (one\n"
 "                    layer's forward+backward time from the cost DB, default) or flops\n"
 "                    (one layer's forward FLOPs: W = lin*d + att*d(d+1)/2)\n"
@@ -89,7 +94,7 @@ static int cmd_gen(int argc, char **argv)
 	t.iterations = 50;
 	t.source.kind = WLB_SOURCE_DIST;
 	if (wlb_opts_parse(argc, argv, &a, "preset model context tp cp pp dp microbatches "
-		       "iterations seed name gpu output packing sharding s-max thresholds window"))
+		       "iterations seed name gpu output packing sharding s-max thresholds window doc-order"))
 		goto done;
 	if (optind != argc) {
 		fail("gen: unexpected argument \"%s\"", argv[optind]);
@@ -221,7 +226,7 @@ static void print_config(const struct wlb_trace *t, const char *workload)
 		printf(" none");
 	for (int i = 0; i < pol.n_thresholds; i++)
 		printf("%s%u", i ? "," : " ", pol.thresholds[i]);
-	printf(") + %s\n", pol.sharding);
+	printf("), documents in %s order + %s\n", pol.doc_order, pol.sharding);
 	printf("W: %s\n", workload);
 }
 
@@ -274,8 +279,10 @@ static int run(const struct wlb_trace *t, const struct wlb_workload *w, const ch
 	struct wlb_trace c = *t;
 	struct wlb_error e;
 
-	if (packing)
+	if (packing) { /* a bundle: its packer's own document order */
 		snprintf(c.policy.packing, sizeof c.policy.packing, "%s", packing);
+		c.policy.doc_order[0] = 0;
+	}
 	if (sharding)
 		snprintf(c.policy.sharding, sizeof c.policy.sharding, "%s", sharding);
 	if (window)
@@ -308,7 +315,7 @@ static int cmd_pack(int argc, char **argv)
 	memset(&main_run, 0, sizeof main_run);
 	memset(b, 0, sizeof b);
 	wlb_trace_init(&t);
-	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window iterations seed "
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
 		       "json compare summary no-timing workload costdb"))
 		goto done;
 	if (optind + 1 != argc) {

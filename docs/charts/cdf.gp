@@ -21,6 +21,6 @@ plot 'cdf.dat' index 0 using 1:2 with steps lw 2 lc rgb '#c44e52' title 'Plain-4
      '' index 0 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#c44e52' notitle, \
      'cdf.dat' index 1 using 1:2 with steps lw 2 lc rgb '#dd8452' title 'Fixed-4D (mean 1949 ms, median 1829 ms)', \
      '' index 1 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#dd8452' notitle, \
-     'cdf.dat' index 2 using 1:2 with steps lw 2 lc rgb '#4c72b0' title 'WLB-LLM (mean 1581 ms, median 1104 ms)', \
+     'cdf.dat' index 2 using 1:2 with steps lw 2 lc rgb '#4c72b0' title 'WLB-LLM (mean 1579 ms, median 1104 ms)', \
      '' index 2 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#4c72b0' notitle
 unset output
