@@ -41,7 +41,11 @@ void wlb_order_rank_pairs(const struct wlb_doc *docs, size_t n, int cp, int64_t 
  * turn, moves to the place among the others that leaves the busiest rank the
  * fewest causal pairs (its own place on a tie, so the busiest rank never gets
  * more).  The other documents keep their relative order.  O(n·cp) per move.
- * Returns 0 or WLB_ENOMEM. */
+ * Why so few: the outlier queues put one or two long documents in a
+ * micro-batch, and a document within a quarter of a chunk lands on one or two
+ * ranks wherever it lies, so moving it changes little.  Causal pairs stand in
+ * for attention time: the sharder's own estimate would cost a cost-model
+ * lookup per candidate place.  Returns 0 or WLB_ENOMEM. */
 #define WLB_ORDER_MOVES 4
 int wlb_order_zigzag(struct wlb_doc *docs, size_t n, int cp, struct wlb_order_scratch *s);
 
