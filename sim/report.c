@@ -91,6 +91,8 @@ json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struc
 			json_object_set_new(row, "name", json_string(cmp[i].name));
 			json_object_set_new(row, "packing", json_string(cmp[i].run->packing));
 			json_object_set_new(row, "sharding", json_string(wlb_shard_name(cmp[i].run->sharding)));
+			json_object_set_new(row, "doc_order",
+					    json_string(wlb_doc_order_name(cmp[i].run->params.order)));
 			json_array_append_new(c, row);
 		}
 		json_object_set_new(r, "comparison", c);

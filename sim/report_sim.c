@@ -150,8 +150,9 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 			struct wlb_policy pol = cmp[i].trace->policy;
 			wlb_policy_defaults(&pol, cmp[i].trace->context);
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
-			json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}",
+			json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}",
 				"name", cmp[i].name, "packing", pol.packing, "sharding", pol.sharding,
+				"doc_order", pol.doc_order,
 				"iteration_ms_mean", s->iteration_ms_mean,
 				"speedup", s->tokens_per_s / base, "imbalance_pp", s->imbalance_pp,
 				"imbalance_cp", s->imbalance_cp, "mfu", s->mfu,

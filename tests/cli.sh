@@ -130,6 +130,11 @@ expect_ok "sim lost time" "pipeline bubbles" "$S" "$D/trace_full.json" --iterati
 if grep -Eq '^Plain-4D .* 1\.000x' "$T/cmp.txt" && grep -Eq '^Fixed-4D .* [0-9]+\.[0-9]{3}x' "$T/cmp.txt" &&
    grep -Eq '^WLB-LLM .* [0-9]+\.[0-9]{3}x' "$T/cmp.txt"; then ok
 else bad "sim --compare lacks Plain-4D / Fixed-4D / WLB-LLM with speedups: $(head -c 300 "$T/err")"; fi
+# WLB-LLM with its documents in stream order is not the bundle: its own row
+"$S" traces/run/tiny.json --compare --doc-order stream --quiet >"$T/cmp.txt" 2>"$T/err"
+grep -Eq '^WLB-LLM +wlb +adaptive .* zigzag$' "$T/cmp.txt" &&
+	grep -Eq '^this policy +wlb +adaptive .* stream$' "$T/cmp.txt" && ok ||
+	bad "sim --compare --doc-order stream: no own row beside WLB-LLM's: $(head -c 300 "$T/err")"
 expect_ok "sim json to stdout" '"format": "wlb-report/1"' "$S" "$D/trace_full.json" --iterations 3 --json -
 grep -qF '"source": "simulated"' "$T/out" && ok || bad "sim report lacks \"source\": \"simulated\""
 "$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/sc.json" >/dev/null 2>&1

@@ -250,17 +250,17 @@ int main(int argc, char **argv)
 		/* speedup in tokens per second: a policy that holds documents back
 		 * trains fewer tokens per iteration than the baseline */
 		double base = cmp[0].res->summary.tokens_per_s;
-		printf("\n%-12s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s\n", "policy", "packing", "sharding",
-		       "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "bubble", "MFU", "delay");
+		printf("\n%-12s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s  %s\n", "policy", "packing", "sharding",
+		       "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "bubble", "MFU", "delay", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
 			struct wlb_policy q = cmp[i].trace->policy;
 			wlb_policy_defaults(&q, t.context);
-			printf("%-12s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f%s\n", cmp[i].name,
-			       q.packing, q.sharding, s->iteration_ms_mean, s->tokens_per_s / 1e6,
+			printf("%-12s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
+			       cmp[i].name, q.packing, q.sharding, s->iteration_ms_mean, s->tokens_per_s / 1e6,
 			       s->tokens_per_s / base,
 			       s->imbalance_pp, s->imbalance_cp, s->bubble_fraction, 100 * s->mfu,
-			       s->token_delay_iters, s->oom ? "  OOM" : "");
+			       s->token_delay_iters, q.doc_order, s->oom ? "  OOM" : "");
 		}
 		printf("(%u iterations each on the same documents; speedup: tokens/s over Plain-4D)\n\n",
 		       cmp[0].res->summary.iterations);

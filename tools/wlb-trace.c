@@ -378,14 +378,15 @@ static int cmd_pack(int argc, char **argv)
 	}
 	print_config(&t, wdesc);
 	if (n_cmp) {
-		printf("\n%-10s %-7s %-9s %8s %8s %8s %8s %9s %10s\n", "policy", "packing", "sharding",
-		       "imb_pp", "imb_cp", "imb_dp", "delay", "pending", "pack ms");
+		printf("\n%-10s %-7s %-9s %8s %8s %8s %8s %9s %10s  %s\n", "policy", "packing", "sharding",
+		       "imb_pp", "imb_cp", "imb_dp", "delay", "pending", "pack ms", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_pack_summary *s = &cmp[i].run->summary;
-			printf("%-10s %-7s %-9s %8.3f %8.3f %8.3f %8.3f %9llu %10.4f\n", cmp[i].name,
+			printf("%-10s %-7s %-9s %8.3f %8.3f %8.3f %8.3f %9llu %10.4f  %s\n", cmp[i].name,
 			       cmp[i].run->packing, wlb_shard_name(cmp[i].run->sharding), s->imbalance_pp,
 			       s->imbalance_cp, s->imbalance_dp, s->token_delay_iters,
-			       (unsigned long long)s->pending_tokens, s->pack_ms_per_batch);
+			       (unsigned long long)s->pending_tokens, s->pack_ms_per_batch,
+			       wlb_doc_order_name(cmp[i].run->params.order));
 		}
 		printf("(%u iterations each, same documents; imb = max/mean of work; delay in iterations)\n",
 		       main_run.summary.iterations);
