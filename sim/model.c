@@ -135,6 +135,10 @@ int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.cp_algo must be \"allgather\" or \"ring\", got \"%.16s\"",
 				     p->cp_algo);
+	if (!strcmp(p->cp_algo, "ring") && p->cp > 256) /* WLB_RING_MAX_CP (stage.h) */
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.cp_algo \"ring\" is modelled up to 256 CP ranks, got cp %d",
+				     p->cp);
 	return 0;
 }
 
@@ -198,8 +202,8 @@ void wlb_model_layer_comm(const struct wlb_model *m, const struct wlb_parallel *
 	if (p->cp > 1) {
 		/* K and V of the whole CP group for this TP rank's KV heads (at
 		 * least one: with tp > kv_heads a KV head is replicated).  The
-		 * ring algorithm moves the same total as cp - 1 p2p steps of one
-		 * rank's K and V each; the schedule splits it into steps. */
+		 * ring algorithm moves one rank's share, kv_bytes / cp, per step
+		 * (stage.c). */
 		int kv = p->tp > 0 ? m->kv_heads / p->tp : m->kv_heads;
 		if (kv < 1)
 			kv = 1;

@@ -72,6 +72,7 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 	memset(out, 0, sizeof *out);
 	if (wlb_sharding_init(&sh, cp))
 		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
+	sh.ring = cp > 1 && !strcmp(t->parallel.cp_algo, "ring");
 	wlb_policy_defaults(&pol, t->context);
 	if (!w) {
 		wlb_workload_flops(&flops, &t->model);

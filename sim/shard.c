@@ -53,7 +53,10 @@ int wlb_sharding_init(struct wlb_sharding *s, int cp)
 	s->rank_tokens = calloc((size_t)cp, sizeof *s->rank_tokens);
 	s->alt_tokens = calloc((size_t)cp, sizeof *s->alt_tokens);
 	s->rank_cost = calloc((size_t)cp, sizeof *s->rank_cost);
-	if (!s->rank_start || !s->alt_start || !s->rank_tokens || !s->alt_tokens || !s->rank_cost) {
+	s->alt_cost = calloc((size_t)cp, sizeof *s->alt_cost);
+	s->steps = calloc((size_t)cp, sizeof *s->steps);
+	if (!s->rank_start || !s->alt_start || !s->rank_tokens || !s->alt_tokens || !s->rank_cost ||
+	    !s->alt_cost || !s->steps) {
 		wlb_sharding_free(s);
 		return WLB_ENOMEM;
 	}
@@ -72,6 +75,11 @@ void wlb_sharding_free(struct wlb_sharding *s)
 	free(s->start);
 	free(s->size);
 	free(s->cstart);
+	free(s->alt_cost);
+	free(s->steps);
+	free(s->src);
+	free(s->src_alt);
+	wlb_source_scratch_free(&s->src_x);
 	memset(s, 0, sizeof *s);
 }
 
@@ -202,6 +210,106 @@ static double max_rank_cost(const struct wlb_shard_estimate *est, const struct w
 	return mx;
 }
 
+void wlb_source_scratch_free(struct wlb_source_scratch *x)
+{
+	free(x->rows);
+	memset(x, 0, sizeof *x);
+}
+
+static int by_doc_row(const void *a, const void *b)
+{
+	const struct wlb_rows *x = a, *y = b;
+	if (x->doc != y->doc)
+		return x->doc < y->doc ? -1 : 1;
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* Pairs of query rows [a, b) with keys [u, v) of one causal document: row x
+ * sees keys u .. min(x, v - 1). */
+static double block_pairs(double a, double b, double u, double v)
+{
+	double lo = a > u ? a : u, hi = b < v ? b : v, t = 0;
+	if (hi > lo) /* rows inside the key block see 1 .. hi - u of its keys */
+		t += (hi - lo) * ((lo - u + 1) + (hi - u)) / 2;
+	lo = a > v ? a : v;
+	if (b > lo) /* rows past it see all of it */
+		t += (b - lo) * (v - u);
+	return t;
+}
+
+/* wlb_sharding_source_pairs of the layout whose rank r holds p[start[r] ..
+ * start[r + 1]). */
+static int source_pairs(const struct wlb_piece *p, const size_t *start, int cp,
+			struct wlb_source_scratch *x, double *m)
+{
+	size_t n = start[cp];
+
+	memset(m, 0, (size_t)cp * (size_t)cp * sizeof *m);
+	if (WLB_GROW(x->rows, x->cap, n ? n : 1))
+		return WLB_ENOMEM;
+	for (int r = 0; r < cp; r++)
+		for (size_t i = start[r]; i < start[r + 1]; i++)
+			x->rows[i] = (struct wlb_rows){p[i].doc, p[i].kv_len - p[i].q_len, p[i].kv_len, r};
+	/* a document's row ranges, in order, tile it: each query range meets
+	 * the key ranges that start before it ends */
+	qsort(x->rows, n, sizeof *x->rows, by_doc_row);
+	for (size_t g = 0; g < n;) {
+		size_t e = g + 1;
+		while (e < n && x->rows[e].doc == x->rows[g].doc)
+			e++;
+		for (size_t i = g; i < e; i++)
+			for (size_t j = g; j < e && x->rows[j].lo < x->rows[i].hi; j++)
+				m[x->rows[i].rank * cp + x->rows[j].rank] +=
+					block_pairs(x->rows[i].lo, x->rows[i].hi, x->rows[j].lo, x->rows[j].hi);
+		g = e;
+	}
+	return 0;
+}
+
+int wlb_sharding_source_pairs(const struct wlb_sharding *s, struct wlb_source_scratch *x, double *m)
+{
+	return source_pairs(s->pieces, s->rank_start, s->cp, x, m);
+}
+
+void wlb_ring_steps(const double *src, const double *cost, int cp, double *steps)
+{
+	for (int s = 0; s < cp; s++)
+		steps[s] = 0;
+	for (int r = 0; r < cp; r++) {
+		const double *row = src + (size_t)r * cp;
+		double total = 0;
+		for (int o = 0; o < cp; o++)
+			total += row[o];
+		if (total <= 0)
+			continue;
+		for (int s = 0; s < cp; s++) {
+			double share = cost[r] * row[(r - s + cp) % cp] / total;
+			if (share > steps[s])
+				steps[s] = share;
+		}
+	}
+}
+
+/* What adaptive compares: the slowest rank, or under ring CP the sum of the
+ * ring's steps (its pairs into src). */
+static int layout_cost(struct wlb_sharding *s, const struct wlb_shard_estimate *est,
+		       const struct wlb_piece *p, const size_t *start, double *cost, double *src,
+		       double *out)
+{
+	double mx = max_rank_cost(est, p, start, s->cp, cost);
+	if (!s->ring) {
+		*out = mx;
+		return 0;
+	}
+	if (source_pairs(p, start, s->cp, &s->src_x, src))
+		return WLB_ENOMEM;
+	wlb_ring_steps(src, cost, s->cp, s->steps);
+	*out = 0;
+	for (int k = 0; k < s->cp; k++)
+		*out += s->steps[k];
+	return 0;
+}
+
 int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind, const struct wlb_doc *docs,
 	      size_t n, const struct wlb_shard_estimate *est)
 {
@@ -226,21 +334,29 @@ int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind, const struct wlb
 		return rc;
 	s->n_pieces = main.n;
 	s->used = kind == WLB_SHARD_PER_DOC ? WLB_SHARD_PER_DOC : WLB_SHARD_PER_SEQ;
-	double best = max_rank_cost(est, s->pieces, s->rank_start, s->cp, s->rank_cost);
+	size_t cells = (size_t)s->cp * (size_t)s->cp;
+	if (s->ring && (WLB_GROW(s->src, s->cap_src, cells) || WLB_GROW(s->src_alt, s->cap_src_alt, cells)))
+		return WLB_ENOMEM;
+	double best, other;
+	if ((rc = layout_cost(s, est, s->pieces, s->rank_start, s->rank_cost, s->src, &best)))
+		return rc;
 	if (kind != WLB_SHARD_ADAPTIVE)
 		return 0;
 
-	if ((rc = per_doc(s, &alt, docs, n)))
+	if ((rc = per_doc(s, &alt, docs, n)) ||
+	    (rc = layout_cost(s, est, s->alt, s->alt_start, s->alt_cost, s->src_alt, &other)))
 		return rc;
-	if (max_rank_cost(est, s->alt, s->alt_start, s->cp, NULL) < best) {
+	if (other < best) {
 		/* per-doc predicted faster: swap it in (ties keep per-seq: fewer pieces) */
 		struct wlb_piece *tp = s->pieces; s->pieces = s->alt; s->alt = tp;
 		size_t tc = s->cap_pieces; s->cap_pieces = s->cap_alt; s->cap_alt = tc;
 		size_t *ts = s->rank_start; s->rank_start = s->alt_start; s->alt_start = ts;
 		uint32_t *tt = s->rank_tokens; s->rank_tokens = s->alt_tokens; s->alt_tokens = tt;
+		double *tcost = s->rank_cost; s->rank_cost = s->alt_cost; s->alt_cost = tcost;
+		double *tsrc = s->src; s->src = s->src_alt; s->src_alt = tsrc;
+		tc = s->cap_src; s->cap_src = s->cap_src_alt; s->cap_src_alt = tc;
 		s->n_pieces = alt.n;
 		s->used = WLB_SHARD_PER_DOC;
-		max_rank_cost(est, s->pieces, s->rank_start, s->cp, s->rank_cost);
 	}
 	return 0;
 }

@@ -43,6 +43,12 @@ extern const struct wlb_shard_estimate wlb_shard_tiled_pairs;
 /* Pairs of a piece with its queries rounded up to whole 128-token tiles. */
 double wlb_tiled_pairs(uint32_t q_len, uint32_t kv_len);
 
+/* Reusable buffers of wlb_sharding_source_pairs: no allocation once warm. */
+struct wlb_source_scratch {
+	struct wlb_rows { uint32_t doc, lo, hi; int rank; } *rows;
+	size_t cap;
+};
+
 struct wlb_sharding {
 	int cp;
 	enum wlb_shard_kind used;    /* per-seq or per-doc (what adaptive chose) */
@@ -61,6 +67,14 @@ struct wlb_sharding {
 	uint64_t *start;
 	uint32_t *size, *cstart;
 	size_t cap_start, cap_size, cap_cstart;
+	/* ring CP, set by the caller after init: adaptive weighs each layout by
+	 * its ring steps (wlb_ring_steps), and src holds the used layout's
+	 * wlb_sharding_source_pairs (cp x cp) */
+	int ring;
+	double *src, *src_alt;       /* cp x cp, grown on first use */
+	double *alt_cost, *steps;    /* cp */
+	size_t cap_src, cap_src_alt;
+	struct wlb_source_scratch src_x;
 };
 
 int wlb_shard_parse(const char *name, enum wlb_shard_kind *out);
@@ -76,5 +90,18 @@ int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind,
 
 /* Exact causal pairs of rank r's pieces. */
 double wlb_sharding_rank_pairs(const struct wlb_sharding *s, int r);
+
+void wlb_source_scratch_free(struct wlb_source_scratch *x);
+
+/* m[r * cp + o] = the causal pairs between rank r's queries and the keys rank
+ * o holds (every rank holds the keys and values of the tokens whose queries
+ * it holds): what step (r - o) mod cp of ring attention computes on rank r.
+ * Row r sums to wlb_sharding_rank_pairs(s, r).  Returns 0 or WLB_ENOMEM. */
+int wlb_sharding_source_pairs(const struct wlb_sharding *s, struct wlb_source_scratch *x, double *m);
+
+/* Ring CP: steps[s] = the slowest rank's share of its cost[r] at step s,
+ * when it computes against the keys of rank (r - s) mod cp, shared in
+ * proportion to src's pairs (a rank without pairs has no share). */
+void wlb_ring_steps(const double *src, const double *cost, int cp, double *steps);
 
 #endif

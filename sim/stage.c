@@ -50,6 +50,33 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
 	return 0;
 }
 
+/* Ring attention of one layer (sh->src, the pairs between ranks): the ring
+ * moves in lockstep, each step as long as its slowest rank's share of
+ * attention (wlb_ring_steps) or the transfer of the next block, whichever
+ * is longer.  att[] gets the steps' compute, exposed[] the rest, forward and
+ * backward. */
+static void ring_layer(const struct wlb_stage_plan *sp, const struct wlb_sharding *sh, const double *f,
+		       const double *b, double kv_block_bytes, double att[2], double exposed[2])
+{
+	int cp = sh->cp, inter = sp->cp_nodes > 1;
+	double send_f = wlb_cost_p2p_us(sp->cost, (int64_t)kv_block_bytes, inter, NULL);
+	double send_b = wlb_cost_p2p_us(sp->cost, (int64_t)(2 * kv_block_bytes), inter, NULL);
+	double steps_f[WLB_RING_MAX_CP], steps_b[WLB_RING_MAX_CP], ring_f = 0, ring_b = 0;
+
+	wlb_ring_steps(sh->src, f, cp, steps_f);
+	wlb_ring_steps(sh->src, b, cp, steps_b);
+	att[0] = att[1] = 0;
+	for (int s = 0; s < cp; s++) {
+		att[0] += steps_f[s];
+		att[1] += steps_b[s];
+		/* no transfer after the last step forward; backward, dK and dV go home */
+		ring_f += s + 1 < cp && send_f > steps_f[s] ? send_f : steps_f[s];
+		ring_b += s + 1 < cp && send_b > steps_b[s] ? send_b : steps_b[s];
+	}
+	exposed[0] = ring_f - att[0];
+	exposed[1] = ring_b - att[1] + send_f;
+}
+
 void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_sharding *sh,
 		       uint64_t tokens, double pairs, struct wlb_mb_cost *out)
 {
@@ -60,6 +87,7 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 	int64_t t = sh->tokens_per_rank, h = m->hidden;
 	int cp = sh->cp, L = sp->chunk_layers;
 	double af_max = 0, af_sum = 0, ab_max = 0, ab_sum = 0;
+	double ring_f[WLB_RING_MAX_CP], ring_b[WLB_RING_MAX_CP];
 
 	memset(out, 0, sizeof *out);
 	out->tokens_rank = (uint32_t)t;
@@ -72,6 +100,10 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 		double b = wlb_cost_attn_us(c, pc, n, 1, sp->heads, sp->kv_heads, m->head_dim, NULL);
 		af_sum += f;
 		ab_sum += b;
+		if (sh->ring) {
+			ring_f[r] = f;
+			ring_b[r] = b;
+		}
 		af_max = f > af_max ? f : af_max;
 		ab_max = b > ab_max ? b : ab_max;
 	}
@@ -86,7 +118,15 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 			2 * wlb_cost_coll_us(c, WLB_ALL_GATHER, (int64_t)lc.tp_allgather_bytes, p->tp, sp->tp_nodes, NULL) +
 			2 * wlb_cost_coll_us(c, WLB_REDUCE_SCATTER, (int64_t)lc.tp_reducescatter_bytes, p->tp, sp->tp_nodes, NULL) :
 			2 * wlb_cost_coll_us(c, WLB_ALL_REDUCE, (int64_t)lc.tp_allreduce_bytes, p->tp, sp->tp_nodes, NULL);
-	if (cp > 1) {
+	double att_f = af_max, att_b = ab_max; /* one layer's attention, the CP group waiting */
+	if (cp > 1 && sh->ring) {
+		double att[2], exposed[2];
+		ring_layer(sp, sh, ring_f, ring_b, lc.cp_kv_allgather_bytes / cp, att, exposed);
+		att_f = att[0];
+		att_b = att[1];
+		cp_f = exposed[0];
+		cp_b = exposed[1];
+	} else if (cp > 1) {
 		cp_f = wlb_cost_coll_us(c, WLB_ALL_GATHER, (int64_t)lc.cp_kv_allgather_bytes, cp, sp->cp_nodes, NULL);
 		cp_b = wlb_cost_coll_us(c, WLB_REDUCE_SCATTER, (int64_t)lc.cp_dkv_reducescatter_bytes, cp,
 					sp->cp_nodes, NULL);
@@ -99,9 +139,9 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 		tp_b = tp_comm > WLB_BWD_GEMM_FACTOR * gemm ? tp_comm - WLB_BWD_GEMM_FACTOR * gemm : 0;
 	}
 	double fwd_rest = gemm + elem, bwd_rest = WLB_BWD_GEMM_FACTOR * gemm + 2 * elem;
-	out->fwd_max_us = L * (fwd_rest + af_max);
+	out->fwd_max_us = L * (fwd_rest + att_f);
 	out->fwd_mean_us = L * (fwd_rest + af_sum / cp);
-	out->bwd_max_us = L * (bwd_rest + ab_max);
+	out->bwd_max_us = L * (bwd_rest + att_b);
 	out->bwd_mean_us = L * (bwd_rest + ab_sum / cp);
 	out->fwd_comm_us = L * (tp_f + cp_f);
 	out->bwd_comm_us = L * (tp_b + cp_b);

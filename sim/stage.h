@@ -8,7 +8,11 @@
  * all-gather / reduce-scatter (or all-reduce without sequence parallelism),
  * the CP all-gather of K and V (reduce-scatter of dK, dV backward) and
  * element-wise work; TP collectives overlap the GEMMs with tp_comm_overlap
- * (the rest is exposed), CP collectives are exposed.
+ * (the rest is exposed), CP collectives are exposed.  With cp_algo "ring"
+ * attention runs in cp steps instead, rank r's queries against the keys of
+ * rank (r - s) mod cp at step s while the next block travels (K and V
+ * forward; K, V, dK and dV backward, then dK and dV home): a step takes its
+ * slowest rank's share of attention or the transfer, whichever is longer.
  * Backward GEMMs are twice the forward; recompute adds a forward. */
 #ifndef WLB_STAGE_H
 #define WLB_STAGE_H
@@ -52,7 +56,11 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
 			const struct wlb_parallel *p, int gpus_per_node, struct wlb_cost *cost,
 			struct wlb_error *err);
 
-/* The micro-batch sharded as sh (its tokens and per-rank pieces). */
+/* Most CP ranks of a ring (its per-step shares live on the stack). */
+#define WLB_RING_MAX_CP 256
+
+/* The micro-batch sharded as sh (its tokens and per-rank pieces; with
+ * sh->ring, its pairs between ranks in sh->src). */
 void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_sharding *sh,
 		       uint64_t tokens, double pairs, struct wlb_mb_cost *out);
 

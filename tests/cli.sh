@@ -135,6 +135,12 @@ else bad "sim --compare lacks Plain-4D / Fixed-4D / WLB-LLM with speedups: $(hea
 grep -Eq '^WLB-LLM +wlb +adaptive .* zigzag$' "$T/cmp.txt" &&
 	grep -Eq '^this policy +wlb +adaptive .* stream$' "$T/cmp.txt" && ok ||
 	bad "sim --compare --doc-order stream: no own row beside WLB-LLM's: $(head -c 300 "$T/err")"
+# ring CP: said in the header, timed otherwise than the all-gather
+expect_ok "sim ring" "ring attention over CP" "$S" traces/run/tiny.json --cp-algo ring --quiet
+ms() { "$S" traces/paper/7b-128k.json --iterations 3 --quiet "$@" | awk '/iteration time/ { print $3 }'; }
+a=$(ms) r=$(ms --cp-algo ring)
+[ -n "$a" ] && [ -n "$r" ] && [ "$a" != "$r" ] && ok || bad "ring CP timed like all-gather: $a vs $r"
+expect_err "bad --cp-algo" '--cp-algo: expected allgather or ring, got "tcp"' "$S" traces/run/tiny.json --cp-algo tcp
 expect_ok "sim json to stdout" '"format": "wlb-report/1"' "$S" "$D/trace_full.json" --iterations 3 --json -
 grep -qF '"source": "simulated"' "$T/out" && ok || bad "sim report lacks \"source\": \"simulated\""
 "$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/sc.json" >/dev/null 2>&1

@@ -112,6 +112,9 @@ expect_err "wrong --nproc" "--nproc 3: the configuration needs" "$R" "$TINY" --d
 expect_err "bad --device" '--device: expected cpu or cuda, got "tpu"' "$R" "$TINY" --device tpu
 expect_err "--compare does not apply" "--compare does not apply" "$R" "$TINY" --device cpu --compare
 expect_err "heads not dividing tp" "must divide" "$R" "$TINY" --device cpu --tp 3
+sed 's/"schedule": "1f1b"/"schedule": "1f1b", "cp_algo": "ring"/' "$TINY" >"$T/ring.json"
+expect_err "ring CP is simulated only" 'parallel.cp_algo "ring": wlb-run runs all-gather CP' \
+	"$R" "$T/ring.json" --device cpu
 expect_err "missing report" "nope.json" "$R" "$TINY" --device cpu --compare-with "$T/nope.json"
 expect_err "bad --timeout" "--timeout" "$R" "$TINY" --device cpu --timeout -1
 if [ -e /dev/nvidia0 ]; then :; else

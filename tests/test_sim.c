@@ -7,6 +7,7 @@
 
 #include "cost.h"
 #include "sim.h"
+#include "stage.h"
 #include "test.h"
 
 void test_sim(void);
@@ -322,10 +323,98 @@ static void test_timeline(void)
 	wlb_trace_free(&t);
 }
 
+/* wlb_ring_steps by hand.  cp 2, src [[3, 1], [2, 6]], cost [8, 4]:
+ * step 0 (own keys): rank 0 8 x 3/4 = 6, rank 1 4 x 6/8 = 3 -> 6;
+ * step 1 (the other's): rank 0 8 x 1/4 = 2, rank 1 4 x 2/8 = 1 -> 2.
+ * cp 3, src [[1, 0, 1], [0, 0, 0], [2, 1, 1]], cost [10, 7, 8]: rank 1 has
+ * no pairs and no share; step s pairs rank r with rank (r - s) mod 3:
+ * step 0: 10 x 1/2 = 5, 8 x 1/4 = 2 -> 5; step 1: rank 0 <- 2: 10 x 1/2 = 5,
+ * rank 2 <- 1: 8 x 1/4 = 2 -> 5; step 2: rank 0 <- 1: 0, rank 2 <- 0:
+ * 8 x 2/4 = 4 -> 4. */
+static void test_ring_steps(void)
+{
+	double s2[2], s3[3];
+	wlb_ring_steps((const double[]){3, 1, 2, 6}, (const double[]){8, 4}, 2, s2);
+	CHECK_NEAR(s2[0], 6, 1e-12);
+	CHECK_NEAR(s2[1], 2, 1e-12);
+	wlb_ring_steps((const double[]){1, 0, 1, 0, 0, 0, 2, 1, 1}, (const double[]){10, 7, 8}, 3, s3);
+	CHECK_NEAR(s3[0], 5, 1e-12);
+	CHECK_NEAR(s3[1], 5, 1e-12);
+	CHECK_NEAR(s3[2], 4, 1e-12);
+}
+
+/* Ring CP on the stage: cp 2, tp 1, one layer.  Documents [128, 128, 128,
+ * 128] per-seq (chunks of 128) give each rank two whole documents, each a
+ * sampled (128, 128) piece: attention 14 us forward, 34 backward per rank,
+ * all of it against the rank's own keys.  So the ring's step 0 computes it
+ * all and step 1 nothing: the same compute as all-gather, the K/V transfer
+ * (one rank's K and V, 2 x 256 x 2 heads x 32 x 2 B = 65536 B) hidden behind
+ * step 0 forward (14 us > the p2p time), K, V, dK, dV (131072 B) behind it
+ * backward (34 us), and dK, dV sent home exposed.  Documents [256, 256]
+ * cut rank 0 = doc0 rows 0-127 + doc1 rows 128-255, rank 1 the mirror: each
+ * rank's queries take 8256 + 8256 pairs from its own keys and 128 x 128 =
+ * 16384 from the other's, so step 0 is 16512/32896 of a rank's attention and
+ * step 1 16384/32896. */
+static void test_ring_stage(void)
+{
+	struct wlb_cost *c = make_cost("test-gpu", 80);
+	struct wlb_parallel p = {0};
+	struct wlb_stage_plan sp;
+	struct wlb_sharding sh;
+	struct wlb_mb_cost ag, ring;
+	struct wlb_error err;
+	struct wlb_model m = tiny;
+	struct wlb_doc four[4] = {{0, 128, 0}, {1, 128, 0}, {2, 128, 0}, {3, 128, 0}};
+	struct wlb_doc two[2] = {{0, 256, 0}, {1, 256, 0}};
+
+	m.layers = 1;
+	p.tp = p.pp = p.dp = p.vpp = p.microbatches = 1;
+	p.cp = 2;
+	snprintf(p.schedule, sizeof p.schedule, "1f1b");
+	snprintf(p.cp_algo, sizeof p.cp_algo, "ring");
+	CHECK(c != NULL);
+	CHECK_EQ(wlb_stage_plan_init(&sp, &m, &p, 8, c, &err), 0);
+	CHECK_EQ(wlb_sharding_init(&sh, 2), 0);
+	double send_f = wlb_cost_p2p_us(c, 65536, 0, NULL), send_b = wlb_cost_p2p_us(c, 131072, 0, NULL);
+	CHECK(send_f < 14 && send_b < 34); /* the premise of the hand computation */
+
+	CHECK_EQ(wlb_shard(&sh, WLB_SHARD_PER_SEQ, four, 4, NULL), 0);
+	wlb_stage_mb_cost(&sp, &sh, 512, 4 * 8256.0, &ag);
+	sh.ring = 1;
+	CHECK_EQ(wlb_shard(&sh, WLB_SHARD_PER_SEQ, four, 4, NULL), 0);
+	CHECK_NEAR(sh.src[0], 2 * 8256, 0);
+	CHECK_NEAR(sh.src[1], 0, 0);
+	wlb_stage_mb_cost(&sp, &sh, 512, 4 * 8256.0, &ring);
+	CHECK_NEAR(ring.fwd_max_us, ag.fwd_max_us, 1e-9);
+	CHECK_NEAR(ring.bwd_max_us, ag.bwd_max_us, 1e-9);
+	CHECK_NEAR(ring.fwd_comm_us, 0, 1e-9);
+	CHECK_NEAR(ring.bwd_comm_us, send_f, 1e-9);
+	CHECK(ag.fwd_comm_us > 0); /* all-gather's is exposed */
+
+	CHECK_EQ(wlb_shard(&sh, WLB_SHARD_PER_SEQ, two, 2, NULL), 0);
+	CHECK_NEAR(sh.src[0], 16512, 0);
+	CHECK_NEAR(sh.src[1], 16384, 0);
+	CHECK_NEAR(sh.src[2], 16384, 0);
+	CHECK_NEAR(sh.src[3], 16512, 0);
+	wlb_stage_mb_cost(&sp, &sh, 512, 2 * 32896.0, &ring);
+	double f = wlb_cost_attn_us(c, sh.pieces, sh.rank_start[1], 0, 2, 2, 32, NULL);
+	double b = wlb_cost_attn_us(c, sh.pieces, sh.rank_start[1], 1, 2, 2, 32, NULL);
+	double f0 = f * 16512 / 32896, f1 = f * 16384 / 32896, b0 = b * 16512 / 32896, b1 = b * 16384 / 32896;
+	/* both ranks hold the same shapes: the same attention; steps as above */
+	CHECK_NEAR(ring.fwd_max_us - ring.fwd_mean_us, f0 + f1 - f, 1e-9);
+	CHECK_NEAR(ring.fwd_comm_us, (send_f > f0 ? send_f - f0 : 0), 1e-9);
+	CHECK_NEAR(ring.bwd_comm_us, (send_b > b0 ? send_b - b0 : 0) + send_f, 1e-9);
+	CHECK_NEAR(ring.bwd_max_us - ring.bwd_mean_us, b0 + b1 - b, 1e-9);
+	wlb_sharding_free(&sh);
+	wlb_cost_destroy(c);
+}
+
 void test_sim(void)
 {
 	test_hand_time();
 	test_attribution();
 	test_refusals();
 	test_timeline();
+	test_ring_steps();
+	test_ring_stage();
 }

@@ -73,7 +73,7 @@ static const struct option opts[] = {
 	{"nproc", required_argument, 0, O_NPROC}, {"device", required_argument, 0, O_DEVICE},
 	{"check", no_argument, 0, O_CHECK}, {"compare-with", required_argument, 0, O_CMPWITH},
 	{"timeout", required_argument, 0, O_TIMEOUT}, {"id-file", required_argument, 0, O_IDFILE},
-	{"doc-order", required_argument, 0, O_DOCORDER},
+	{"doc-order", required_argument, 0, O_DOCORDER}, {"cp-algo", required_argument, 0, O_CPALGO},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
@@ -216,6 +216,11 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 				return fail("--model: %s", e.msg);
 			break;
 		case O_CONTEXT: if (wlb_opt_u32("--context", arg, 1, &t->context)) return 1; break;
+		case O_CPALGO:
+			if (strcmp(arg, "allgather") && strcmp(arg, "ring"))
+				return fail("--cp-algo: expected allgather or ring, got \"%s\"", arg);
+			snprintf(t->parallel.cp_algo, sizeof t->parallel.cp_algo, "%s", arg);
+			break;
 		case O_TP: if (wlb_opt_u32("--tp", arg, 1, &v)) return 1; t->parallel.tp = (int)v; break;
 		case O_CP: if (wlb_opt_u32("--cp", arg, 1, &v)) return 1; t->parallel.cp = (int)v; break;
 		case O_PP: if (wlb_opt_u32("--pp", arg, 1, &v)) return 1; t->parallel.pp = (int)v; break;

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
 "               [--thresholds a,b,...] [--window W] [--doc-order O] [--mb-order O]\n"
-"               [--costdb DB]\n"
+"               [--cp-algo allgather|ring] [--costdb DB]\n"
 "               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare] [--quiet]\n"
@@ -41,6 +41,10 @@ static void usage(FILE *f)
 "                     pack (--doc-order: stream or zigzag, default zigzag for wlb)\n"
 "  --mb-order O       micro-batch order in each pipeline: packed | heavy-first |\n"
 "                     light-first (default packed)\n"
+"  --cp-algo A        how CP ranks share K and V: allgather (Llama 3, WLB-LLM; the\n"
+"                     all-gather and dK/dV reduce-scatter exposed) or ring (cp\n"
+"                     lockstep steps, each block's transfer behind the step's\n"
+"                     attention)                                (trace, default allgather)\n"
 "  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
 "  --json FILE        the wlb-report/1 document (- for stdout)\n"
 "  --csv FILE         one row per iteration\n"
@@ -140,7 +144,7 @@ int main(int argc, char **argv)
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
 	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
-			   "json csv chrome-trace timeline-iter mb-order costdb compare quiet config"))
+			   "json csv chrome-trace timeline-iter mb-order cp-algo costdb compare quiet config"))
 		goto done;
 	if (optind + 1 != argc) {
 		if (optind == argc)
@@ -242,6 +246,8 @@ int main(int argc, char **argv)
 	       t.context, p->tp, p->cp, p->pp, p->dp, p->microbatches, p->schedule);
 	if (p->vpp > 1)
 		printf(" with %d virtual stages", p->vpp);
+	if (p->cp > 1 && !strcmp(p->cp_algo, "ring"))
+		printf(", ring attention over CP");
 	putchar('\n');
 	printf("policy: %s (s_max %u, window %u, documents in %s order) + %s, micro-batch order %s, "
 	       "cost DB %s %s\n", mp.packing, mp.s_max, mp.window, mp.doc_order, mp.sharding,

@@ -33,12 +33,13 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: wlb-trace gen   --preset NAME [--model M] [--context N] [--tp A] [--cp B] [--pp C]\n"
 "                       [--dp D] [--microbatches M] [--iterations I] [--seed S] [--name X]\n"
-"                       [--gpu G] -o FILE\n"
+"                       [--gpu G] [--cp-algo allgather|ring] -o FILE\n"
 "       wlb-trace stats TRACE [--docs N]\n"
 "       wlb-trace pack  TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
 "                       [--window W] [--doc-order O] [--iterations I] [--seed S]\n"
 "                       [--json FILE|-] [--compare]\n"
 "                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB]\n"
+"                       [--cp-algo allgather|ring]\n"
 "\n"
 "gen    writes a wlb-trace/1 file drawing documents from a distribution preset\n"
 "       (wlb128k, prolong64k, web, bytescale); defaults: llama2-7b, context 131072,\n"
@@ -65,6 +66,8 @@ static void usage(FILE *f)
 "                    layer's forward+backward time from the cost DB, default) or flops\n"
 "                    (one layer's forward FLOPs: W = lin*d + att*d(d+1)/2)\n"
 "  --costdb DB       the cost DB (default: the built-in one of the trace's gpu)\n"
+"  --cp-algo A       allgather or ring: under ring, adaptive weighs each layout\n"
+"                    by its ring steps                     (trace, default allgather)\n"
 "  --json FILE       write the wlb-report/1 document (- for stdout)\n"
 "  --summary         print only the summary, not each iteration\n"
 "  --no-timing       report packing times as 0, for byte-identical output\n"
@@ -94,7 +97,8 @@ static int cmd_gen(int argc, char **argv)
 	t.iterations = 50;
 	t.source.kind = WLB_SOURCE_DIST;
 	if (wlb_opts_parse(argc, argv, &a, "preset model context tp cp pp dp microbatches "
-		       "iterations seed name gpu output packing sharding s-max thresholds window doc-order"))
+		       "iterations seed name gpu output packing sharding s-max thresholds window doc-order "
+		       "cp-algo"))
 		goto done;
 	if (optind != argc) {
 		fail("gen: unexpected argument \"%s\"", argv[optind]);
@@ -316,7 +320,7 @@ static int cmd_pack(int argc, char **argv)
 	memset(b, 0, sizeof b);
 	wlb_trace_init(&t);
 	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
-		       "json compare summary no-timing workload costdb"))
+		       "json compare summary no-timing workload costdb cp-algo"))
 		goto done;
 	if (optind + 1 != argc) {
 		fail("pack: expected one TRACE (see --help)");
