@@ -328,4 +328,12 @@ if command -v python3 >/dev/null 2>&1; then
 	rm -rf tools/__pycache__
 fi
 
+# the scripts behind the README's paper tables run, every cell filled
+WLB_BIN=$B sh tools/paper-table1.sh 2 >"$T/t1.md" 2>"$T/err"
+[ "$(grep -c "^| " "$T/t1.md")" -eq 16 ] && ! grep -q '| *|' "$T/t1.md" && ok ||
+	bad "tools/paper-table1.sh: $(head -c 300 "$T/err")"
+WLB_BIN=$B sh tools/paper-cpbench.sh 5 >"$T/cb.md" 2>"$T/err"
+[ "$(grep -c '^| [0-9]*K | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]*x' "$T/cb.md")" -eq 2 ] && ok ||
+	bad "tools/paper-cpbench.sh: $(head -c 300 "$T/err")"
+
 echo "cli: $pass passed, $fail failed"
