@@ -182,7 +182,8 @@ int wlb_packed_emit(struct wlb_packer *pk, struct wlb_packed *out,
 		mb->work += wlb_workload_doc(w, docs[i].len);
 	}
 	/* inside a micro-batch, documents lie in dataloader order, as a loader
-	 * concatenates them (the order decides what per-seq sharding cuts) */
+	 * concatenates them, or placed for the zig-zag split: the order decides
+	 * what per-seq sharding cuts */
 	for (uint32_t b = 0; b < n_bins; b++) {
 		qsort(out->docs + pk->bins[b].first, pk->bins[b].n, sizeof *out->docs, by_id);
 		if (pk->p.order == WLB_ORDER_ZIGZAG &&

@@ -82,7 +82,8 @@ int wlb_packer_next(struct wlb_packer *pk, struct wlb_stream *s, struct wlb_pack
 uint64_t wlb_packer_pending_tokens(const struct wlb_packer *pk);
 
 /* For packers: writes docs[0..n) into out as the packer's next iteration, doc i into micro-batch bin[i]
- * (0 <= bin < n_bins), in dataloader order (by id) inside each one, then
+ * (0 <= bin < n_bins), in dataloader order (by id) inside each one, or with
+ * the packer's params.order zigzag placed for per-seq sharding (order.h), then
  * assigns micro-batches to DP replicas: in bin order (bin b to replica b / m),
  * or, with balanced, longest-processing-time first (heaviest micro-batch to the
  * lightest replica that still has room for one of its m).  Uses the packer's
