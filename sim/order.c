@@ -55,15 +55,20 @@ static void add_doc(int64_t *pairs, uint64_t at, uint32_t len, uint64_t chunk, i
 	}
 }
 
-void wlb_order_rank_pairs(const struct wlb_doc *docs, size_t n, int cp, int64_t *pairs)
+static void rank_pairs(const struct wlb_doc *docs, size_t n, int cp, uint64_t chunk, int64_t *pairs)
 {
-	uint64_t chunk = chunk_of(docs, n, cp), at = 0;
+	uint64_t at = 0;
 
 	memset(pairs, 0, (size_t)cp * sizeof *pairs);
 	if (chunk == 0)
 		return;
 	for (size_t i = 0; i < n; at += docs[i++].len)
 		add_doc(pairs, at, docs[i].len, chunk, cp, 1);
+}
+
+void wlb_order_rank_pairs(const struct wlb_doc *docs, size_t n, int cp, int64_t *pairs)
+{
+	rank_pairs(docs, n, cp, chunk_of(docs, n, cp), pairs);
 }
 
 static int64_t busiest(const int64_t *pairs, int cp)
@@ -101,7 +106,7 @@ static void move_best(struct wlb_doc *docs, size_t n, size_t j, int cp, uint64_t
 
 	memmove(docs + 1, docs, j * sizeof *docs);
 	docs[0] = d;
-	wlb_order_rank_pairs(docs, n, cp, s->rank_pairs);
+	rank_pairs(docs, n, cp, chunk, s->rank_pairs);
 	s->best[0] = busiest(s->rank_pairs, cp);
 	for (size_t k = 0; k + 1 < n; k++) {
 		struct wlb_doc next = docs[k + 1];
