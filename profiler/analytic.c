@@ -13,7 +13,14 @@
  *    compute-attn-megatron.csv): an overhead of 260 pairs per query token,
  *    one 128-query tile padded whole (flat latency from 16 to 128 query
  *    tokens), and 12 % slower with a single query tile (Hopper's TMA
- *    multicast pays from two tiles, 256 queries).  A100: FlashAttention-2
+ *    multicast pays from two tiles, 256 queries).  The fixed cost is a
+ *    thread block's: the forward runs one per query tile, the backward one
+ *    per key block (FlashAttention-2's backward loops over query tiles
+ *    inside each key block), so a backward piece pays it per 128 keys.  A
+ *    document's pieces under per-document sharding each read the document's
+ *    keys up to their end, which is where that sharding's extra cost lies.
+ *    Packed whole documents (q = kv) cannot tell the two apart, so the
+ *    calibration above holds either way.  A100: FlashAttention-2
  *    reaches 50-73 % of peak (Dao 2023): 65 % forward, 55 % backward.
  *  - NCCL inside an H100 node: ring bus bandwidth ~370 GB/s on NVLink 4,
  *    ~480 GB/s for all-reduce with NVLS (NVIDIA nccl-tests on DGX H100),
@@ -24,6 +31,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +47,8 @@
 #define HOPPER_SXM \
 	.gemm_eff_max = 0.80, .gemm_half_gflop = 17.4, .gemm_launch_us = 4, \
 	.attn_eff_fwd = 0.348, .attn_eff_bwd = 0.456, .attn_tile_overhead = 260, \
-	.attn_single_tile_eff = 0.88, .attn_launch_fwd_us = 5, .attn_launch_bwd_us = 8, \
+	.attn_single_tile_eff = 0.88, .attn_bwd_key_share = 1, .attn_launch_fwd_us = 5, \
+	.attn_launch_bwd_us = 8, \
 	.ring_busbw_gbps = 370, .nvls_busbw_gbps = 480, .coll_lat_us = 15, \
 	.net_busbw_gbps = 47.5, .net_lat_us = 30, .p2p_gbps = 370, .p2p_lat_us = 10
 
@@ -52,8 +61,8 @@ static const struct wlb_gpu_spec specs[] = {
 		.dev = {"a100-80g", "NVIDIA A100-SXM4-80GB", 108, 79.2, 312, 2039, 8, 300, 12, 25, 30},
 		.gemm_eff_max = 0.85, .gemm_half_gflop = 6.0, .gemm_launch_us = 4,
 		.attn_eff_fwd = 0.65, .attn_eff_bwd = 0.55, .attn_tile_overhead = 260,
-		.attn_single_tile_eff = 1.0, .attn_launch_fwd_us = 5, .attn_launch_bwd_us = 8,
-		.ring_busbw_gbps = 230, .nvls_busbw_gbps = 0, .coll_lat_us = 12,
+		.attn_single_tile_eff = 1.0, .attn_bwd_key_share = 1, .attn_launch_fwd_us = 5,
+		.attn_launch_bwd_us = 8, .ring_busbw_gbps = 230, .nvls_busbw_gbps = 0, .coll_lat_us = 12,
 		.net_busbw_gbps = 23.5, .net_lat_us = 30, .p2p_gbps = 230, .p2p_lat_us = 10,
 	},
 };
@@ -76,6 +85,58 @@ int wlb_gpu_spec_find(const char *name, struct wlb_gpu_spec *out, struct wlb_err
 			     name);
 }
 
+/* The figures --set may change, with the values that make sense for them. */
+static const struct knob {
+	const char *name;
+	size_t off;
+	double lo, hi;
+	int open_lo; /* lo itself excluded */
+} knobs[] = {
+#define K(f, lo, hi, open) {#f, offsetof(struct wlb_gpu_spec, f), lo, hi, open}
+	K(gemm_eff_max, 0, 1, 1), K(gemm_half_gflop, 0, 1e6, 0), K(gemm_launch_us, 0, 1e6, 0),
+	K(attn_eff_fwd, 0, 1, 1), K(attn_eff_bwd, 0, 1, 1), K(attn_tile_overhead, 0, 1e6, 0),
+	K(attn_single_tile_eff, 0, 1, 1), K(attn_bwd_key_share, 0, 1, 0),
+	K(attn_launch_fwd_us, 0, 1e6, 0), K(attn_launch_bwd_us, 0, 1e6, 0),
+	K(ring_busbw_gbps, 0, 1e5, 1), K(nvls_busbw_gbps, 0, 1e5, 0), K(coll_lat_us, 0, 1e6, 0),
+	K(net_busbw_gbps, 0, 1e5, 1), K(net_lat_us, 0, 1e6, 0), K(p2p_gbps, 0, 1e5, 1),
+	K(p2p_lat_us, 0, 1e6, 0),
+#undef K
+};
+
+int wlb_gpu_spec_set(struct wlb_gpu_spec *g, const char *assignments, struct wlb_error *err)
+{
+	const char *p = assignments;
+
+	for (;;) {
+		size_t n = strcspn(p, "=,"), len = strcspn(p, ",");
+		const struct knob *k = NULL;
+		for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++)
+			if (strlen(knobs[i].name) == n && !strncmp(knobs[i].name, p, n))
+				k = &knobs[i];
+		if (!k) {
+			char names[512] = "";
+			for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++)
+				snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+					 i ? ", " : "", knobs[i].name);
+			return wlb_error_set(err, WLB_EINVAL, "unknown figure \"%.*s\" (expected NAME=VALUE, "
+					     "NAME one of %s)", (int)n, p, names);
+		}
+		char num[64], *end;
+		size_t vlen = len > n ? len - n - 1 : 0;
+		snprintf(num, sizeof num, "%.*s", (int)(vlen < sizeof num ? vlen : sizeof num - 1), p + n + 1);
+		double v = vlen && vlen < sizeof num ? strtod(num, &end) : NAN;
+		if (!vlen || vlen >= sizeof num || *end || !(v >= k->lo && v <= k->hi) ||
+		    (k->open_lo && v == k->lo))
+			return wlb_error_set(err, WLB_EINVAL, "%s: expected a number in %c%g, %g], got \"%.*s\"",
+					     k->name, k->open_lo ? '(' : '[', k->lo, k->hi, (int)vlen,
+					     len > n ? p + n + 1 : "");
+		*(double *)((char *)g + k->off) = v;
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
 double wlb_analytic_gemm_us(const struct wlb_gpu_spec *g, int64_t m, int64_t n, int64_t k)
 {
 	double flops = 2.0 * (double)m * (double)n * (double)k;
@@ -90,8 +151,11 @@ double wlb_analytic_attn_us(const struct wlb_gpu_spec *g, int64_t q_len, int64_t
 			    int pieces, int bwd, int heads, int head_dim)
 {
 	double q_tiles = ceil((double)q_len / WLB_ATTN_TILE);
+	double blocks = q_tiles; /* thread blocks, each paying the fixed cost */
+	if (bwd)
+		blocks += g->attn_bwd_key_share * (ceil((double)kv_len / WLB_ATTN_TILE) - q_tiles);
 	double work = wlb_tiled_pairs((uint32_t)q_len, (uint32_t)kv_len) +
-		      g->attn_tile_overhead * q_tiles * WLB_ATTN_TILE;
+		      g->attn_tile_overhead * blocks * WLB_ATTN_TILE;
 	double eff = (bwd ? g->attn_eff_bwd : g->attn_eff_fwd) *
 		     (q_tiles <= 1 ? g->attn_single_tile_eff : 1.0);
 	double flops = (bwd ? WLB_BWD_ATTN_FACTOR : 1.0) * 4.0 * head_dim * heads * work;
@@ -215,8 +279,8 @@ static int write_rows(struct wlb_costdb *db, const struct wlb_gpu_spec *g, int64
 	return 0;
 }
 
-int wlb_analytic_write(const char *gpu, const char *path, const char *tool_version, long *rows,
-		       struct wlb_error *err)
+int wlb_analytic_write(const char *gpu, const char *set, const char *path, const char *tool_version,
+		       long *rows, struct wlb_error *err)
 {
 	struct wlb_gpu_spec g;
 	struct wlb_costdb *db = NULL;
@@ -225,8 +289,12 @@ int wlb_analytic_write(const char *gpu, const char *path, const char *tool_versi
 	int rc;
 
 	*rows = 0;
-	if ((rc = wlb_gpu_spec_find(gpu, &g, err)))
+	if ((rc = wlb_gpu_spec_find(gpu, &g, err)) || (set && (rc = wlb_gpu_spec_set(&g, set, err))))
 		return rc;
+	if (set && strlen(set) > sizeof run.flags - sizeof "analytic --set ")
+		return wlb_error_set(err, WLB_EINVAL, "the changed figures take %zu characters, more than "
+				     "the DB's run record holds (%zu)", strlen(set),
+				     sizeof run.flags - sizeof "analytic --set ");
 	/* a fresh DB beside the target, renamed over it once complete */
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 	remove(tmp);
@@ -236,7 +304,8 @@ int wlb_analytic_write(const char *gpu, const char *path, const char *tool_versi
 	if (gethostname(run.host, sizeof run.host - 1))
 		snprintf(run.host, sizeof run.host, "unknown");
 	snprintf(run.tool_version, sizeof run.tool_version, "%s", tool_version);
-	snprintf(run.flags, sizeof run.flags, "analytic");
+	/* the DB says which figures were changed */
+	snprintf(run.flags, sizeof run.flags, "analytic%s%s", set ? " --set " : "", set ? set : "");
 	if ((rc = wlb_costdb_begin(db, err)) || (rc = wlb_costdb_put_device(db, &g.dev, err)) ||
 	    (rc = wlb_costdb_add_run(db, &run, err)) || (rc = write_rows(db, &g, run.id, rows, err)) ||
 	    (rc = wlb_costdb_commit(db, err))) {

@@ -15,11 +15,13 @@ struct wlb_gpu_spec {
 	/* GEMM: t = launch + max(flops / (peak * eff), bytes / hbm),
 	 * eff = eff_max * F / (F + half_gflop * 1e9) */
 	double gemm_eff_max, gemm_half_gflop, gemm_launch_us;
-	/* attention piece (q, kv): (tile_pairs + tile_overhead * q rounded up to
-	 * 128) * 4 * head_dim * heads flops at peak * eff, times small_q_factor
-	 * slower when the piece has a single 128-query tile (no TMA multicast);
-	 * a call adds launch_us */
+	/* attention piece (q, kv): (tile_pairs + tile_overhead * 128 * blocks)
+	 * * 4 * head_dim * heads flops at peak * eff, where blocks counts the
+	 * piece's 128-query tiles (forward) or, for bwd_key_share of it, its
+	 * 128-key blocks (backward); 1 / single_tile_eff times slower when the
+	 * piece has a single query tile (no TMA multicast); a call adds launch_us */
 	double attn_eff_fwd, attn_eff_bwd, attn_tile_overhead, attn_single_tile_eff;
+	double attn_bwd_key_share;
 	double attn_launch_fwd_us, attn_launch_bwd_us;
 	/* collectives: t = lat + bytes * busbw_factor / busbw */
 	double ring_busbw_gbps;      /* inside a node */
@@ -33,6 +35,10 @@ struct wlb_gpu_spec {
 /* Specs by name: h100-sxm, h200, a100-80g. */
 int wlb_gpu_spec_find(const char *name, struct wlb_gpu_spec *out, struct wlb_error *err);
 const char *const *wlb_gpu_spec_names(void);
+/* Changes figures of a spec: "NAME=VALUE[,NAME=VALUE...]", NAME a field
+ * above (attn_eff_fwd, ring_busbw_gbps, ...); each value is checked against
+ * the range that makes sense for it.  On error *g may be partly changed. */
+int wlb_gpu_spec_set(struct wlb_gpu_spec *g, const char *assignments, struct wlb_error *err);
 
 double wlb_analytic_gemm_us(const struct wlb_gpu_spec *g, int64_t m, int64_t n, int64_t k);
 /* A call of `pieces` pieces of shape (q_len, kv_len). */
@@ -43,11 +49,12 @@ double wlb_analytic_coll_us(const struct wlb_gpu_spec *g, enum wlb_coll_op op, i
 			    int ranks, int nodes, const char **algo);
 double wlb_analytic_p2p_us(const struct wlb_gpu_spec *g, int64_t bytes, int inter);
 
-/* Writes a complete DB for gpu into path: GEMM shapes of every model preset
+/* Writes a complete DB for gpu, with the figures in set (NULL: none)
+ * changed by wlb_gpu_spec_set, into path: GEMM shapes of every model preset
  * after TP 1/2/4/8, attention over the (q_len, kv_len) grid for their
  * per-rank head counts, collectives for 2/4/8 ranks in a node and across
  * nodes, p2p.  One transaction.  Reports the rows written in *rows. */
-int wlb_analytic_write(const char *gpu, const char *path, const char *tool_version,
+int wlb_analytic_write(const char *gpu, const char *set, const char *path, const char *tool_version,
 		       long *rows, struct wlb_error *err);
 
 #endif

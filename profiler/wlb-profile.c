@@ -33,7 +33,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: wlb-profile [-o DB] [--ops gemm,attn,coll,p2p] [--model M] [--quick] [--reps N] [--gpu NAME]\n"
-"       wlb-profile --analytic --gpu NAME -o DB\n"
+"       wlb-profile --analytic --gpu NAME [--set NAME=VALUE,...] -o DB\n"
 "       wlb-profile --import-nccl-tests FILE --op OP --ranks N [--nodes M] [--gpu NAME] -o DB\n"
 "       wlb-profile --import-attn CSV [--gpu NAME] -o DB\n"
 "       wlb-profile --show DB\n"
@@ -47,6 +47,10 @@ static void usage(FILE *f)
 "             says so and points to --analytic.\n"
 "--analytic   writes a complete cost DB from a roofline model calibrated on published\n"
 "             figures (see README): GPUs h100-sxm, h200, a100-80g.  Rows are 'analytic'.\n"
+"  --set      changes the model's figures (profiler/analytic.h), e.g. to match your\n"
+"             attention kernel: attn_eff_fwd, attn_eff_bwd (share of peak),\n"
+"             attn_tile_overhead (pairs per query), attn_bwd_key_share, gemm_eff_max,\n"
+"             ring_busbw_gbps, net_busbw_gbps, ...  The DB's run records them.\n"
 "--import-nccl-tests  adds the out-of-place rows of an nccl-tests log (all_gather_perf,\n"
 "             all_reduce_perf, ...) to DB as 'imported' samples of OP over N ranks on M\n"
 "             nodes (default 1); a new DB takes its device row from --gpu.\n"
@@ -64,6 +68,7 @@ static void usage(FILE *f)
 "\n"
 "examples:\n"
 "  wlb-profile --analytic --gpu h100-sxm -o h100.db\n"
+"  wlb-profile --analytic --gpu h100-sxm --set attn_eff_fwd=0.6,attn_eff_bwd=0.6 -o fa3.db\n"
 "  wlb-profile --import-nccl-tests ag.log --op all_gather --ranks 8 -o h100.db\n"
 "  wlb-profile --estimate 'gemm 16384 4096 4096' --gpu h100-sxm\n"
 "  wlb-profile --estimate 'coll all_gather 8 1 67108864' --db h100.db\n");
@@ -379,7 +384,7 @@ static int measure_mode(const char *out, const char *gpu, const char *ops, const
 /* ---- main ---- */
 
 enum { O_ANALYTIC = 256, O_GPU, O_IMPORT, O_IMPORT_ATTN, O_OP, O_RANKS, O_NODES, O_SHOW, O_ESTIMATE, O_DB, O_OPS,
-       O_MODEL, O_QUICK, O_REPS, O_QUIET };
+       O_MODEL, O_QUICK, O_REPS, O_QUIET, O_SET };
 
 int main(int argc, char **argv)
 {
@@ -392,11 +397,11 @@ int main(int argc, char **argv)
 		{"db", required_argument, 0, O_DB}, {"costdb", required_argument, 0, O_DB},
 		{"ops", required_argument, 0, O_OPS}, {"model", required_argument, 0, O_MODEL},
 		{"quick", no_argument, 0, O_QUICK}, {"reps", required_argument, 0, O_REPS},
-		{"quiet", no_argument, 0, O_QUIET},
+		{"quiet", no_argument, 0, O_QUIET}, {"set", required_argument, 0, O_SET},
 		{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 	};
 	const char *gpu = NULL, *out = NULL, *import = NULL, *import_at = NULL, *op = NULL, *showdb = NULL,
-		   *expr = NULL, *db = NULL, *ops = NULL, *model = NULL;
+		   *expr = NULL, *db = NULL, *ops = NULL, *model = NULL, *set = NULL;
 	int analytic = 0, ranks = 0, nodes = 1, quick = 0, reps = 0, quiet = 0, c, modes;
 	struct wlb_error e;
 
@@ -424,6 +429,7 @@ int main(int argc, char **argv)
 		case O_DB: db = optarg; break;
 		case O_OPS: ops = optarg; break;
 		case O_MODEL: model = optarg; break;
+		case O_SET: set = optarg; break;
 		case O_QUICK: quick = 1; break;
 		case O_QUIET: quiet = 1; break;
 		case O_REPS: {
@@ -443,6 +449,8 @@ int main(int argc, char **argv)
 	modes = analytic + !!import + !!import_at + !!showdb + !!expr;
 	if (modes > 1)
 		return fail("choose one of --analytic, --import-nccl-tests, --import-attn, --show, --estimate");
+	if (set && !analytic)
+		return fail("--set goes with --analytic");
 	if (modes == 0)
 		return measure_mode(out, gpu, ops, model, quick, reps, quiet);
 	if (showdb)
@@ -458,7 +466,12 @@ int main(int argc, char **argv)
 	if (!gpu)
 		return fail("--analytic needs --gpu NAME (h100-sxm, h200, a100-80g)");
 	long rows;
-	if (wlb_analytic_write(gpu, out, WLB_VERSION, &rows, &e))
+	if (set) { /* checked here first so that the message names the option */
+		struct wlb_gpu_spec g;
+		if (!wlb_gpu_spec_find(gpu, &g, &e) && wlb_gpu_spec_set(&g, set, &e))
+			return fail("--set: %s", e.msg);
+	}
+	if (wlb_analytic_write(gpu, set, out, WLB_VERSION, &rows, &e))
 		return fail("%s", e.msg);
 	printf("%s: %ld analytic samples for %s\n", out, rows, gpu);
 	return 0;

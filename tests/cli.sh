@@ -98,6 +98,22 @@ expect_err "corrupt DB" "corrupt.db" "$P" --show "$T/corrupt.db"
 expect_err "corrupt DB estimate" "corrupt.db" "$P" --estimate "gemm 1 2 3" --db "$T/corrupt.db"
 expect_ok "analytic" "analytic samples for a100-80g" "$P" --analytic --gpu a100-80g -o "$T/a100.db"
 expect_ok "show" "gemm_sample" "$P" --show "$T/a100.db"
+# --set: the DB records it, and a forward 1.5x as efficient takes 1/1.5 the
+# time less the launch (5 us per call of 8 pieces of 4096 rows: 0.625 us a
+# piece); bad figures are refused and nothing is written
+expect_ok "analytic --set" "analytic samples" \
+	"$P" --analytic --gpu h100-sxm --set attn_eff_fwd=0.522,net_lat_us=20 -o "$T/set.db"
+expect_ok "--set recorded" "flags analytic --set attn_eff_fwd=0.522,net_lat_us=20" "$P" --show "$T/set.db"
+e0=$("$P" --estimate "attn fwd 4 4 128 4096 4096" --gpu h100-sxm | awk '{ print $1 }')
+e1=$("$P" --estimate "attn fwd 4 4 128 4096 4096" --db "$T/set.db" | awk '{ print $1 }')
+awk -v a="$e0" -v b="$e1" 'BEGIN { exit !(a > 0 && ((a - 0.625) / (b - 0.625) / 1.5 - 1) ^ 2 < 1e-6) }' && ok ||
+	bad "--set attn_eff_fwd=0.522: forward attention $e0 us -> $e1 us, expected 1.5x faster"
+expect_err "--set out of range" '--set: attn_eff_bwd: expected a number in (0, 1], got "2"' \
+	"$P" --analytic --gpu h100-sxm --set attn_eff_bwd=2 -o "$T/set2.db"
+expect_err "--set unknown" '--set: unknown figure "speed"' \
+	"$P" --analytic --gpu h100-sxm --set speed=2 -o "$T/set2.db"
+[ ! -e "$T/set2.db" ] && ok || bad "a refused --set left a DB behind"
+expect_err "--set without --analytic" "--set goes with --analytic" "$P" --set attn_eff_fwd=0.5 --show "$T/set.db"
 expect_err "malformed estimate" '--estimate: expected "gemm M N K' "$P" --estimate "gemm 12 x 3" --db "$T/a100.db"
 expect_err "unknown estimate" "--estimate" "$P" --estimate "conv 1 2" --db "$T/a100.db"
 expect_err "estimate kv < q" "KV_LEN >= Q_LEN" "$P" --estimate "attn fwd 8 8 128 4096 1024" --db "$T/a100.db"

@@ -8,6 +8,7 @@
 #include "analytic.h"
 #include "cost.h"
 #include "model.h"
+#include "shard.h"
 #include "test.h"
 
 void test_analytic(void);
@@ -54,6 +55,53 @@ void test_analytic(void)
 	double r256 = wlb_pairs(256, 256) / (wlb_analytic_attn_us(&g, 256, 256, 128, 0, 64, 128) / 128);
 	CHECK(r256 > 1.5 * r128);
 
+	/* the fixed cost per thread block: forward per 128-query tile, backward per
+	 * 128-key block (attn_bwd_key_share = 1); a (256, 2048) piece, 4 heads of
+	 * 128, has 2 query tiles and 16 key blocks; pairs 256 * 1792 + 256 * 257 / 2 */
+	double pairs = 256.0 * 1792 + 256.0 * 257 / 2, unit = 4.0 * 128 * 4 / (989.4e6);
+	CHECK_EQ(g.attn_bwd_key_share, 1);
+	CHECK_REL(wlb_analytic_attn_us(&g, 256, 2048, 1, 0, 4, 128),
+		  5 + unit * (pairs + 260.0 * 128 * 2) / 0.348, 1e-12);
+	CHECK_REL(wlb_analytic_attn_us(&g, 256, 2048, 1, 1, 4, 128),
+		  8 + 2.5 * unit * (pairs + 260.0 * 128 * 16) / 0.456, 1e-12);
+	struct wlb_gpu_spec q = g;
+	CHECK_EQ(wlb_gpu_spec_set(&q, "attn_bwd_key_share=0", &err), 0);
+	CHECK_REL(wlb_analytic_attn_us(&q, 256, 2048, 1, 1, 4, 128),
+		  8 + 2.5 * unit * (pairs + 260.0 * 128 * 2) / 0.456, 1e-12);
+	/* whole documents (q = kv) have as many key blocks as query tiles: the
+	 * calibration above does not depend on the share */
+	for (int64_t L = 100; L <= 70000; L = L * 3 + 1)
+		CHECK_NEAR(wlb_analytic_attn_us(&q, L, L, 3, 1, 64, 128),
+			   wlb_analytic_attn_us(&g, L, L, 3, 1, 64, 128), 1e-9);
+
+	/* --set: several figures at once; each checked against its range */
+	q = g;
+	CHECK_EQ(wlb_gpu_spec_set(&q, "attn_eff_fwd=0.6,ring_busbw_gbps=400,attn_tile_overhead=0", &err), 0);
+	CHECK_EQ(q.attn_eff_fwd, 0.6);
+	CHECK_EQ(q.ring_busbw_gbps, 400);
+	CHECK_EQ(q.attn_tile_overhead, 0);
+	CHECK_EQ(q.attn_eff_bwd, g.attn_eff_bwd);
+	CHECK_REL(wlb_analytic_attn_us(&q, 4096, 4096, 1, 0, 4, 128) - 5,
+		  (wlb_analytic_attn_us(&g, 4096, 4096, 1, 0, 4, 128) - 5) * 0.348 / 0.6 *
+			  wlb_tiled_pairs(4096, 4096) / (wlb_tiled_pairs(4096, 4096) + 260.0 * 4096), 1e-12);
+	static const char *const bad_sets[][2] = {
+		{"attn_eff_fwd=1.5", "attn_eff_fwd: expected a number in (0, 1], got \"1.5\""},
+		{"attn_eff_bwd=0", "(0, 1]"},
+		{"attn_bwd_key_share=-0.1", "[0, 1]"},
+		{"ring_busbw_gbps=nan", "got \"nan\""},
+		{"attn_eff_fwd=", "got \"\""},
+		{"attn_eff_fwd", "got \"\""},
+		{"attn_eff_fwd=0.5x", "got \"0.5x\""},
+		{"attn_eff_fwd=0.5,", "unknown figure \"\""},
+		{"peak=1", "unknown figure \"peak\""},
+		{"", "NAME one of gemm_eff_max"},
+	};
+	for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {
+		q = g;
+		CHECK(wlb_gpu_spec_set(&q, bad_sets[i][0], &err) < 0);
+		CHECK_STR_HAS(err.msg, bad_sets[i][1]);
+	}
+
 	/* NCCL inside a node: ring bus bandwidth ~370 GB/s, all-reduce with NVLS
 	 * ~480 GB/s (at 1 GiB, within 5 %), ~15 us for small messages (10 %) */
 	const double gib = 1073741824.0;
@@ -74,7 +122,7 @@ void test_analytic(void)
 	struct wlb_cost *c;
 	enum wlb_est h;
 	close(fd);
-	CHECK_EQ(wlb_analytic_write("h100-sxm", path, "test", &rows, &err), 0);
+	CHECK_EQ(wlb_analytic_write("h100-sxm", NULL, path, "test", &rows, &err), 0);
 	CHECK(rows > 10000);
 	CHECK_EQ(wlb_cost_load(&c, path, &err), 0);
 	if (c) {
@@ -97,6 +145,6 @@ void test_analytic(void)
 		wlb_cost_destroy(c);
 	}
 	unlink(path);
-	CHECK(wlb_analytic_write("tpu-v9", path, "test", &rows, &err) < 0);
+	CHECK(wlb_analytic_write("tpu-v9", NULL, path, "test", &rows, &err) < 0);
 	CHECK_STR_HAS(err.msg, "tpu-v9");
 }

@@ -79,7 +79,7 @@ static struct wlb_cost *h100(void)
 	struct wlb_error err;
 	struct wlb_cost *c = NULL;
 	t_tmp_file(path);
-	if (wlb_analytic_write("h100-sxm", path, "test", &rows, &err) || wlb_cost_load(&c, path, &err))
+	if (wlb_analytic_write("h100-sxm", NULL, path, "test", &rows, &err) || wlb_cost_load(&c, path, &err))
 		fprintf(stderr, "plan: %s\n", err.msg);
 	t_tmp_remove(path);
 	return c;

@@ -2,21 +2,25 @@
 # Runs the eight configurations of WLB-LLM's Table 1 (traces/paper/) with
 # wlb-sim --compare and prints our speedups beside the paper's, then the
 # 7B-128K breakdown of where the speedup comes from.  Markdown (the README's).
-# Usage: tools/paper-table1.sh [ITERATIONS]
+# Usage: tools/paper-table1.sh [ITERATIONS [COSTDB]]   (default 50, the built-in
+# DB of each trace's GPU; a measured DB from wlb-profile is the one to try)
 set -eu
 S=${WLB_BIN:-bin}/wlb-sim
 iters=${1:-50}
+DB=${2:-}
 # the paper reports per context window only: 1.15x at 64K, 1.30x at 128K
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+[ -z "$DB" ] || "${WLB_BIN:-bin}/wlb-profile" --show "$DB" >/dev/null
 tput() { # trace [options] -> iteration ms and tokens/s of the run
-	"$S" "$@" --iterations "$iters" --quiet |
-		awk '/iteration time/ { ms = $3 } /throughput/ { t = $2 } END { print ms, t }'
+	"$S" "$@" ${DB:+--costdb "$DB"} --iterations "$iters" --quiet >"$T/out" &&
+		awk '/iteration time/ { ms = $3 } /throughput/ { t = $2 } END { print ms, t }' "$T/out"
 }
 echo "| config | model | TP CP PP DP | Plain-4D ms | Fixed-4D ms | WLB-LLM ms | Fixed-4D speedup | WLB-LLM speedup | WLB-LLM memory | paper (per context) |"
 # speedups are ratios of tokens per second (WLB-LLM holds outliers back, so
 # its iterations train slightly fewer tokens than Plain-4D's)
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for f in 550m-64k 7b-64k 30b-64k 70b-64k 550m-128k 7b-128k 30b-128k 70b-128k; do
-	"$S" "traces/paper/$f.json" --compare --iterations "$iters" --quiet | awk -v f="$f" '
+	"$S" "traces/paper/$f.json" --compare ${DB:+--costdb "$DB"} --iterations "$iters" --quiet | awk -v f="$f" '
 		/^[^ ]+: / && !cfg { model = $2; sub(",", "", model); cfg = $5 " " $6 " " $7 " " $8; sub(",", "", cfg) }
 		/^Plain-4D +concat/ { p = $4 } /^Fixed-4D +greedy/ { x = $4; xs = $6 }
 		/^WLB-LLM +wlb/ { w = $4; ws = $6; oom = ($NF == "OOM") ? "over 79.6 GiB" : "fits" }
