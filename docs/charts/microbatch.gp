@@ -14,7 +14,7 @@ set style fill solid 1.0 noborder
 set xlabel 'micro-batch, in pipeline order'
 set ylabel 'forward + backward time of the micro-batch (ms)'
 set xrange [-0.7:3.7]
-set yrange [0:2933.54]
+set yrange [0:2941.76]
 set boxwidth 0.38 absolute
 set style fill solid 1.0 border lc rgb 'white'
 plot 'microbatch.dat' using ($1-0.2):($3+$4) with boxes lc rgb '#c44e52' title 'Plain-4D backward', \

@@ -12,7 +12,7 @@ set grid ytics back lt 1 lc rgb '#e4e4e4'
 set key below center horizontal Left reverse samplen 1.5 spacing 1.1 width 1 height 1
 set style fill solid 1.0 noborder
 set xlabel 'time within the iteration (ms)'
-set xrange [0:892.771]
+set xrange [0:898.492]
 set yrange [3.5:-0.5]
 set grid noytics
 set grid xtics back lt 1 lc rgb '#e4e4e4'
