@@ -47,6 +47,16 @@ void test_analytic(void)
 		bad += fabs(rate / ref - want) > 0.15 * want;
 	}
 	CHECK_EQ(bad, 0);
+	/* per-document sharding of one 64K document over CP 2 / 4 / 8, forward: rank
+	 * 0's two pieces (c, c) and (c, 65536), c = 65536 / 2cp, in one call:
+	 * 103.06 / 51.69 / 25.73 ms (DistCA compute-attn-H100.csv), within 3 % */
+	static const double split_ms[] = {103.064, 51.688, 25.728};
+	for (int i = 0, cp = 2; i < 3; i++, cp *= 2) {
+		int64_t chunk = 65536 / (2 * cp);
+		CHECK_REL(wlb_analytic_attn_us(&g, chunk, chunk, 1, 0, 64, 128) +
+				  wlb_analytic_attn_us(&g, chunk, 65536, 1, 0, 64, 128) - g.attn_launch_fwd_us,
+			  split_ms[i] * 1e3, 0.03);
+	}
 	/* flat latency from 16 to 128 query tokens (one call, one piece) */
 	CHECK_NEAR(wlb_analytic_attn_us(&g, 16, 16, 1, 0, 64, 128),
 		   wlb_analytic_attn_us(&g, 128, 128, 1, 0, 64, 128), 1e-9);

@@ -17,6 +17,9 @@ row "attn fwd 64 8 128 65536 65536" "$t us" "$(awk -v t="$t" 'BEGIN { printf "%.
 f=$(est "attn fwd 64 8 128 32768 32768"); b=$(est "attn bwd 64 8 128 32768 32768")
 row "attn fwd + bwd 64 8 128 32768 32768" "$f + $b us" "$(awk -v f="$f" -v b="$b" 'BEGIN { printf "%.1f ms", (f+b)/1e3 }')" \
 	"forward + backward, one 32K document: 150.1 ms (DistCA)"
+a=$(est "attn fwd 64 8 128 8192 8192"); b=$(est "attn fwd 64 8 128 8192 65536")
+row "attn fwd 64 8 128 8192 8192 + 8192 65536" "$a + $b us" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f ms", (a+b)/1e3 }')" \
+	"one 64K document sharded per document over CP 4, a rank's two pieces: 51.7 ms (DistCA)"
 big=$(est "attn fwd 64 8 128 32768 32768")
 for L in 256 1024 4096; do
 	t=$(est "attn fwd 64 8 128 $L $L")
