@@ -49,9 +49,9 @@ static void cand_key(const struct wlb_tune_cand *c, char *buf, size_t n)
 {
 	const struct wlb_parallel *p = &c->par;
 	const struct wlb_policy *q = &c->pol;
-	int w = snprintf(buf, n, "%02d %02d %03d %04d %d %04d %d %-6s %-8s %07u %u",
-			 p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches, p->recompute, q->packing,
-			 q->sharding, q->s_max, q->window);
+	int w = snprintf(buf, n, "%02d %02d %03d %04d %d %04d %d %-9s %-6s %-8s %07u %u",
+			 p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches, p->recompute, p->cp_algo,
+			 q->packing, q->sharding, q->s_max, q->window);
 	for (int i = 0; i < q->n_thresholds && w > 0 && (size_t)w < n; i++)
 		w += snprintf(buf + w, n - (size_t)w, " %u", q->thresholds[i]);
 }
@@ -328,42 +328,45 @@ static int bundles(struct tuner *tn, struct wlb_cost *cost, const struct cfg *cf
 	return 1;
 }
 
-/* Phase 3: coordinate search over the packer's knobs from the best policy
- * found on this configuration. */
+/* Phase 3: coordinate search over the packer's knobs, and the CP algorithm,
+ * from the best policy found on this configuration. */
 static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune_cand *start)
 {
 	static const char *const shardings[] = {"per-seq", "per-doc", "adaptive"};
+	static const char *const algos[] = {"allgather", "ring"};
 	static const double smax[] = {1.0, 1.25, 1.5, 1.75, 2.0};
 	static const struct { int n; const double *v; } thr[] = {
 		{0, NULL}, {1, half}, {1, quarter}, {2, quarter_half}, {3, three}};
 	static const uint32_t windows[] = {1, 2, 4, 8};
 	uint32_t ctx = tn->t->context;
 	struct wlb_tune_cand best = *start, c;
-	int is = 2, ism = 2, ith = 3, iw = 0;
+	int is = 2, ism = 2, ith = 3, iw = 0, ia = !strcmp(best.par.cp_algo, "ring");
 
 	for (int i = 0; i < 3; i++)
 		if (!strcmp(best.pol.sharding, shardings[i]))
 			is = i;
 	for (int pass = 0; pass < 3; pass++) {
 		int improved = 0;
-		for (int coord = 0; coord < 4; coord++) {
-			int n = coord == 0 ? 3 : coord == 1 ? 5 : coord == 2 ? 5 : 4;
+		for (int coord = 0; coord < 5; coord++) {
+			static const int n_values[] = {3, 5, 5, 4, 2};
 			int wlb = !strcmp(best.pol.packing, "wlb"), greedy = !strcmp(best.pol.packing, "greedy");
 			if ((coord == 1 || coord == 2) && !wlb)
 				continue;
-			if (coord == 3 && !greedy)
+			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1))
 				continue;
-			for (int v = 0; v < n; v++) {
+			for (int v = 0; v < n_values[coord]; v++) {
 				int s = coord == 0 ? v : is, m = coord == 1 ? v : ism, h = coord == 2 ? v : ith,
-				    w = coord == 3 ? v : iw;
+				    w = coord == 3 ? v : iw, a = coord == 4 ? v : ia;
 				struct wlb_policy q;
+				struct wlb_parallel par = best.par;
 				policy_set(&q, best.pol.packing, shardings[s], smax[m], thr[h].n, thr[h].v,
 					   windows[w], ctx);
-				if (!try_cand(tn, cost, &best.par, &q, &c, NULL))
+				snprintf(par.cp_algo, sizeof par.cp_algo, "%s", algos[a]);
+				if (!try_cand(tn, cost, &par, &q, &c, NULL))
 					return 0;
 				if (c.feasible && cand_cmp(&c, &best) < 0) {
 					best = c;
-					is = s, ism = m, ith = h, iw = w;
+					is = s, ism = m, ith = h, iw = w, ia = a;
 					improved = 1;
 				}
 			}

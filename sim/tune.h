@@ -8,8 +8,9 @@
  * schedule beats the ideal) bounds what any policy can reach there, so a
  * configuration whose bound cannot beat the k-th best found is skipped.
  * Phase 2 tries the policy bundles on the rest; phase 3 refines the packer's
- * knobs (sharding, s_max, outlier thresholds, greedy window) on the best
- * configurations by coordinate search.  Candidates over the memory limit or
+ * knobs (sharding, s_max, outlier thresholds, greedy window) and the CP
+ * algorithm (all-gather or ring) on the best configurations by coordinate
+ * search.  Candidates over the memory limit or
  * the token-delay limit are kept out of the ranking.  Threads share nothing
  * but the queue of configurations and the running k-th best; the ranking is
  * the same whatever their timing (ties broken by a fixed order), unless the

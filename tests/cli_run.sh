@@ -87,6 +87,20 @@ else bad "--compare-with: $(head -c 300 "$T/err")"; fi
 if "$B/wlb-tune" "$TINY" --gpus 2 --iterations 1 --validate --device cpu --quiet >"$T/out" 2>"$T/err" &&
    grep -q "== plain-4d" "$T/out" && grep -q "validation (cpu): speedup of the pick over Plain-4D" "$T/out"; then ok
 else bad "wlb-tune --validate: $(head -c 300 "$T/err")"; fi
+# collectives 7000x slower than NVLink: ring CP (p2p) wins, which wlb-run
+# does not run, so --validate takes the best all-gather candidate, or says
+# that none is among the top
+"$B/wlb-profile" --analytic --gpu h100-sxm --set ring_busbw_gbps=0.05 -o "$T/slow.db" >/dev/null
+if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 10 --iterations 1 --validate \
+	--device cpu --quiet >"$T/out" 2>"$T/err" &&
+   grep -Eq '^ +1 +1 +2 .* ring ' "$T/out" &&
+   grep -q "#1 uses ring CP, which wlb-run does not run (all-gather only): validating #" "$T/out" &&
+   grep -q "validation (cpu)" "$T/out"; then ok
+else bad "wlb-tune --validate with a ring pick: $(head -c 300 "$T/err")"; fi
+if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 2 --iterations 1 --validate \
+	--device cpu --quiet >"$T/out" 2>"$T/err"; then bad "--validate ran a ring CP pick"
+else grep -q "the top 2 use ring CP, which wlb-run does not run" "$T/err" && ok ||
+	bad "--validate, all ring: $(head -c 300 "$T/err")"; fi
 rm -rf /tmp/wlb-validate-*
 
 # failures: named, all ranks stopped, nothing left running (a private copy

@@ -28,10 +28,27 @@ static void small_trace(struct wlb_trace *t)
 	wlb_dist_preset("wlb128k", &t->source.dist, &e);
 }
 
+/* llama3-8b at 128K, CP 4 over 4 nodes of one GPU: K/V cross the network,
+ * where ring CP hides them behind attention and the all-gather cannot */
+static void ring_trace(struct wlb_trace *t)
+{
+	struct wlb_error e;
+	small_trace(t);
+	wlb_model_preset("llama3-8b", &t->model, &e);
+	t->context = 131072;
+	t->cluster.gpus_per_node = 1;
+	t->parallel.tp = 1;
+	t->parallel.cp = 4;
+	t->parallel.pp = 1;
+	t->parallel.microbatches = 2;
+	t->parallel.recompute = 1; /* 170 GiB a GPU without */
+}
+
 static double sim_tps(const struct wlb_trace *t, struct wlb_cost *c, const char *packing,
-		      const char *sharding)
+		      const char *sharding, const char *cp_algo)
 {
 	struct wlb_trace x = *t;
+	snprintf(x.parallel.cp_algo, sizeof x.parallel.cp_algo, "%s", cp_algo);
 	struct wlb_sim_opts so = {WLB_ORDER_PACKED, -1, 1};
 	struct wlb_sim_result r;
 	struct wlb_error e;
@@ -64,18 +81,41 @@ void test_tune(void)
 	small_trace(&t);
 
 	/* a space the search covers completely: concat on the trace's own
-	 * configuration with the three sharders -> the brute-force best */
+	 * configuration with the three sharders and the two CP algorithms -> the
+	 * brute-force best */
 	struct wlb_tune_opts o = {.iterations = 6, .max_delay = -1, .threads = 2, .top_k = 3,
 				  .quiet = 1, .fixed_parallel = 1, .packings = "concat"};
 	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
 	double best = 0;
 	const char *sh[] = {"per-seq", "per-doc", "adaptive"};
-	for (int i = 0; i < 3; i++) {
-		double x = sim_tps(&t, c, "concat", sh[i]);
+	for (int i = 0; i < 6; i++) {
+		double x = sim_tps(&t, c, "concat", sh[i / 2], i % 2 ? "ring" : "allgather");
 		best = x > best ? x : best;
 	}
 	CHECK(r1.n_top >= 1);
 	CHECK_NEAR(r1.top[0].tokens_per_s, best, 1e-9 * best);
+	wlb_tune_result_free(&r1);
+
+	/* the CP algorithm is searched too: on ring_trace the best of the six
+	 * (sharding, algorithm) pairs, found by brute force, is ring with a
+	 * per-document layout, though all-gather is better for per-seq */
+	struct wlb_trace rt;
+	ring_trace(&rt);
+	CHECK_EQ(wlb_tune_run(&rt, c, &o, &r1, &e), 0);
+	double best_ring = 0, best_ag = 0, seq_ring = sim_tps(&rt, c, "concat", "per-seq", "ring");
+	for (int i = 0; i < 3; i++) {
+		double a = sim_tps(&rt, c, "concat", sh[i], "allgather");
+		double b = sim_tps(&rt, c, "concat", sh[i], "ring");
+		best_ag = a > best_ag ? a : best_ag;
+		best_ring = b > best_ring ? b : best_ring;
+	}
+	CHECK(best_ring > best_ag);
+	CHECK(seq_ring < sim_tps(&rt, c, "concat", "per-seq", "allgather"));
+	CHECK(r1.n_top >= 1);
+	if (r1.n_top) {
+		CHECK_NEAR(r1.top[0].tokens_per_s, best_ring, 1e-9 * best_ring);
+		CHECK_STR_HAS(r1.top[0].par.cp_algo, "ring");
+	}
 	wlb_tune_result_free(&r1);
 
 	/* every 4D configuration of 8 GPUs with Plain-4D: pruning never loses the
@@ -104,6 +144,11 @@ void test_tune(void)
 	CHECK(same);
 	/* the full search beats (or equals) the trace's own Plain-4D */
 	CHECK(r1.has_baseline && r1.top[0].tokens_per_s >= r1.baseline.tokens_per_s);
+	/* without CP there is no CP algorithm to choose: never ring at cp 1 */
+	int ring_without_cp = 0;
+	for (size_t i = 0; i < r1.n_top; i++)
+		ring_without_cp += r1.top[i].par.cp == 1 && !strcmp(r1.top[i].par.cp_algo, "ring");
+	CHECK_EQ(ring_without_cp, 0);
 	wlb_tune_result_free(&r1);
 	wlb_tune_result_free(&r2);
 

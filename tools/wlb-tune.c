@@ -29,13 +29,13 @@ static void usage(FILE *f)
 "                [--json FILE|-] [--costdb DB] [--quiet] [--validate [--device D]]\n"
 "\n"
 "Searches the 4D configurations (TP, CP, PP, DP, virtual stages, activation\n"
-"recompute) and the balancing policies (packing, its s_max, outlier thresholds\n"
-"and window, CP sharding) for the trace's model, context, cluster and document\n"
-"distribution, simulating K iterations of each candidate with the trace's global\n"
-"batch, and ranks them by tokens per second.  Candidates over the memory or\n"
-"token-delay limit are never returned.  Prints the search's figures, the top\n"
-"candidates and the speedup of the best over Plain-4D (concat + per-seq) on the\n"
-"trace's own configuration.\n"
+"recompute, CP algorithm: all-gather or ring) and the balancing policies\n"
+"(packing, its s_max, outlier thresholds and window, CP sharding) for the\n"
+"trace's model, context, cluster and document distribution, simulating K\n"
+"iterations of each candidate with the trace's global batch, and ranks them by\n"
+"tokens per second.  Candidates over the memory or token-delay limit are never\n"
+"returned.  Prints the search's figures, the top candidates and the speedup of\n"
+"the best over Plain-4D (concat + per-seq) on the trace's own configuration.\n"
 "\n"
 "  --gpus N           GPUs to fill (tp x cp x pp x dp; default: the trace's)\n"
 "  --iterations K     iterations simulated per candidate (default %d, at most\n"
@@ -58,7 +58,8 @@ static void usage(FILE *f)
 "  --quiet            no progress bar\n"
 "  --validate         run the best and Plain-4D (same parallel layout) with\n"
 "                     wlb-run, each against its prediction, and print the\n"
-"                     measured speedup beside the predicted one\n"
+"                     measured speedup beside the predicted one (the best\n"
+"                     with all-gather CP: wlb-run does not run ring)\n"
 "  --device D         wlb-run's device for --validate: cuda (default) or cpu\n"
 "\n"
 "examples:\n"
@@ -276,9 +277,10 @@ static void print_row(const char *rank, const struct wlb_tune_cand *c)
 		snprintf(win, sizeof win, "-");
 	snprintf(ms, sizeof ms, "%.1f ± %.1f", c->iteration_ms, c->iteration_ms_sd);
 	/* "±" is two bytes and one column: its field is one byte wider */
-	printf("%4s %3d %3d %3d %4d %3d %4d %-6s %-7s %-8s %6s %-12s %6s %*s %10.0f %6.1f %8.1f %7.3f "
-	       "%7.3f %7.3f\n", rank, p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches,
-	       p->recompute ? "yes" : "no", q->packing, q->sharding, smax, th, win,
+	printf("%4s %3d %3d %3d %4d %3d %4d %-6s %-9s %-7s %-8s %6s %-12s %6s %*s %10.0f %6.1f %8.1f "
+	       "%7.3f %7.3f %7.3f\n", rank, p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches,
+	       p->recompute ? "yes" : "no", p->cp > 1 ? p->cp_algo : "-", q->packing, q->sharding, smax,
+	       th, win,
 	       21, ms, c->tokens_per_s, 100 * c->mfu,
 	       c->peak_mem_gib, c->imbalance_pp, c->imbalance_cp, c->token_delay_iters);
 }
@@ -314,8 +316,9 @@ static void print_result(const struct wlb_trace *t, const char *trace_name, cons
 	printf("        %u iterations per candidate, memory limit %.1f GiB, token-delay limit %s%s%s%s\n\n",
 	       iters, mem_limit, buf, a->o.fixed_parallel ? ", fixed 4D configuration" : "",
 	       a->o.packings ? ", packings " : "", a->o.packings ? a->o.packings : "");
-	printf("%4s %3s %3s %3s %4s %3s %4s %-6s %-7s %-8s %6s %-12s %6s %20s %10s %6s %8s %7s %7s "
-	       "%7s\n", "rank", "TP", "CP", "PP", "DP", "vpp", "m", "recomp", "packing", "sharding",
+	printf("%4s %3s %3s %3s %4s %3s %4s %-6s %-9s %-7s %-8s %6s %-12s %6s %20s %10s %6s %8s %7s "
+	       "%7s %7s\n", "rank", "TP", "CP", "PP", "DP", "vpp", "m", "recomp", "cp_algo", "packing",
+	       "sharding",
 	       "s_max", "thresholds", "window", "iteration ms", "tokens/s", "MFU %", "peak GiB",
 	       "imb_pp", "imb_cp", "delay");
 	for (size_t i = 0; i < r->n_top; i++) {
@@ -620,8 +623,22 @@ int main(int argc, char **argv)
 		print_torchtitan(&t, &r.top[0]);
 	rc = 0;
 	if (a.validate) {
+		/* wlb-run runs all-gather CP only: the best candidate it can run */
+		size_t k = 0;
+		while (k < r.n_top && r.top[k].par.cp > 1 && !strcmp(r.top[k].par.cp_algo, "ring"))
+			k++;
+		if (k == r.n_top) {
+			fflush(stdout);
+			fprintf(stderr, "wlb-tune: --validate: the top %zu use ring CP, which wlb-run does not "
+				"run (all-gather only); try --top with more candidates\n", r.n_top);
+			rc = 1;
+			goto done;
+		}
+		if (k)
+			printf("\n#1 uses ring CP, which wlb-run does not run (all-gather only): validating "
+			       "#%zu, the best with all-gather CP\n", k + 1);
 		struct wlb_trace best = t;
-		wlb_tune_apply(&best, &r.top[0]);
+		wlb_tune_apply(&best, &r.top[k]);
 		rc = wlb_tune_validate(argv[optind], &best, cost, db, iters, a.device);
 	}
 done:
