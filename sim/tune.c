@@ -338,6 +338,8 @@ static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune
 	static const struct { int n; const double *v; } thr[] = {
 		{0, NULL}, {1, half}, {1, quarter}, {2, quarter_half}, {3, three}};
 	static const uint32_t windows[] = {1, 2, 4, 8};
+	/* values per coordinate: sharding, s_max, thresholds, window, CP algorithm */
+	static const int n_values[] = {3, 5, 5, 4, 2};
 	uint32_t ctx = tn->t->context;
 	struct wlb_tune_cand best = *start, c;
 	int is = 2, ism = 2, ith = 3, iw = 0, ia = !strcmp(best.par.cp_algo, "ring");
@@ -348,7 +350,6 @@ static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune
 	for (int pass = 0; pass < 3; pass++) {
 		int improved = 0;
 		for (int coord = 0; coord < 5; coord++) {
-			static const int n_values[] = {3, 5, 5, 4, 2};
 			int wlb = !strcmp(best.pol.packing, "wlb"), greedy = !strcmp(best.pol.packing, "greedy");
 			if ((coord == 1 || coord == 2) && !wlb)
 				continue;

@@ -10,8 +10,8 @@
  * Phase 2 tries the policy bundles on the rest; phase 3 refines the packer's
  * knobs (sharding, s_max, outlier thresholds, greedy window) and the CP
  * algorithm (all-gather or ring) on the best configurations by coordinate
- * search.  Candidates over the memory limit or
- * the token-delay limit are kept out of the ranking.  Threads share nothing
+ * search.  Candidates over the memory limit or the token-delay limit are
+ * kept out of the ranking.  Threads share nothing
  * but the queue of configurations and the running k-th best; the ranking is
  * the same whatever their timing (ties broken by a fixed order), unless the
  * time limit stops the search. */
