@@ -348,14 +348,19 @@ fi
 WLB_BIN=$B sh tools/paper-table1.sh 2 >"$T/t1.md" 2>"$T/err"
 [ "$(grep -c "^| " "$T/t1.md")" -eq 16 ] && ! grep -q '| *|' "$T/t1.md" && ok ||
 	bad "tools/paper-table1.sh: $(head -c 300 "$T/err")"
-WLB_BIN=$B sh tools/paper-cpbench.sh 5 >"$T/cb.md" 2>"$T/err"
-[ "$(grep -c '^| [0-9]*K | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]*x' "$T/cb.md")" -eq 2 ] && ok ||
+WLB_BIN=$B sh tools/paper-cpbench.sh 5 >"$T/cb0.md" 2>"$T/err"
+[ "$(grep -c '^| [0-9]*K | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]*x' "$T/cb0.md")" -eq 2 ] && ok ||
 	bad "tools/paper-cpbench.sh: $(head -c 300 "$T/err")"
+# another preset and CP degree: 8 x 2 GPUs, said in the trace it writes
+WLB_BIN=$B sh tools/paper-cpbench.sh 5 "" web 2 >"$T/cb.md" 2>"$T/err"
+[ "$(grep -c '^| [0-9]*K | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]*x' "$T/cb.md")" -eq 2 ] &&
+	! cmp -s "$T/cb.md" "$T/cb0.md" && ok || bad "tools/paper-cpbench.sh web 2: $(head -c 300 "$T/err")"
 if WLB_BIN=$B sh tools/paper-cpbench.sh 5 "$T/nope.db" >"$T/cb.md" 2>"$T/err"; then
 	bad "tools/paper-cpbench.sh with a missing DB succeeded"
 else grep -q "nope.db: no such cost DB" "$T/err" && ok || bad "cpbench, missing DB: $(head -c 300 "$T/err")"; fi
 WLB_BIN=$B sh tools/paper-sensitivity.sh 2 5 >"$T/sv.md" 2>"$T/err"
-[ "$(grep -c '^| .* | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x |$' "$T/sv.md")" -eq 7 ] && ok ||
+[ "$(grep -c '^| .* | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x |$' "$T/sv.md")" -eq 7 ] &&
+	[ "$(grep -c '^| [a-z].* | [0-9.]* | [0-9.]*x |$' "$T/sv.md")" -eq 7 ] && ok ||
 	bad "tools/paper-sensitivity.sh: $(head -c 300 "$T/err")"
 
 echo "cli: $pass passed, $fail failed"

@@ -1,17 +1,18 @@
 #!/bin/sh
-# WLB-LLM's CP micro-benchmark: one Llama-2-7B layer at CP 4 (TP 8), 64K and
+# WLB-LLM's CP micro-benchmark: one Llama-2-7B layer at CP 4 (or CP; TP 8), 64K and
 # 128K context, Plain-4D's concat sequences of wlb128k (or PRESET), sharded per-seq,
 # per-doc and adaptive; the layer's forward + backward time per micro-batch
 # from wlb-sim, against the paper's figures.  The vocabulary is shrunk to 128
 # so that the logits, which one layer's model would otherwise carry, cost
 # nothing.  Markdown (the README's).
-# Usage: tools/paper-cpbench.sh [ITERATIONS [COSTDB [PRESET]]]   (defaults: 400,
-# the built-in H100 DB, wlb128k; an empty COSTDB keeps the built-in one)
+# Usage: tools/paper-cpbench.sh [ITERATIONS [COSTDB [PRESET [CP]]]]   (defaults:
+# 400, the built-in H100 DB, wlb128k, 4; an empty COSTDB keeps the built-in one)
 set -eu
 S=${WLB_BIN:-bin}/wlb-sim
 iters=${1:-400}
 DB=${2:-}
 preset=${3:-wlb128k}
+cp=${4:-4}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 [ -z "$DB" ] || "${WLB_BIN:-bin}/wlb-profile" --show "$DB" >/dev/null
 ms() {
@@ -27,7 +28,7 @@ for ctx in 65536 131072; do
  "model": {"layers": 1, "hidden": 4096, "ffn_hidden": 11008, "heads": 32, "kv_heads": 32,
            "head_dim": 128, "vocab": 128, "mlp": "swiglu"},
  "gpu": "h100-sxm", "cluster": {"gpus_per_node": 8},
- "parallel": {"tp": 8, "cp": 4, "pp": 1, "dp": 1, "microbatches": 1, "schedule": "1f1b"},
+ "parallel": {"tp": 8, "cp": $cp, "pp": 1, "dp": 1, "microbatches": 1, "schedule": "1f1b"},
  "context": $ctx,
  "data": {"iterations": $iters, "seed": 1, "distribution": {"preset": "$preset"}}}
 JSON

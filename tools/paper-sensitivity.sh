@@ -44,3 +44,34 @@ row "attention 1.5x faster (\`attn_eff_fwd=0.522,attn_eff_bwd=0.684\`)" \
 	attn_eff_fwd=0.522,attn_eff_bwd=0.684 wlb128k
 row "documents of \`prolong64k\`" - prolong64k
 row "documents of \`web\`" - web
+
+# Why an iteration gains more from per-doc than one layer does: per-doc's
+# gain on Plain-4D's micro-batches by their weight (forward + backward time
+# under per-seq), against the iteration's (4 micro-batches each)
+mb() { # sharding -> one line per micro-batch: forward + backward ms
+	"$B/wlb-sim" traces/paper/7b-128k.json --packing concat --sharding "$1" --iterations "$iters" \
+		--json "$T/$1.json" --quiet >/dev/null &&
+		grep -o '"[fb]wd_ms": [-+.0-9e]*' "$T/$1.json" |
+		awk '{ v[NR] = $2 } END { for (i = 1; i < NR; i += 2) print v[i] + v[i + 1] }'
+}
+it() { sed -n 's/.*"iteration_ms_mean": \([-+.0-9e]*\).*/\1/p' "$T/$1.json" | head -n 1; }
+mb per-seq >"$T/s"
+mb per-doc >"$T/d"
+echo
+echo "| 7B-128K, Plain-4D's micro-batches | per-seq ms (mean) | per-doc's gain |"
+echo "|---|---|---|"
+paste "$T/s" "$T/d" | awk -v si="$(it per-seq)" -v di="$(it per-doc)" '
+	{ s[NR] = $1; d[NR] = $2; S += $1; D += $2
+	  k = int((NR - 1) / 4); if ($1 > ms[k]) { ms[k] = $1; md[k] = $2 } }
+	END {
+		n = NR; for (i = 1; i <= n; i++) o[i] = i
+		for (i = 2; i <= n; i++) { x = o[i]; for (j = i - 1; j > 0 && s[o[j]] > s[x]; j--) o[j + 1] = o[j]; o[j + 1] = x }
+		split("lightest,second,third,heaviest", name, ",")
+		for (q = 0; q < 4; q++) {
+			a = b = 0; for (i = q * n / 4 + 1; i <= (q + 1) * n / 4; i++) { a += s[o[i]]; b += d[o[i]] }
+			printf "| %s quarter | %.1f | %.3fx |\n", name[q + 1], a / (n / 4), a / b
+		}
+		printf "| all: one layer'"'"'s view (their summed time) | %.1f | %.3fx |\n", S / n, S / D
+		for (k in ms) { A += ms[k]; B += md[k]; K++ }
+		printf "| the heaviest of each iteration | %.1f | %.3fx |\n", A / K, A / B
+		printf "| the iteration (pipeline of 4) | %.1f | %.3fx |\n", si, si / di }'
