@@ -351,7 +351,7 @@ WLB_BIN=$B sh tools/paper-table1.sh 2 >"$T/t1.md" 2>"$T/err"
 WLB_BIN=$B sh tools/paper-cpbench.sh 5 >"$T/cb0.md" 2>"$T/err"
 [ "$(grep -c '^| [0-9]*K | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]*x' "$T/cb0.md")" -eq 2 ] && ok ||
 	bad "tools/paper-cpbench.sh: $(head -c 300 "$T/err")"
-# another preset and CP degree: 8 x 2 GPUs, said in the trace it writes
+# another preset and CP degree (TP 8 x CP 2) give other times
 WLB_BIN=$B sh tools/paper-cpbench.sh 5 "" web 2 >"$T/cb.md" 2>"$T/err"
 [ "$(grep -c '^| [0-9]*K | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]*x' "$T/cb.md")" -eq 2 ] &&
 	! cmp -s "$T/cb.md" "$T/cb0.md" && ok || bad "tools/paper-cpbench.sh web 2: $(head -c 300 "$T/err")"
