@@ -235,14 +235,14 @@ static int write_rows(struct wlb_costdb *db, const struct wlb_gpu_spec *g, int64
 					return rc;
 				(*rows)++;
 			}
-	/* query lengths dense around the 128-token tile, kv from q doubling */
+	/* query lengths dense around the 128-token tile, kv from q doubling to 128K */
 	static const int64_t qs[] = {16, 32, 64, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048,
 				     3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152,
 				     65536, 98304, 131072};
 	for (int s = 0; s < n_attn; s++)
 		for (int bwd = 0; bwd < 2; bwd++)
 			for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
-				for (int64_t kv = qs[i]; kv <= 131072; kv *= 2) {
+				for (int64_t kv = qs[i]; kv <= 131072; kv = wlb_kv_next(kv, 131072)) {
 					/* packed as a loader would: about 32K keys per call */
 					int pieces = kv >= 32768 ? 1 : (int)(32768 / kv);
 					struct wlb_attn_sample x = {run, WLB_SRC_ANALYTIC, bwd, (int)attn[s].a,

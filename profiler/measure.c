@@ -204,7 +204,7 @@ int wlb_measure(const char *path, const struct wlb_device *dev, const struct wlb
 	/* the plan's size, for the progress bar */
 	long n_attn_pts = 0;
 	for (int i = 0; i < n_q; i++)
-		for (int64_t kv = qs[i]; kv <= kv_max(o->quick); kv *= 2)
+		for (int64_t kv = qs[i]; kv <= kv_max(o->quick); kv = wlb_kv_next(kv, kv_max(o->quick)))
 			n_attn_pts++;
 	bar.planned = ((o->ops & WLB_OP_GEMM) ? (long)n_gemm * n_m : 0) +
 		      ((o->ops & WLB_OP_ATTN) ? 2L * n_attn * n_attn_pts : 0) +
@@ -234,7 +234,8 @@ int wlb_measure(const char *path, const struct wlb_device *dev, const struct wlb
 		for (int s = 0; s < n_attn; s++)
 			for (int bwd = 0; bwd < 2; bwd++)
 				for (int i = 0; i < n_q; i++)
-					for (int64_t kv = qs[i]; kv <= kv_max(o->quick); kv *= 2) {
+					for (int64_t kv = qs[i]; kv <= kv_max(o->quick);
+					     kv = wlb_kv_next(kv, kv_max(o->quick))) {
 						/* packed as a loader would: about 32K keys per call */
 						int pieces = kv >= 32768 ? 1 : (int)(32768 / kv);
 						struct wlb_attn_sample x = {run.id, WLB_SRC_MEASURED, bwd, (int)attn[s].a,

@@ -8,6 +8,7 @@
 #include "analytic.h"
 #include "cost.h"
 #include "model.h"
+#include "shapes.h"
 #include "shard.h"
 #include "test.h"
 
@@ -148,6 +149,21 @@ void test_analytic(void)
 		CHECK_REL(wlb_cost_attn_piece_us(c, 3000, 9000, 1, 4, 4, 128, &h),
 			  wlb_analytic_attn_us(&g, 3000, 9000, 1, 1, 4, 128), 0.10);
 		CHECK_EQ(h, WLB_EST_INTERP);
+		/* every row of the grid reaches 128K keys: a row of 24576 queries has
+		 * 24576, 49152, 98304 and 131072, so a (24727, 98907) piece, between
+		 * rows and beyond 98304 keys, is interpolated, not extrapolated */
+		int64_t kvs[8], n_kv = 0;
+		for (int64_t kv = 24576; kv <= 131072 && n_kv < 8; kv = wlb_kv_next(kv, 131072))
+			kvs[n_kv++] = kv;
+		CHECK_EQ(n_kv, 4);
+		CHECK_EQ(kvs[2], 98304);
+		CHECK_EQ(kvs[3], 131072);
+		CHECK_EQ(wlb_kv_next(131072, 131072), 262144);
+		wlb_cost_attn_piece_us(c, 24727, 98907, 1, 4, 4, 128, &h);
+		CHECK_EQ(h, WLB_EST_INTERP);
+		CHECK_REL(wlb_cost_attn_piece_us(c, 24576, 131072, 1, 4, 4, 128, &h),
+			  wlb_analytic_attn_us(&g, 24576, 131072, 1, 1, 4, 128), 1e-9);
+		CHECK_EQ(h, WLB_EST_EXACT);
 		CHECK_REL(wlb_cost_coll_us(c, WLB_REDUCE_SCATTER, 3000000, 8, 1, &h),
 			  wlb_analytic_coll_us(&g, WLB_REDUCE_SCATTER, 3000000, 8, 1, NULL), 0.02);
 		CHECK_EQ(h, WLB_EST_INTERP);
