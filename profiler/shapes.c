@@ -19,7 +19,7 @@ static int add_shape(struct wlb_shape *s, int *n, struct wlb_shape x)
 static int model_shapes(const struct wlb_model *m, struct wlb_shape *gemm, int *n_gemm,
 			struct wlb_shape *attn, int *n_attn)
 {
-	for (int tp = 1; tp <= 8; tp *= 2) {
+	for (int tp = 1; tp <= 16; tp *= 2) {
 		if (m->heads % tp)
 			continue;
 		int64_t h = m->hidden, q = (int64_t)m->heads * m->head_dim / tp;

@@ -1,5 +1,5 @@
 /* shapes.h — the GEMM and attention shapes a model's layers produce on one
- * rank under TP 1, 2, 4 and 8: what the analytic model tabulates and what
+ * rank under TP 1, 2, 4, 8 and 16: what the analytic model tabulates and what
  * wlb-profile measures. */
 #ifndef WLB_SHAPES_H
 #define WLB_SHAPES_H

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 "       wlb-profile --estimate EXPR [--db DB | --gpu NAME]\n"
 "\n"
 "(no mode)    measures this node's GPU into DB (default GPU.db): cuBLASLt GEMMs of\n"
-"             the model presets' layers after TP 1-8, our varlen attention kernel over\n"
+"             the model presets' layers after TP 1-16, our varlen attention kernel over\n"
 "             a (q_len, kv_len) grid, NCCL collectives and p2p over the node's GPUs.\n"
 "             Every finished measurement is committed; run it again to continue an\n"
 "             interrupted profile.  --quick takes a few minutes.  Without a GPU it\n"

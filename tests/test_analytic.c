@@ -142,6 +142,10 @@ void test_analytic(void)
 		CHECK_EQ(h, WLB_EST_EXACT);
 		CHECK_REL(wlb_cost_gemm_us(c, 5000, 1536, 4096, &h), wlb_analytic_gemm_us(&g, 5000, 1536, 4096), 0.02);
 		CHECK_EQ(h, WLB_EST_INTERP);
+		/* TP 16 spans two nodes (the paper's 70B runs): llama2-70b's QKV there,
+		 * 64 / 16 query heads and one of its 8 KV heads: n 768, k 8192 */
+		CHECK_NEAR(wlb_cost_gemm_us(c, 4096, 768, 8192, &h), wlb_analytic_gemm_us(&g, 4096, 768, 8192), 1e-9);
+		CHECK_EQ(h, WLB_EST_EXACT);
 		/* a packed call: 32 pieces of (1024, 1024), 4 heads of 128 per rank */
 		CHECK_REL(32 * wlb_cost_attn_piece_us(c, 1024, 1024, 0, 4, 4, 128, &h),
 			  wlb_analytic_attn_us(&g, 1024, 1024, 32, 0, 4, 128), 1e-9);

@@ -104,7 +104,7 @@ void test_measure(void)
 	CHECK_EQ(st2.measured + st2.skipped, st2.planned);
 	CHECK_EQ(st2.coll_measured, 0);
 	CHECK_EQ(wlb_costdb_read(path, &d, &err), 0);
-	/* llama2-7b under TP 1-8: 5 GEMM shapes x 4 TP (some shared) x 8 quick m values */
+	/* llama2-7b under TP 1-16: 5 GEMM shapes x 5 TP (some shared) x 8 quick m values */
 	size_t gemm_rows = d.n_gemm, attn_rows = d.n_attn;
 	CHECK_EQ(gemm_rows + attn_rows + 2 /* the collective and p2p sweeps */, (size_t)st2.planned);
 	CHECK_EQ(d.n_coll, 0);
