@@ -60,18 +60,20 @@ mb per-doc >"$T/d"
 echo
 echo "| 7B-128K, Plain-4D's micro-batches | per-seq ms (mean) | per-doc's gain |"
 echo "|---|---|---|"
-paste "$T/s" "$T/d" | awk -v si="$(it per-seq)" -v di="$(it per-doc)" '
-	{ s[NR] = $1; d[NR] = $2; S += $1; D += $2
-	  k = int((NR - 1) / 4); if ($1 > ms[k]) { ms[k] = $1; md[k] = $2 } }
+# quarters by per-seq weight (sorted), then the whole run in iteration order
+paste "$T/s" "$T/d" | LC_ALL=C sort -n | awk '
+	{ s[NR] = $1; d[NR] = $2 }
 	END {
-		n = NR; for (i = 1; i <= n; i++) o[i] = i
-		for (i = 2; i <= n; i++) { x = o[i]; for (j = i - 1; j > 0 && s[o[j]] > s[x]; j--) o[j + 1] = o[j]; o[j + 1] = x }
 		split("lightest,second,third,heaviest", name, ",")
 		for (q = 0; q < 4; q++) {
-			a = b = 0; for (i = q * n / 4 + 1; i <= (q + 1) * n / 4; i++) { a += s[o[i]]; b += d[o[i]] }
-			printf "| %s quarter | %.1f | %.3fx |\n", name[q + 1], a / (n / 4), a / b
+			a = b = 0; for (i = q * NR / 4 + 1; i <= (q + 1) * NR / 4; i++) { a += s[i]; b += d[i] }
+			printf "| %s quarter | %.1f | %.3fx |\n", name[q + 1], a / (NR / 4), a / b
 		}
-		printf "| all: one layer'"'"'s view (their summed time) | %.1f | %.3fx |\n", S / n, S / D
+	}'
+paste "$T/s" "$T/d" | awk -v si="$(it per-seq)" -v di="$(it per-doc)" '
+	{ S += $1; D += $2; k = int((NR - 1) / 4); if ($1 > ms[k]) { ms[k] = $1; md[k] = $2 } }
+	END {
+		printf "| all: one layer'"'"'s view (their summed time) | %.1f | %.3fx |\n", S / NR, S / D
 		for (k in ms) { A += ms[k]; B += md[k]; K++ }
 		printf "| the heaviest of each iteration | %.1f | %.3fx |\n", A / K, A / B
 		printf "| the iteration (pipeline of 4) | %.1f | %.3fx |\n", si, si / di }'

@@ -280,9 +280,8 @@ static void print_row(const char *rank, const struct wlb_tune_cand *c)
 	printf("%4s %3d %3d %3d %4d %3d %4d %-6s %-9s %-7s %-8s %6s %-12s %6s %*s %10.0f %6.1f %8.1f "
 	       "%7.3f %7.3f %7.3f\n", rank, p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches,
 	       p->recompute ? "yes" : "no", p->cp > 1 ? p->cp_algo : "-", q->packing, q->sharding, smax,
-	       th, win,
-	       21, ms, c->tokens_per_s, 100 * c->mfu,
-	       c->peak_mem_gib, c->imbalance_pp, c->imbalance_cp, c->token_delay_iters);
+	       th, win, 21, ms, c->tokens_per_s, 100 * c->mfu, c->peak_mem_gib, c->imbalance_pp,
+	       c->imbalance_cp, c->token_delay_iters);
 }
 
 static double speedup(const struct wlb_tune_result *r, const struct wlb_tune_cand *c)
@@ -318,9 +317,8 @@ static void print_result(const struct wlb_trace *t, const char *trace_name, cons
 	       a->o.packings ? ", packings " : "", a->o.packings ? a->o.packings : "");
 	printf("%4s %3s %3s %3s %4s %3s %4s %-6s %-9s %-7s %-8s %6s %-12s %6s %20s %10s %6s %8s %7s "
 	       "%7s %7s\n", "rank", "TP", "CP", "PP", "DP", "vpp", "m", "recomp", "cp_algo", "packing",
-	       "sharding",
-	       "s_max", "thresholds", "window", "iteration ms", "tokens/s", "MFU %", "peak GiB",
-	       "imb_pp", "imb_cp", "delay");
+	       "sharding", "s_max", "thresholds", "window", "iteration ms", "tokens/s", "MFU %",
+	       "peak GiB", "imb_pp", "imb_cp", "delay");
 	for (size_t i = 0; i < r->n_top; i++) {
 		snprintf(buf, sizeof buf, "%zu", i + 1);
 		print_row(buf, &r->top[i]);
@@ -628,10 +626,9 @@ int main(int argc, char **argv)
 		while (k < r.n_top && r.top[k].par.cp > 1 && !strcmp(r.top[k].par.cp_algo, "ring"))
 			k++;
 		if (k == r.n_top) {
-			fflush(stdout);
-			fprintf(stderr, "wlb-tune: --validate: the top %zu use ring CP, which wlb-run does not "
-				"run (all-gather only); try --top with more candidates\n", r.n_top);
-			rc = 1;
+			fflush(stdout); /* the table first, then why */
+			rc = fail("--validate: the top %zu use ring CP, which wlb-run does not run "
+				  "(all-gather only); try --top with more candidates", r.n_top);
 			goto done;
 		}
 		if (k)
