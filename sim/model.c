@@ -6,6 +6,9 @@
 #include <string.h>
 
 #define BF16 2.0  /* bytes per bf16 element */
+/* Gradients are accumulated and reduced in fp32: Megatron-LM's default for
+ * bf16 (accumulate_allreduce_grads_in_fp32) and NeMo's (grad_reduce_in_fp32) */
+#define GRAD_BYTES 4.0
 
 struct preset {
 	const char *name;
@@ -114,10 +117,40 @@ int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.tp must divide kv_heads (%d) or be a multiple of it, got %d",
 				     m->kv_heads, p->tp);
-	if ((long long)p->pp * p->vpp > m->layers || m->layers % (p->pp * p->vpp))
+	if (p->pp > WLB_MAX_PP)
+		return wlb_error_set(err, WLB_EINVAL, "parallel.pp must be at most %d, got %d", WLB_MAX_PP,
+				     p->pp);
+	if (p->zero < 0 || p->zero > 3)
+		return wlb_error_set(err, WLB_EINVAL, "parallel.zero must be 0, 1, 2 or 3, got %d", p->zero);
+	if (p->recompute < WLB_RECOMPUTE_NONE || p->recompute > WLB_RECOMPUTE_FULL)
 		return wlb_error_set(err, WLB_EINVAL,
-				     "parallel.pp x parallel.vpp (%lld) must divide model.layers (%d)",
+				     "parallel.recompute must be \"none\", \"selective\" or \"full\", got %d",
+				     p->recompute);
+	if (p->micro_batch_size < 1)
+		return wlb_error_set(err, WLB_EINVAL, "parallel.micro_batch_size must be >= 1, got %d",
+				     p->micro_batch_size);
+	if (p->n_pp_layers) {
+		long long sum = 0;
+		if (p->n_pp_layers != p->pp)
+			return wlb_error_set(err, WLB_EINVAL,
+					     "parallel.pp_layers must have parallel.pp (%d) entries, got %d",
+					     p->pp, p->n_pp_layers);
+		for (int s = 0; s < p->pp; s++) {
+			if (p->pp_layers[s] < p->vpp)
+				return wlb_error_set(err, WLB_EINVAL,
+						     "parallel.pp_layers[%d] must be >= parallel.vpp (%d), got %d",
+						     s, p->vpp, p->pp_layers[s]);
+			sum += p->pp_layers[s];
+		}
+		if (sum != m->layers)
+			return wlb_error_set(err, WLB_EINVAL,
+					     "parallel.pp_layers must sum to model.layers (%d), got %lld",
+					     m->layers, sum);
+	} else if (m->layers / p->pp < p->vpp) {
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.pp x parallel.vpp (%lld) must be at most model.layers (%d)",
 				     (long long)p->pp * p->vpp, m->layers);
+	}
 	if (strcmp(p->schedule, "1f1b") && strcmp(p->schedule, "interleaved"))
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.schedule must be \"1f1b\" or \"interleaved\", got \"%.16s\"",
@@ -142,6 +175,22 @@ int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 	return 0;
 }
 
+int wlb_stage_layers(const struct wlb_parallel *p, int layers, int s)
+{
+	if (p->n_pp_layers)
+		return p->pp_layers[s];
+	/* the light stages alternate first, last, second, second to last, ... */
+	int light = p->pp - layers % p->pp;
+	int is_light = s < (light + 1) / 2 || s >= p->pp - light / 2;
+	return layers / p->pp + !is_light;
+}
+
+int wlb_chunk_layers(const struct wlb_parallel *p, int layers, int s, int c)
+{
+	int n = wlb_stage_layers(p, layers, s);
+	return n / p->vpp + (c < n % p->vpp);
+}
+
 /* Width of the fused QKV projection's output: all query heads plus K and V. */
 static double qkv_width(const struct wlb_model *m)
 {
@@ -164,7 +213,7 @@ double wlb_model_params_per_layer(const struct wlb_model *m)
 
 double wlb_model_embedding_params(const struct wlb_model *m)
 {
-	return 2.0 * m->vocab * (double)m->hidden + m->hidden;
+	return (m->tied_embeddings ? 1.0 : 2.0) * m->vocab * (double)m->hidden + m->hidden;
 }
 
 double wlb_model_params_total(const struct wlb_model *m)
@@ -217,50 +266,47 @@ void wlb_model_layer_comm(const struct wlb_model *m, const struct wlb_parallel *
 			act / (p->sequence_parallel && p->tp > 1 ? p->tp : 1);
 }
 
-/* Parameters held by one TP rank of a pipeline stage: its layers, the input
- * embedding on the first stage, output projection + final norm on the last. */
-static double stage_params_per_tp_rank(const struct wlb_model *m, const struct wlb_parallel *p,
-				       int stage_layers, int first_stage, int last_stage)
+double wlb_model_stage_params(const struct wlb_model *m, const struct wlb_parallel *p,
+			      int stage_layers, int first_stage, int last_stage)
 {
 	double vh = (double)m->vocab * m->hidden;
 	double n = stage_layers * wlb_model_params_per_layer(m);
 	if (first_stage)
 		n += vh;
+	/* tied: the last stage keeps a copy of the embedding (Megatron), or
+	 * with one stage uses the first's */
 	if (last_stage)
-		n += vh + m->hidden;
+		n += (m->tied_embeddings && first_stage ? 0 : vh) + m->hidden;
 	return n / (p->tp > 1 ? p->tp : 1);
 }
 
-void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p,
-		       int stage_layers, int first_stage, int last_stage,
+void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p, double params,
 		       struct wlb_dp_comm *out)
 {
+	(void)m;
 	memset(out, 0, sizeof *out);
 	if (p->dp * p->cp <= 1) /* DP x CP ranks hold the same weights */
 		return;
-	double bytes = BF16 * stage_params_per_tp_rank(m, p, stage_layers, first_stage, last_stage);
-	if (p->fsdp) {
-		out->grad_reducescatter_bytes = bytes;
-		out->param_allgather_bytes = bytes;
-	} else {
-		out->grad_allreduce_bytes = bytes;
-	}
+	out->grad_bytes = GRAD_BYTES * params;
+	out->param_bytes = p->zero >= 1 ? BF16 * params : 0;
 }
 
 void wlb_model_memory(const struct wlb_model *m, const struct wlb_parallel *p,
 		      int stage_layers, int first_stage, int last_stage,
 		      struct wlb_mem *out)
 {
-	double P = stage_params_per_tp_rank(m, p, stage_layers, first_stage, last_stage);
-	/* weights, gradients and optimizer state are sharded over the DP x CP
-	 * ranks that hold the same weights (FSDP; Megatron's distributed optimizer) */
+	double P = wlb_model_stage_params(m, p, stage_layers, first_stage, last_stage);
+	/* the DP x CP ranks that hold the same weights share their state as
+	 * far as the ZeRO stage says */
 	double dp = p->dp * p->cp > 1 ? p->dp * p->cp : 1, tp = p->tp > 1 ? p->tp : 1;
 	double h = m->hidden, f = m->ffn_hidden;
 
 	memset(out, 0, sizeof *out);
-	out->params_bytes = 2.0 * P / (p->fsdp ? dp : 1);
-	out->grads_bytes = 4.0 * P / (p->fsdp ? dp : 1);
-	out->optim_bytes = 12.0 * P / dp;
+	out->params_bytes = BF16 * P / (p->zero >= 3 ? dp : 1);
+	out->grads_bytes = GRAD_BYTES * P / (p->zero >= 2 ? dp : 1);
+	out->optim_bytes = 12.0 * P / (p->zero >= 1 ? dp : 1);
+	if (p->zero >= 3 && dp > 1) /* the gathered layer and the one prefetched */
+		out->params_bytes += 2 * BF16 * wlb_model_params_per_layer(m) / tp;
 
 	/* Activations stored for backward per token per layer, bf16, flash
 	 * attention (no s^2 scores), everything split over TP:
@@ -272,13 +318,16 @@ void wlb_model_memory(const struct wlb_model *m, const struct wlb_parallel *p,
 	 *   2h          norm2 input
 	 *   2h          MLP input (norm2 output)
 	 *   SwiGLU: 3*2f (gate, up, activation output); GELU: 2*2f (fc1 out, gelu out)
-	 * With full recompute only the layer input (2h) is kept. */
-	if (p->recompute) {
+	 * With full recompute only the layer input (2h) is kept.  Selective
+	 * recompute keeps the attention core's inputs (q, k, v, which its
+	 * checkpoint saves) and its output (the out-projection's input): with
+	 * flash attention it drops only the log-sum-exp. */
+	if (p->recompute == WLB_RECOMPUTE_FULL) {
 		out->act_bytes_per_token_layer = 2.0 * h / tp;
 		return;
 	}
 	double mlp_inner = (m->mlp == WLB_MLP_SWIGLU ? 3.0 : 2.0) * 2.0 * f;
 	double a = 2 * h + 2 * h + 2.0 * qkv_width(m) + 2.0 * m->heads * m->head_dim
-		+ 4.0 * m->heads + 2 * h + 2 * h + mlp_inner;
+		+ (p->recompute == WLB_RECOMPUTE_SELECTIVE ? 0 : 4.0 * m->heads) + 2 * h + 2 * h + mlp_inner;
 	out->act_bytes_per_token_layer = a / tp;
 }

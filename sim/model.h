@@ -13,6 +13,14 @@
 
 enum wlb_mlp { WLB_MLP_SWIGLU, WLB_MLP_GELU };
 
+/* parallel.recompute (DESIGN.md §5): selective recomputes the attention core
+ * in the backward (Megatron's selective recompute), full each whole layer
+ * from its input. */
+enum wlb_recompute { WLB_RECOMPUTE_NONE, WLB_RECOMPUTE_SELECTIVE, WLB_RECOMPUTE_FULL };
+
+/* Most pipeline stages (parallel.pp): the 1T-parameter runs use 64. */
+#define WLB_MAX_PP 128
+
 struct wlb_model {
 	char name[32];
 	int layers;
@@ -23,6 +31,7 @@ struct wlb_model {
 	int head_dim;
 	int vocab;
 	enum wlb_mlp mlp;
+	int tied_embeddings;  /* the output projection is the input embedding */
 };
 
 struct wlb_parallel {
@@ -32,9 +41,15 @@ struct wlb_parallel {
 	char schedule[16];    /* "1f1b" or "interleaved" */
 	char cp_algo[16];     /* "allgather" (Llama 3 / WLB-LLM) or "ring" */
 	int sequence_parallel;/* with TP; on by default */
-	int fsdp;             /* shard parameters, gradients, optimizer over DP x CP */
-	int recompute;        /* full activation recompute */
+	int zero;             /* 0-3: what the DP x CP ranks holding the same weights
+			       * shard (DESIGN.md §5); 3 = FSDP, the default */
+	int recompute;        /* enum wlb_recompute */
 	int tp_comm_overlap;  /* TP all-gather / reduce-scatter hidden behind the GEMMs */
+	int overlap_grad_reduce;  /* DP gradient reduction behind the backward (default on) */
+	int overlap_param_gather; /* DP parameter all-gather behind the forward (default on) */
+	int micro_batch_size; /* sequences of `context` tokens per micro-batch (default 1) */
+	int n_pp_layers;      /* 0: the default split (wlb_stage_layers) */
+	int pp_layers[WLB_MAX_PP]; /* layers per pipeline stage, summing to model.layers */
 };
 
 /* Finds a preset by name (llama2-7b, llama3-8b, llama2-70b, llama3-70b,
@@ -46,9 +61,18 @@ const char *const *wlb_model_preset_names(void);
 /* Checks positive sizes and that heads*head_dim is consistent. */
 int wlb_model_check(const struct wlb_model *m, struct wlb_error *err);
 /* Checks the parallel config against the model: tp divides heads and relates
- * to kv_heads, pp*vpp divides layers, every size >= 1. */
+ * to kv_heads, every stage has at least vpp layers (pp_layers, when given,
+ * has pp entries summing to the layers), every size >= 1. */
 int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 		       struct wlb_error *err);
+
+/* Layers of pipeline stage s: pp_layers[s], or without it an even split
+ * with the remainder on the middle stages (the first and last carry the
+ * embedding and the loss, so they get the lighter share). */
+int wlb_stage_layers(const struct wlb_parallel *p, int layers, int s);
+/* Layers of chunk c (0..vpp-1) of stage s: its layers split as evenly as
+ * possible, the earlier chunks taking the remainder. */
+int wlb_chunk_layers(const struct wlb_parallel *p, int layers, int s, int c);
 
 /* Parameters of the linear layers of one transformer layer (QKV, output
  * projection, MLP); what `lin` is made of. */
@@ -91,23 +115,30 @@ struct wlb_layer_comm {
 void wlb_model_layer_comm(const struct wlb_model *m, const struct wlb_parallel *p,
 			  double tokens_cp_rank, struct wlb_layer_comm *out);
 
-/* Gradient sync bytes per rank per iteration for one pipeline stage's layers:
- * FSDP reduce-scatter of bf16 gradients (and all-gather of bf16 parameters
- * before forward and backward), or a plain all-reduce without FSDP. */
+/* Parameters one TP rank of a pipeline stage holds: its layers, the input
+ * embedding on the first stage, the output projection (a copy of the
+ * embedding when tied) and the final norm on the last. */
+double wlb_model_stage_params(const struct wlb_model *m, const struct wlb_parallel *p,
+			      int stage_layers, int first_stage, int last_stage);
+
+/* The DP x CP collectives over `params` parameters of one rank, as buffer
+ * sizes: gradients in fp32 (Megatron's default with bf16), all-reduced with
+ * zero 0 and reduce-scattered otherwise; parameters in bf16, all-gathered
+ * with zero >= 1 (after the optimizer step; FSDP per layer before each
+ * forward and backward).  Zero when dp x cp is 1. */
 struct wlb_dp_comm {
-	double grad_reducescatter_bytes;
-	double param_allgather_bytes;   /* per all-gather; FSDP does 2 per iteration */
-	double grad_allreduce_bytes;    /* without FSDP */
+	double grad_bytes;
+	double param_bytes;
 };
-void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p,
-		       int stage_layers, int first_stage, int last_stage,
+void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p, double params,
 		       struct wlb_dp_comm *out);
 
 /* Memory per rank, bytes.  Mixed precision with Adam: bf16 weights (2 B),
- * fp32 gradients (4 B), fp32 master weights + two moments (12 B); FSDP shards
- * weights, gradients and optimizer over dp x cp (the ranks holding the same
- * weights), otherwise only the optimizer state
- * is sharded (Megatron's distributed optimizer). */
+ * fp32 gradients (4 B), fp32 master weights + two moments (12 B), sharded
+ * over dp x cp (the ranks holding the same weights) by the ZeRO stage:
+ * 1 the optimizer state (Megatron's distributed optimizer), 2 and the
+ * gradients, 3 and the weights (FSDP, which also holds the layer it runs and
+ * the one it prefetches whole). */
 struct wlb_mem {
 	double params_bytes;
 	double grads_bytes;

@@ -22,7 +22,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 			 "gpu", t->gpu,
 			 "parallel", "tp", p->tp, "cp", p->cp, "pp", p->pp, "dp", p->dp, "vpp", p->vpp,
 			 "microbatches", p->microbatches, "schedule", p->schedule, "cp_algo", p->cp_algo,
-			 "sequence_parallel", p->sequence_parallel, "fsdp", p->fsdp,
+			 "sequence_parallel", p->sequence_parallel, "zero", p->zero,
 			 "recompute", p->recompute, "tp_comm_overlap", p->tp_comm_overlap,
 			 "context", (int)t->context,
 			 "policy", "packing", pol.packing, "sharding", pol.sharding, "s_max", (int)pol.s_max,

@@ -145,7 +145,7 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 	out->bwd_mean_us = L * (bwd_rest + ab_sum / cp);
 	out->fwd_comm_us = L * (tp_f + cp_f);
 	out->bwd_comm_us = L * (tp_b + cp_b);
-	if (p->recompute) { /* the forward again before each backward */
+	if (p->recompute == WLB_RECOMPUTE_FULL) { /* the forward again before each backward */
 		out->bwd_max_us += out->fwd_max_us;
 		out->bwd_mean_us += out->fwd_mean_us;
 		out->bwd_comm_us += out->fwd_comm_us;
@@ -161,7 +161,7 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 	out->last_bwd_us = WLB_BWD_GEMM_FACTOR * logits + loss;
 	if (p->pp > 1)
 		out->pp_send_us = wlb_cost_p2p_us(c, (int64_t)lc.pp_activation_bytes, sp->pp_inter, NULL);
-	out->act_bytes = p->recompute ? 2.0 * h / p->tp * (double)t * L
+	out->act_bytes = p->recompute == WLB_RECOMPUTE_FULL ? 2.0 * h / p->tp * (double)t * L
 				      : sp->act_bytes_token_layer * (double)t * L;
 	out->flops = 3.0 * m->layers * (wlb_model_lin_flops_per_token(m) * (double)tokens +
 					wlb_model_att_flops_per_pair(m) * pairs) +
@@ -171,7 +171,7 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 double wlb_stage_state_bytes(const struct wlb_stage_plan *sp, int s)
 {
 	struct wlb_mem mem;
-	int layers = sp->model.layers / sp->par.pp;
+	int layers = wlb_stage_layers(&sp->par, sp->model.layers, s);
 	wlb_model_memory(&sp->model, &sp->par, layers, s == 0, s == sp->par.pp - 1, &mem);
 	return mem.params_bytes + mem.grads_bytes + mem.optim_bytes;
 }
@@ -180,16 +180,17 @@ double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double last_
 {
 	struct wlb_dp_comm dc;
 	const struct wlb_parallel *p = &sp->par;
-	int layers = sp->model.layers / p->pp;
+	int layers = wlb_stage_layers(p, sp->model.layers, s);
 	double t;
 
 	int ranks = p->dp * p->cp;
 	if (ranks <= 1)
 		return 0;
-	wlb_model_dp_comm(&sp->model, p, layers, s == 0, s == p->pp - 1, &dc);
-	t = p->fsdp ? wlb_cost_coll_us(sp->cost, WLB_REDUCE_SCATTER, (int64_t)dc.grad_reducescatter_bytes,
-				       ranks, sp->dp_nodes, NULL)
-		    : wlb_cost_coll_us(sp->cost, WLB_ALL_REDUCE, (int64_t)dc.grad_allreduce_bytes, ranks,
+	wlb_model_dp_comm(&sp->model, p,
+			  wlb_model_stage_params(&sp->model, p, layers, s == 0, s == p->pp - 1), &dc);
+	t = p->zero ? wlb_cost_coll_us(sp->cost, WLB_REDUCE_SCATTER, (int64_t)dc.grad_bytes, ranks,
+				       sp->dp_nodes, NULL)
+		    : wlb_cost_coll_us(sp->cost, WLB_ALL_REDUCE, (int64_t)dc.grad_bytes, ranks,
 				       sp->dp_nodes, NULL);
 	/* bucketed per layer and overlapped with the last backward: what is left
 	 * after it, and never less than the last layer's bucket */

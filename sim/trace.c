@@ -322,7 +322,7 @@ static int parse_cluster(struct wlb_ld *l, json_t *v, struct wlb_cluster *c)
 
 static int parse_parallel(struct wlb_ld *l, json_t *v, struct wlb_parallel *p)
 {
-	int rc;
+	int rc, fsdp = p->zero == 3, recompute = p->recompute == WLB_RECOMPUTE_FULL;
 
 	if ((rc = wlb_ld_obj_keys(l, v, parallel_keys)) < 0 ||
 	    (rc = get_pos(l, v, "tp", 0, &p->tp)) < 0 ||
@@ -334,10 +334,12 @@ static int parse_parallel(struct wlb_ld *l, json_t *v, struct wlb_parallel *p)
 	    (rc = get_str(l, v, "schedule", 0, p->schedule, sizeof p->schedule)) < 0 ||
 	    (rc = get_str(l, v, "cp_algo", 0, p->cp_algo, sizeof p->cp_algo)) < 0 ||
 	    (rc = get_bool(l, v, "sequence_parallel", &p->sequence_parallel)) < 0 ||
-	    (rc = get_bool(l, v, "fsdp", &p->fsdp)) < 0 ||
-	    (rc = get_bool(l, v, "recompute", &p->recompute)) < 0 ||
+	    (rc = get_bool(l, v, "fsdp", &fsdp)) < 0 ||
+	    (rc = get_bool(l, v, "recompute", &recompute)) < 0 ||
 	    (rc = get_bool(l, v, "tp_comm_overlap", &p->tp_comm_overlap)) < 0)
 		return rc;
+	p->zero = fsdp ? 3 : 1;
+	p->recompute = recompute ? WLB_RECOMPUTE_FULL : WLB_RECOMPUTE_NONE;
 	return 0;
 }
 

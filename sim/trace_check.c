@@ -50,7 +50,10 @@ void wlb_trace_init(struct wlb_trace *t)
 	snprintf(t->parallel.schedule, sizeof t->parallel.schedule, "1f1b");
 	snprintf(t->parallel.cp_algo, sizeof t->parallel.cp_algo, "allgather");
 	t->parallel.sequence_parallel = 1;
-	t->parallel.fsdp = 1;
+	t->parallel.zero = 3;
+	t->parallel.overlap_grad_reduce = 1;
+	t->parallel.overlap_param_gather = 1;
+	t->parallel.micro_batch_size = 1;
 	t->parallel.tp_comm_overlap = 1;
 	t->policy.n_thresholds = -1;
 	t->iterations = 1;

@@ -204,8 +204,8 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 	fail |= set(o, "schedule", json_string(p->schedule));
 	fail |= set(o, "cp_algo", json_string(p->cp_algo));
 	fail |= set(o, "sequence_parallel", json_boolean(p->sequence_parallel));
-	fail |= set(o, "fsdp", json_boolean(p->fsdp));
-	fail |= set(o, "recompute", json_boolean(p->recompute));
+	fail |= set(o, "fsdp", json_boolean(p->zero == 3));
+	fail |= set(o, "recompute", json_boolean(p->recompute == WLB_RECOMPUTE_FULL));
 	fail |= set(o, "tp_comm_overlap", json_boolean(p->tp_comm_overlap));
 	fail |= set(root, "parallel", o);
 	fail |= set(root, "context", json_integer(t->context));

@@ -186,7 +186,7 @@ static int try_cand(struct tuner *tn, struct wlb_cost *cost, const struct wlb_pa
 	evaluate(tn, cost, par, pol, &c, bound);
 	if (!c.feasible && !par->recompute && c.peak_mem_gib > tn->max_mem) {
 		struct wlb_parallel rp = *par;
-		rp.recompute = 1;
+		rp.recompute = WLB_RECOMPUTE_FULL;
 		evaluate(tn, cost, &rp, pol, &c, NULL);
 	}
 	pthread_mutex_lock(&tn->lock);

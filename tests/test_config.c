@@ -93,7 +93,7 @@ static void test_load(void)
 	CHECK_EQ(c.parallel.vpp, 2);
 	CHECK(!strcmp(c.parallel.cp_algo, "ring"));
 	CHECK_EQ(c.parallel.tp_comm_overlap, 0);
-	CHECK_EQ(c.parallel.recompute, 1);
+	CHECK_EQ(c.parallel.recompute, WLB_RECOMPUTE_FULL);
 	CHECK_EQ(c.context, 8192);
 	CHECK(!strcmp(c.policy.packing, "greedy"));
 	CHECK_EQ(c.policy.n_thresholds, 2);
@@ -181,9 +181,9 @@ static void test_round_trip(void)
 
 	/* a trace's configuration, with predicted figures */
 	CHECK_EQ(wlb_trace_load(&t, "tests/data/trace_full.json", &e), 0);
-	t.parallel.recompute = 1;
+	t.parallel.recompute = WLB_RECOMPUTE_FULL;
 	t.parallel.tp_comm_overlap = 0;
-	t.parallel.fsdp = 0;
+	t.parallel.zero = 1;
 	snprintf(t.parallel.cp_algo, sizeof t.parallel.cp_algo, "ring");
 	pred = json_pack("{s:f, s:f, s:i}", "iteration_ms_mean", 1580.25, "tokens_per_s", 330510.5,
 			 "rank", 1);

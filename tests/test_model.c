@@ -14,7 +14,7 @@ static struct wlb_model tiny(enum wlb_mlp mlp)
 
 static struct wlb_parallel par(int tp, int cp, int pp, int dp)
 {
-	struct wlb_parallel p = {tp, cp, pp, dp, 1, 4, "1f1b", "allgather", 1, 0, 0, 0};
+	struct wlb_parallel p = {tp, cp, pp, dp, 1, 4, "1f1b", "allgather", 1, 0, 0, 0, 1, 1, 1, 0, {0}};
 	return p;
 }
 
@@ -194,33 +194,38 @@ static void dp_comm_and_memory(void)
 
 	/* tiny, tp 2, pp 2 (2 layers a stage), dp 4.  First stage: 2*36,992 +
 	 * 100*64 = 80,384 -> 40,192 per TP rank.  Last stage: 73,984 + 6,400 +
-	 * 64 = 80,448 -> 40,224.  Middle (neither): 73,984 -> 36,992. */
-	wlb_model_dp_comm(&m, &p, 2, 1, 0, &d);
-	CHECK_NEAR(d.grad_allreduce_bytes, 80384.0, 0);
-	CHECK_NEAR(d.grad_reducescatter_bytes, 0.0, 0);
-	CHECK_NEAR(d.param_allgather_bytes, 0.0, 0);
-	wlb_model_dp_comm(&m, &p, 2, 0, 1, &d);
-	CHECK_NEAR(d.grad_allreduce_bytes, 80448.0, 0);
-	wlb_model_dp_comm(&m, &p, 2, 0, 0, &d);
-	CHECK_NEAR(d.grad_allreduce_bytes, 73984.0, 0);
-	/* pp 1: one stage holds everything: (4*36,992 + 12,864) / 2 = 80,416 */
-	wlb_model_dp_comm(&m, &p, 4, 1, 1, &d);
-	CHECK_NEAR(d.grad_allreduce_bytes, 2.0 * 80416.0, 0);
+	 * 64 = 80,448 -> 40,224.  Middle (neither): 73,984 -> 36,992.
+	 * Gradients travel in fp32 (4 B), parameters in bf16 (2 B). */
+	CHECK_NEAR(wlb_model_stage_params(&m, &p, 2, 1, 0), 40192.0, 0);
+	CHECK_NEAR(wlb_model_stage_params(&m, &p, 2, 0, 1), 40224.0, 0);
+	CHECK_NEAR(wlb_model_stage_params(&m, &p, 2, 0, 0), 36992.0, 0);
+	/* pp 1: one stage holds everything: (4*36,992 + 12,864) / 2 = 80,416;
+	 * tied, one embedding matrix less: (147,968 + 6,464) / 2 = 77,216 */
+	CHECK_NEAR(wlb_model_stage_params(&m, &p, 4, 1, 1), 80416.0, 0);
+	m.tied_embeddings = 1;
+	CHECK_NEAR(wlb_model_stage_params(&m, &p, 4, 1, 1), 77216.0, 0);
+	/* on its own stage, the last keeps a copy of the tied embedding */
+	CHECK_NEAR(wlb_model_stage_params(&m, &p, 2, 0, 1), 40224.0, 0);
+	m.tied_embeddings = 0;
 
-	p.fsdp = 1;
-	wlb_model_dp_comm(&m, &p, 2, 1, 0, &d);
-	CHECK_NEAR(d.grad_reducescatter_bytes, 80384.0, 0);
-	CHECK_NEAR(d.param_allgather_bytes, 80384.0, 0);
-	CHECK_NEAR(d.grad_allreduce_bytes, 0.0, 0);
-
+	p.zero = 0; /* gradient all-reduce, no parameter gather */
+	wlb_model_dp_comm(&m, &p, 40192.0, &d);
+	CHECK_NEAR(d.grad_bytes, 160768.0, 0);
+	CHECK_NEAR(d.param_bytes, 0.0, 0);
+	for (int z = 1; z <= 3; z++) {
+		p.zero = z;
+		wlb_model_dp_comm(&m, &p, 40192.0, &d);
+		CHECK_NEAR(d.grad_bytes, 160768.0, 0);
+		CHECK_NEAR(d.param_bytes, 80384.0, 0);
+	}
 	p.dp = 1;
-	wlb_model_dp_comm(&m, &p, 2, 1, 0, &d);
-	CHECK_NEAR(d.grad_reducescatter_bytes + d.param_allgather_bytes
-		   + d.grad_allreduce_bytes, 0.0, 0);
+	wlb_model_dp_comm(&m, &p, 40192.0, &d);
+	CHECK_NEAR(d.grad_bytes + d.param_bytes, 0.0, 0);
 
 	/* Memory, first stage, P = 40,192: without FSDP params 2P = 80,384,
 	 * grads 4P = 160,768, optimizer 12P/4 = 120,576. */
 	p = par(2, 1, 2, 4);
+	p.zero = 1;
 	wlb_model_memory(&m, &p, 2, 1, 0, &mem);
 	CHECK_NEAR(mem.params_bytes, 80384.0, 0);
 	CHECK_NEAR(mem.grads_bytes, 160768.0, 0);
@@ -229,15 +234,31 @@ static void dp_comm_and_memory(void)
 	 * LSE 4*4 = 16, SwiGLU 3*2*128 = 768 -> 1,680 / tp 2 = 840 */
 	CHECK_NEAR(mem.act_bytes_per_token_layer, 840.0, 0);
 
-	/* FSDP: all three over dp 4 */
-	p.fsdp = 1;
+	/* zero 0 shards nothing: optimizer 12P = 482,304 */
+	p.zero = 0;
 	wlb_model_memory(&m, &p, 2, 1, 0, &mem);
-	CHECK_NEAR(mem.params_bytes, 20096.0, 0);
+	CHECK_NEAR(mem.optim_bytes, 482304.0, 0);
+	CHECK_NEAR(mem.grads_bytes, 160768.0, 0);
+	/* zero 2: gradients too, 160,768 / 4 */
+	p.zero = 2;
+	wlb_model_memory(&m, &p, 2, 1, 0, &mem);
+	CHECK_NEAR(mem.grads_bytes, 40192.0, 0);
+	CHECK_NEAR(mem.params_bytes, 80384.0, 0);
+	/* FSDP: all three over dp 4, plus two whole layers of bf16 weights per
+	 * TP rank (the one running and the one prefetched): 2 * 2 * 18,496 */
+	p.zero = 3;
+	wlb_model_memory(&m, &p, 2, 1, 0, &mem);
+	CHECK_NEAR(mem.params_bytes, 20096.0 + 73984.0, 0);
 	CHECK_NEAR(mem.grads_bytes, 40192.0, 0);
 	CHECK_NEAR(mem.optim_bytes, 120576.0, 0);
 
+	/* selective recompute drops the LSE: 1,680 - 16 = 1,664 / 2 */
+	p.recompute = WLB_RECOMPUTE_SELECTIVE;
+	wlb_model_memory(&m, &p, 2, 1, 0, &mem);
+	CHECK_NEAR(mem.act_bytes_per_token_layer, 832.0, 0);
+
 	/* recompute keeps the layer input: 2*64 / 2 = 64 */
-	p.recompute = 1;
+	p.recompute = WLB_RECOMPUTE_FULL;
 	wlb_model_memory(&m, &p, 2, 1, 0, &mem);
 	CHECK_NEAR(mem.act_bytes_per_token_layer, 64.0, 0);
 

@@ -160,7 +160,7 @@ static void test_defaults(void)
 	CHECK(!strcmp(t.parallel.schedule, "1f1b"));
 	CHECK(!strcmp(t.parallel.cp_algo, "allgather"));
 	CHECK_EQ(t.parallel.sequence_parallel, 1);
-	CHECK_EQ(t.parallel.fsdp, 1);
+	CHECK_EQ(t.parallel.zero, 3);
 	CHECK_EQ(t.parallel.recompute, 0);
 	CHECK_EQ(t.cluster.gpus_per_node, 8);
 	CHECK_EQ(t.cluster.nodes, 0);
@@ -239,7 +239,7 @@ static void test_load_files(void)
 	CHECK(!strcmp(t.parallel.schedule, "1f1b"));
 	CHECK(!strcmp(t.parallel.cp_algo, "allgather"));
 	CHECK_EQ(t.parallel.sequence_parallel, 1);
-	CHECK_EQ(t.parallel.fsdp, 1);
+	CHECK_EQ(t.parallel.zero, 3);
 	CHECK_EQ(t.parallel.recompute, 0);
 	CHECK_EQ(t.context, 131072);
 	CHECK(!strcmp(t.policy.packing, "wlb"));
@@ -361,8 +361,8 @@ static void test_load_inline(void)
 	CHECK_EQ(t.cluster.nodes, 2);
 	CHECK_EQ(t.parallel.dp, 2);
 	CHECK(!strcmp(t.parallel.cp_algo, "ring"));
-	CHECK_EQ(t.parallel.fsdp, 0);
-	CHECK_EQ(t.parallel.recompute, 1);
+	CHECK_EQ(t.parallel.zero, 1);
+	CHECK_EQ(t.parallel.recompute, WLB_RECOMPUTE_FULL);
 	CHECK(!strcmp(t.policy.packing, "greedy"));
 	CHECK(!strcmp(t.policy.sharding, "per-doc"));
 	CHECK_EQ(t.policy.s_max, 12288);

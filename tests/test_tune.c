@@ -41,7 +41,7 @@ static void ring_trace(struct wlb_trace *t)
 	t->parallel.cp = 4;
 	t->parallel.pp = 1;
 	t->parallel.microbatches = 2;
-	t->parallel.recompute = 1; /* 170 GiB a GPU without */
+	t->parallel.recompute = WLB_RECOMPUTE_FULL; /* 170 GiB a GPU without */
 }
 
 static double sim_tps(const struct wlb_trace *t, struct wlb_cost *c, const char *packing,

@@ -79,7 +79,7 @@ int t_same_config(const struct wlb_trace *a, const struct wlb_trace *b)
 	if (p->tp != q->tp || p->cp != q->cp || p->pp != q->pp || p->dp != q->dp ||
 	    p->vpp != q->vpp || p->microbatches != q->microbatches ||
 	    strcmp(p->schedule, q->schedule) || strcmp(p->cp_algo, q->cp_algo) ||
-	    p->sequence_parallel != q->sequence_parallel || p->fsdp != q->fsdp ||
+	    p->sequence_parallel != q->sequence_parallel || p->zero != q->zero ||
 	    p->recompute != q->recompute || p->tp_comm_overlap != q->tp_comm_overlap)
 		return 0;
 	if (strcmp(x->packing, y->packing) || strcmp(x->sharding, y->sharding) ||

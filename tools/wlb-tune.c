@@ -401,7 +401,7 @@ static void print_megatron(const struct wlb_trace *t, const struct wlb_tune_cand
 	       "(%d) is what the world size leaves\n", p->tp * p->cp * p->pp * p->dp,
 	       t->cluster.gpus_per_node, p->dp);
 	loader_comment(&c->pol, "Megatron");
-	if (p->fsdp && p->dp > 1)
+	if (p->zero == 3 && p->dp > 1)
 		printf("# predicted with parameters and gradients sharded over DP too (FSDP); "
 		       "--use-distributed-optimizer shards only the optimizer state\n");
 	for (int i = 0; i < n; i++)
@@ -411,7 +411,7 @@ static void print_megatron(const struct wlb_trace *t, const struct wlb_tune_cand
 static void print_torchtitan(const struct wlb_trace *t, const struct wlb_tune_cand *c)
 {
 	const struct wlb_parallel *p = &c->par;
-	int fsdp = p->fsdp;
+	int fsdp = p->zero == 3;
 
 	printf("\n# TorchTitan job config for #1 on %d GPUs (%d per node)\n",
 	       p->tp * p->cp * p->pp * p->dp, t->cluster.gpus_per_node);
