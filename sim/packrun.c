@@ -21,10 +21,14 @@ void wlb_pack_params_from_trace(const struct wlb_trace *t, const struct wlb_work
 {
 	struct wlb_policy pol = t->policy;
 
+	uint64_t mbs = t->parallel.micro_batch_size > 1 ? (uint64_t)t->parallel.micro_batch_size : 1;
+
 	wlb_policy_defaults(&pol, t->context);
 	memset(p, 0, sizeof *p);
-	p->context = t->context;
-	p->s_max = pol.s_max;
+	/* a micro-batch of micro_batch_size sequences is filled as one of that
+	 * many times the tokens (wlb_trace_check keeps the product in range) */
+	p->context = (uint32_t)(t->context * mbs);
+	p->s_max = (uint32_t)(pol.s_max * mbs > UINT32_MAX ? UINT32_MAX : pol.s_max * mbs);
 	p->window = pol.window;
 	p->n_thresholds = pol.n_thresholds;
 	memcpy(p->thresholds, pol.thresholds, sizeof p->thresholds);
@@ -94,7 +98,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 	if (rc)
 		goto done;
 	rc = wlb_stream_create(&st, &t->source, t->context,
-			       (uint64_t)t->parallel.dp * (uint64_t)t->parallel.microbatches * t->context, err);
+			       (uint64_t)t->parallel.dp * (uint64_t)t->parallel.microbatches * out->params.context,
+			       err);
 	if (rc)
 		goto done;
 

@@ -40,6 +40,29 @@ size_t wlb_sched_order(int pp, int vpp, int m, int s, struct wlb_step *out)
 	return n;
 }
 
+double wlb_sched_step_us(const struct wlb_sched_in *in, const struct wlb_sched_mb *mb, int st, int c,
+			 int fwd)
+{
+	int first = st == 0 && c == 0, last = st == in->pp - 1 && c == in->vpp - 1;
+	double layers = in->chunk_layers ? in->chunk_layers[st * in->vpp + c] : 1;
+	double work = layers * (fwd ? mb->fwd_us : mb->bwd_us);
+	const struct wlb_sched_fsdp *f = in->fsdp;
+
+	if (first)
+		work += fwd ? mb->first_fwd_us : mb->first_bwd_us;
+	if (last)
+		work += fwd ? mb->last_fwd_us : mb->last_bwd_us;
+	if (!f)
+		return work;
+	/* one all-gather forward; backward one all-gather and one reduce-scatter */
+	double ag = layers * f->layer_ag_us + (first ? f->first_ag_us : 0) + (last ? f->last_ag_us : 0);
+	double rs = fwd ? 0 : layers * f->layer_rs_us + (first ? f->first_rs_us : 0) +
+			      (last ? f->last_rs_us : 0);
+	double hidden = (f->overlap_ag ? ag : 0) + (f->overlap_rs ? rs : 0);
+	double exposed = ag + rs - hidden;
+	return (work > hidden ? work : hidden) + exposed;
+}
+
 struct wlb_sched {
 	struct wlb_step *steps;    /* by tag */
 	uint32_t *fwd, *bwd, *sfwd, *sbwd; /* task ids by (replica, mb, chunk, stage) */
@@ -110,8 +133,7 @@ int wlb_sched_run(struct wlb_sched *s, struct wlb_graph *g, const struct wlb_sch
 				const struct wlb_sched_mb *mb = &in->mb[(size_t)d * m + x.mb];
 				int fwd = x.kind == WLB_STEP_FWD;
 				int first = st == 0 && x.chunk == 0, last = st == pp - 1 && x.chunk == vpp - 1;
-				double dur = fwd ? mb->fwd_us + (first ? mb->first_fwd_us : 0) + (last ? mb->last_fwd_us : 0)
-						 : mb->bwd_us + (first ? mb->first_bwd_us : 0) + (last ? mb->last_bwd_us : 0);
+				double dur = wlb_sched_step_us(in, mb, st, x.chunk, fwd);
 				size_t i = IDX(d, x.mb, x.chunk, st);
 				x.replica = (uint32_t)d;
 				uint32_t id = add(s, g, wlb_sched_stream(pp, d, st, 0), dur, x);
@@ -154,7 +176,7 @@ int wlb_sched_run(struct wlb_sched *s, struct wlb_graph *g, const struct wlb_sch
 						goto nomem;
 				}
 	/* gradient sync: stage st of every replica waits for all of them */
-	if (in->dp_sync_us && dp > 1)
+	if (in->dp_sync_us)
 		for (int st = 0; st < pp; st++) {
 			struct wlb_step x = {WLB_STEP_BARRIER, (uint16_t)st, 0, 0, 0};
 			uint32_t bar = add(s, g, barrier0 + (uint32_t)st, 0, x);

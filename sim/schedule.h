@@ -19,17 +19,38 @@
 
 /* One micro-batch as the schedule sees it (times in microseconds). */
 struct wlb_sched_mb {
-	double fwd_us, bwd_us;               /* one chunk of layers */
+	double fwd_us, bwd_us;               /* one layer (one chunk without chunk_layers) */
 	double first_fwd_us, first_bwd_us;   /* extra on the first chunk of stage 0 */
 	double last_fwd_us, last_bwd_us;     /* extra on the last chunk of the last stage */
 	double send_us;                      /* to the next stage, either direction */
 };
 
+/* FSDP (zero 3): every layer's parameters all-gathered before its forward
+ * and again before its backward, its gradients reduce-scattered after it;
+ * the embedding's on the first chunk of stage 0, the output layer's on the
+ * last chunk of the last stage.  Overlapped collectives run behind the
+ * previous layer's compute (prefetched one layer ahead), so a step lasts
+ * the longer of its compute and them; the others add up. */
+struct wlb_sched_fsdp {
+	double layer_ag_us, layer_rs_us;     /* one layer's all-gather, reduce-scatter */
+	double first_ag_us, first_rs_us;     /* the embedding's */
+	double last_ag_us, last_rs_us;       /* the output layer's */
+	int overlap_ag, overlap_rs;          /* overlap_param_gather, overlap_grad_reduce */
+};
+
 struct wlb_sched_in {
 	int pp, vpp, dp, m;                  /* m micro-batches per replica */
 	const struct wlb_sched_mb *mb;       /* replica d's i-th micro-batch: mb[d * m + i] */
+	const int *chunk_layers;             /* layers of chunk c of stage s at [s * vpp + c];
+					      * NULL: mb times are whole chunks */
+	const struct wlb_sched_fsdp *fsdp;   /* NULL: none */
 	const double *dp_sync_us;            /* per stage, exposed gradient sync; NULL = none */
 };
+
+/* How long step (stage st, chunk c, forward or backward) of micro-batch mb
+ * takes under in's layers and FSDP collectives. */
+double wlb_sched_step_us(const struct wlb_sched_in *in, const struct wlb_sched_mb *mb, int st, int c,
+			 int fwd);
 
 enum wlb_step_kind { WLB_STEP_FWD, WLB_STEP_BWD, WLB_STEP_SEND_FWD, WLB_STEP_SEND_BWD,
 		     WLB_STEP_DP_SYNC, WLB_STEP_BARRIER };

@@ -45,7 +45,10 @@ struct ctx {
 	struct wlb_mb_cost *mbc;       /* the iteration's micro-batches, packed order */
 	struct wlb_sched_mb *smb;      /* schedule input, pipeline order */
 	uint32_t *perm;                /* pipeline position -> packed index */
-	double *key, *dp_sync, *busy, *times, *vals;
+	double *key, *dp_sync, *dp_step, *busy, *times, *vals;
+	int *chunk_layers;             /* [s * vpp + c] */
+	struct wlb_sched_fsdp fsdp;
+	int has_fsdp;
 	struct wlb_step *order;
 	size_t cap_times, cap_vals, n_mb;
 	int workers;
@@ -101,8 +104,9 @@ static void fill_variant(struct ctx *c, int v)
 static int run_variant(struct ctx *c, int v, double *ms)
 {
 	const struct wlb_parallel *p = &c->t->parallel;
-	struct wlb_sched_in in = {p->pp, p->vpp, p->dp, p->microbatches, c->smb,
-				  v == 4 ? NULL : c->dp_sync};
+	/* without communication the optimizer step stays: it is compute */
+	struct wlb_sched_in in = {p->pp, p->vpp, p->dp, p->microbatches, c->smb, c->chunk_layers,
+				  v == 4 || !c->has_fsdp ? NULL : &c->fsdp, v == 4 ? c->dp_step : c->dp_sync};
 	int rc;
 
 	fill_variant(c, v);
@@ -185,11 +189,11 @@ static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct 
 	if ((int)p->iter == c->o->timeline_iter && sh->cp > 1 && cp_detail(c, d, mb->n, b, sh->used))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	const struct wlb_mb_cost *x = &c->mbc[b];
-	int chunks = c->t->parallel.pp * c->t->parallel.vpp;
+	int layers = c->t->model.layers;
 	r->mbs[r->n_mbs++] = (struct wlb_sim_mb){
 		mb->replica, 0, mb->tokens, mb->n, x->tokens_rank,
-		(chunks * (x->fwd_max_us + x->fwd_comm_us) + x->first_fwd_us + x->last_fwd_us) / 1e3,
-		(chunks * (x->bwd_max_us + x->bwd_comm_us) + x->first_bwd_us + x->last_bwd_us) / 1e3,
+		(layers * (x->fwd_max_us + x->fwd_comm_us) + x->first_fwd_us + x->last_fwd_us) / 1e3,
+		(layers * (x->bwd_max_us + x->bwd_comm_us) + x->first_bwd_us + x->last_bwd_us) / 1e3,
 		x->attn_fwd_rank_mean_us > 0 ? x->attn_fwd_rank_max_us / x->attn_fwd_rank_mean_us : 1.0,
 		sh->used, (uint32_t)r->n_doc_ids};
 	r->n_doc_ids += mb->n;
@@ -234,7 +238,8 @@ static double peak_memory(struct ctx *c)
 		for (int d = 0; d < p->dp; d++) {
 			double cur = 0;
 			for (size_t k = 0; k < n_order; k++) {
-				double a = c->mbc[c->perm[d * m + c->order[k].mb]].act_bytes;
+				double a = c->mbc[c->perm[d * m + c->order[k].mb]].act_bytes *
+					   c->chunk_layers[s * p->vpp + c->order[k].chunk];
 				cur += c->order[k].kind == WLB_STEP_FWD ? a : -a;
 				act_peak = cur > act_peak ? cur : act_peak;
 			}
@@ -255,17 +260,26 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	struct wlb_sim_result *r = c->out;
 	const struct wlb_parallel *par = &c->t->parallel;
 	struct wlb_sim_mb *mbs = r->mbs + r->n_mbs - c->n_mb;
-	double t[5], mean_bwd = 0, *fv;
+	double t[5], mean_fwd = 0, mean_bwd = 0, *fv;
 	int rc;
 
 	(void)rec;
 	if (WLB_GROW(r->iters, r->cap_iters, r->n_iters + 1))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	order_mbs(c, mbs);
-	for (size_t k = 0; k < c->n_mb; k++)
+	/* DP collectives hide behind the last micro-batch's backward on the
+	 * stage and the next iteration's first forward: typical ones */
+	for (size_t k = 0; k < c->n_mb; k++) {
+		mean_fwd += (c->mbc[k].fwd_max_us + c->mbc[k].fwd_comm_us) / (double)c->n_mb;
 		mean_bwd += (c->mbc[k].bwd_max_us + c->mbc[k].bwd_comm_us) / (double)c->n_mb;
-	for (int s = 0; s < par->pp; s++)
-		c->dp_sync[s] = wlb_stage_dp_sync_us(&c->sp, s, mean_bwd);
+	}
+	double step_sum = 0;
+	for (int s = 0; s < par->pp; s++) {
+		double parts[2], layers = wlb_stage_layers(par, c->t->model.layers, s);
+		c->dp_sync[s] = wlb_stage_dp_sync_us(&c->sp, s, layers * mean_bwd, layers * mean_fwd, parts);
+		c->dp_step[s] = parts[1];
+		step_sum += parts[1];
+	}
 
 	struct wlb_sim_iter *it = &r->iters[r->n_iters];
 	memset(it, 0, sizeof *it);
@@ -280,6 +294,8 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 		if (tk->stream < (uint32_t)(3 * c->workers) && tk->stream % 3 == 0)
 			c->busy[tk->stream / 3] += tk->dur_us;
 	}
+	for (int w = 0; w < c->workers; w++) /* the optimizer step is work too */
+		c->busy[w] += c->dp_step[w % par->pp];
 	for (int w = 0; w < c->workers; w++)
 		it->bubble_fraction += (1 - c->busy[w] / (t[0] * 1e3)) / c->workers;
 	if (c->o->timeline_iter == (int)p->iter)
@@ -288,11 +304,12 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 		if ((rc = run_variant(c, v, &t[v])))
 			return rc;
 
-	double work = 0;
-	int chunks = par->pp * par->vpp;
+	/* every replica steps its optimizer once per stage */
+	double work = step_sum * par->dp;
+	int layers = c->t->model.layers;
 	for (size_t k = 0; k < c->n_mb; k++) {
 		const struct wlb_mb_cost *x = &c->mbc[k];
-		work += chunks * (x->fwd_mean_us + x->bwd_mean_us) + x->first_fwd_us + x->first_bwd_us +
+		work += layers * (x->fwd_mean_us + x->bwd_mean_us) + x->first_fwd_us + x->first_bwd_us +
 			x->last_fwd_us + x->last_bwd_us;
 	}
 	it->time_ms = t[0];
@@ -416,15 +433,25 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	c.perm = calloc(n_mb, sizeof *c.perm);
 	c.key = calloc(n_mb, sizeof *c.key);
 	c.dp_sync = calloc((size_t)p->pp, sizeof *c.dp_sync);
+	c.dp_step = calloc((size_t)p->pp, sizeof *c.dp_step);
+	c.chunk_layers = calloc((size_t)p->pp * p->vpp, sizeof *c.chunk_layers);
 	c.busy = calloc((size_t)c.workers, sizeof *c.busy);
 	c.order = calloc(2 * (size_t)p->microbatches * p->vpp, sizeof *c.order);
 	out->mem = calloc((size_t)p->pp, sizeof *out->mem);
-	if (!c.mbc || !c.smb || !c.perm || !c.key || !c.dp_sync || !c.busy || !c.order || !out->mem ||
+	if (!c.mbc || !c.smb || !c.perm || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers ||
+	    !c.busy || !c.order || !out->mem ||
 	    wlb_sharding_init(&c.alt, p->cp) ||
 	    wlb_sched_create(&c.sched) || wlb_graph_create(&c.graph)) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
 		goto done;
 	}
+	for (int s = 0; s < p->pp; s++)
+		for (int k = 0; k < p->vpp; k++)
+			c.chunk_layers[s * p->vpp + k] = wlb_chunk_layers(p, t->model.layers, s, k);
+	c.has_fsdp = p->zero == 3 && p->dp * p->cp > 1;
+	c.fsdp = (struct wlb_sched_fsdp){c.sp.fsdp_layer_ag_us, c.sp.fsdp_layer_rs_us, c.sp.fsdp_first_ag_us,
+					 c.sp.fsdp_first_rs_us, c.sp.fsdp_last_ag_us, c.sp.fsdp_last_rs_us,
+					 p->overlap_param_gather, p->overlap_grad_reduce};
 	wlb_workload_cost(&w, cost, &t->model, p, t->context);
 	rc = wlb_packrun_with(t, &w, &hooks, &out->pack, err);
 	if (rc)
@@ -436,6 +463,8 @@ done:
 	free(c.perm);
 	free(c.key);
 	free(c.dp_sync);
+	free(c.dp_step);
+	free(c.chunk_layers);
 	free(c.busy);
 	free(c.order);
 	free(c.times);

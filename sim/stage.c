@@ -11,6 +11,20 @@ static int span(int ranks_before, int group, int gpn)
 	return nodes < 1 ? 1 : nodes > group ? group : nodes;
 }
 
+/* FSDP's all-gather of `params` parameters and reduce-scatter of their
+ * gradients over the dp x cp ranks that hold the same weights */
+static void fsdp_times(const struct wlb_stage_plan *sp, double params, double *ag, double *rs)
+{
+	const struct wlb_parallel *p = &sp->par;
+	struct wlb_dp_comm dc;
+
+	wlb_model_dp_comm(&sp->model, p, params, &dc);
+	*ag = wlb_cost_coll_us(sp->cost, WLB_ALL_GATHER, (int64_t)dc.param_bytes, p->dp * p->cp,
+			       sp->dp_nodes, NULL);
+	*rs = wlb_cost_coll_us(sp->cost, WLB_REDUCE_SCATTER, (int64_t)dc.grad_bytes, p->dp * p->cp,
+			       sp->dp_nodes, NULL);
+}
+
 int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
 			const struct wlb_parallel *p, int gpus_per_node, struct wlb_cost *cost,
 			struct wlb_error *err)
@@ -25,7 +39,6 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
 	sp->par = *p;
 	sp->cost = cost;
 	sp->gpus_per_node = gpus_per_node;
-	sp->chunk_layers = m->layers / (p->pp * p->vpp);
 	/* rank order: TP innermost, then CP, then DP, then PP */
 	sp->tp_nodes = span(1, tp, gpus_per_node);
 	sp->cp_nodes = span(tp, p->cp, gpus_per_node);
@@ -40,13 +53,21 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
 	sp->n_up = (m->mlp == WLB_MLP_SWIGLU ? 2 : 1) * (int64_t)m->ffn_hidden / tp;
 	sp->k_down = m->ffn_hidden / tp;
 	sp->n_logits = m->vocab / tp;
-	wlb_model_memory(m, p, sp->chunk_layers, 0, 0, &mem);
+	wlb_model_memory(m, p, 1, 0, 0, &mem);
 	sp->act_bytes_token_layer = mem.act_bytes_per_token_layer;
 	/* two norms (read + write), two residual adds (2 reads + 1 write), rotary
 	 * on q and k, SwiGLU (2 reads + 1 write of the MLP width); bf16, the
 	 * sequence-parallel parts split over TP */
 	sp->elem_bytes_token = 2.0 * ((10.0 * m->hidden + 2.0 * (sp->n_qkv - sp->kv_heads * m->head_dim)) / tp +
 				      3.0 * m->ffn_hidden / tp);
+	if (p->zero == 3 && p->dp * p->cp > 1) {
+		double layer = wlb_model_stage_params(m, p, 1, 0, 0);
+		double first = wlb_model_stage_params(m, p, 0, 1, 0);
+		double last = wlb_model_stage_params(m, p, 0, 0, 1);
+		fsdp_times(sp, layer, &sp->fsdp_layer_ag_us, &sp->fsdp_layer_rs_us);
+		fsdp_times(sp, first, &sp->fsdp_first_ag_us, &sp->fsdp_first_rs_us);
+		fsdp_times(sp, last, &sp->fsdp_last_ag_us, &sp->fsdp_last_rs_us);
+	}
 	return 0;
 }
 
@@ -85,7 +106,7 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 	struct wlb_cost *c = sp->cost;
 	struct wlb_layer_comm lc;
 	int64_t t = sh->tokens_per_rank, h = m->hidden;
-	int cp = sh->cp, L = sp->chunk_layers;
+	int cp = sh->cp;
 	double af_max = 0, af_sum = 0, ab_max = 0, ab_sum = 0;
 	double ring_f[WLB_RING_MAX_CP], ring_b[WLB_RING_MAX_CP];
 
@@ -139,16 +160,20 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 		tp_b = tp_comm > WLB_BWD_GEMM_FACTOR * gemm ? tp_comm - WLB_BWD_GEMM_FACTOR * gemm : 0;
 	}
 	double fwd_rest = gemm + elem, bwd_rest = WLB_BWD_GEMM_FACTOR * gemm + 2 * elem;
-	out->fwd_max_us = L * (fwd_rest + att_f);
-	out->fwd_mean_us = L * (fwd_rest + af_sum / cp);
-	out->bwd_max_us = L * (bwd_rest + att_b);
-	out->bwd_mean_us = L * (bwd_rest + ab_sum / cp);
-	out->fwd_comm_us = L * (tp_f + cp_f);
-	out->bwd_comm_us = L * (tp_b + cp_b);
+	out->fwd_max_us = fwd_rest + att_f;
+	out->fwd_mean_us = fwd_rest + af_sum / cp;
+	out->bwd_max_us = bwd_rest + att_b;
+	out->bwd_mean_us = bwd_rest + ab_sum / cp;
+	out->fwd_comm_us = tp_f + cp_f;
+	out->bwd_comm_us = tp_b + cp_b;
 	if (p->recompute == WLB_RECOMPUTE_FULL) { /* the forward again before each backward */
 		out->bwd_max_us += out->fwd_max_us;
 		out->bwd_mean_us += out->fwd_mean_us;
 		out->bwd_comm_us += out->fwd_comm_us;
+	} else if (p->recompute == WLB_RECOMPUTE_SELECTIVE) { /* the attention core's forward */
+		out->bwd_max_us += att_f;
+		out->bwd_mean_us += af_sum / cp;
+		out->bwd_comm_us += cp_f; /* K and V gathered again */
 	}
 	out->attn_fwd_rank_max_us = af_max;
 	out->attn_fwd_rank_mean_us = af_sum / cp;
@@ -161,8 +186,7 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 	out->last_bwd_us = WLB_BWD_GEMM_FACTOR * logits + loss;
 	if (p->pp > 1)
 		out->pp_send_us = wlb_cost_p2p_us(c, (int64_t)lc.pp_activation_bytes, sp->pp_inter, NULL);
-	out->act_bytes = p->recompute == WLB_RECOMPUTE_FULL ? 2.0 * h / p->tp * (double)t * L
-				      : sp->act_bytes_token_layer * (double)t * L;
+	out->act_bytes = sp->act_bytes_token_layer * (double)t;
 	out->flops = 3.0 * m->layers * (wlb_model_lin_flops_per_token(m) * (double)tokens +
 					wlb_model_att_flops_per_pair(m) * pairs) +
 		     3.0 * 2.0 * (double)tokens * h * m->vocab;
@@ -176,24 +200,34 @@ double wlb_stage_state_bytes(const struct wlb_stage_plan *sp, int s)
 	return mem.params_bytes + mem.grads_bytes + mem.optim_bytes;
 }
 
-double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double last_bwd_us)
+double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double bwd_window_us,
+			    double fwd_window_us, double parts[2])
 {
-	struct wlb_dp_comm dc;
 	const struct wlb_parallel *p = &sp->par;
-	int layers = wlb_stage_layers(p, sp->model.layers, s);
-	double t;
+	struct wlb_dp_comm dc;
+	int layers = wlb_stage_layers(p, sp->model.layers, s), ranks = p->dp * p->cp;
+	double params = wlb_model_stage_params(&sp->model, p, layers, s == 0, s == p->pp - 1);
+	double comm = 0;
 
-	int ranks = p->dp * p->cp;
-	if (ranks <= 1)
-		return 0;
-	wlb_model_dp_comm(&sp->model, p,
-			  wlb_model_stage_params(&sp->model, p, layers, s == 0, s == p->pp - 1), &dc);
-	t = p->zero ? wlb_cost_coll_us(sp->cost, WLB_REDUCE_SCATTER, (int64_t)dc.grad_bytes, ranks,
-				       sp->dp_nodes, NULL)
-		    : wlb_cost_coll_us(sp->cost, WLB_ALL_REDUCE, (int64_t)dc.grad_bytes, ranks,
-				       sp->dp_nodes, NULL);
-	/* bucketed per layer and overlapped with the last backward: what is left
-	 * after it, and never less than the last layer's bucket */
-	double exposed = t - last_bwd_us, last_bucket = t / layers;
-	return exposed > last_bucket ? exposed : last_bucket;
+	wlb_model_dp_comm(&sp->model, p, params, &dc);
+	if (ranks > 1 && p->zero < 3) {
+		/* bucketed per layer: with overlap what outlasts the window, and
+		 * never less than the one bucket that waits for the window's end */
+		double g = wlb_cost_coll_us(sp->cost, p->zero ? WLB_REDUCE_SCATTER : WLB_ALL_REDUCE,
+					    (int64_t)dc.grad_bytes, ranks, sp->dp_nodes, NULL);
+		double a = wlb_cost_coll_us(sp->cost, WLB_ALL_GATHER, (int64_t)dc.param_bytes, ranks,
+					    sp->dp_nodes, NULL);
+		if (p->overlap_grad_reduce)
+			g = g - bwd_window_us > g / layers ? g - bwd_window_us : g / layers;
+		if (a > 0 && p->overlap_param_gather)
+			a = a - fwd_window_us > a / layers ? a - fwd_window_us : a / layers;
+		comm = g + a;
+	}
+	double shard = params / (p->zero >= 1 && ranks > 1 ? ranks : 1);
+	double step = wlb_cost_elementwise_us(sp->cost, WLB_OPTIM_BYTES_PER_PARAM * shard);
+	if (parts) {
+		parts[0] = comm;
+		parts[1] = step;
+	}
+	return comm + step;
 }

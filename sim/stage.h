@@ -13,7 +13,9 @@
  * rank (r - s) mod cp at step s while the next block travels (K and V
  * forward; K, V, dK and dV backward, then dK and dV home): a step takes its
  * slowest rank's share of attention or the transfer, whichever is longer.
- * Backward GEMMs are twice the forward; recompute adds a forward. */
+ * Backward GEMMs are twice the forward; full recompute adds the layer's
+ * forward to its backward, selective recompute its attention forward.
+ * Times are per layer: stages may hold different numbers of layers. */
 #ifndef WLB_STAGE_H
 #define WLB_STAGE_H
 
@@ -29,25 +31,30 @@ struct wlb_stage_plan {
 	struct wlb_parallel par;
 	struct wlb_cost *cost;          /* used, not owned */
 	int gpus_per_node;
-	int chunk_layers;               /* layers / (pp x vpp) */
 	int tp_nodes, cp_nodes, dp_nodes, pp_inter;
 	int heads, kv_heads;            /* per rank, after TP */
 	int64_t n_qkv, n_up, k_proj, k_down, n_logits; /* GEMM widths per rank */
 	double act_bytes_token_layer;   /* stored for backward, per rank */
 	double elem_bytes_token;        /* element-wise bytes per token and layer, forward */
+	/* FSDP (zero 3) over the dp x cp ranks: one layer's parameter
+	 * all-gather and gradient reduce-scatter, and the embedding's and the
+	 * output layer's (each on its stage) */
+	double fsdp_layer_ag_us, fsdp_layer_rs_us;
+	double fsdp_first_ag_us, fsdp_first_rs_us, fsdp_last_ag_us, fsdp_last_rs_us;
 };
 
-/* Times of one micro-batch: per chunk of layers, split so the simulator can
- * build counterfactuals (CP balanced, no communication). */
+/* Times of one micro-batch, per layer, split so the simulator can build
+ * counterfactuals (CP balanced, no communication).  A chunk of L layers
+ * takes L times these (wlb_chunk_layers). */
 struct wlb_mb_cost {
 	uint32_t tokens_rank;           /* per CP rank, padded */
-	double fwd_max_us, fwd_mean_us; /* chunk compute, attention at the slowest / mean CP rank */
-	double bwd_max_us, bwd_mean_us;
-	double fwd_comm_us, bwd_comm_us;/* chunk TP + CP communication, exposed */
+	double fwd_max_us, fwd_mean_us; /* one layer's compute, attention at the slowest / mean CP rank */
+	double bwd_max_us, bwd_mean_us; /* with what recompute repeats */
+	double fwd_comm_us, bwd_comm_us;/* one layer's TP + CP communication, exposed */
 	double first_fwd_us, first_bwd_us; /* embedding: the first chunk of stage 0 only */
 	double last_fwd_us, last_bwd_us;   /* logits + loss: the last chunk of the last stage */
 	double pp_send_us;              /* activations (or their gradients) to the next stage */
-	double act_bytes;               /* activations a chunk keeps for backward, per rank */
+	double act_bytes;               /* activations one layer keeps for backward, per rank */
 	double attn_fwd_rank_max_us, attn_fwd_rank_mean_us; /* one layer, over CP ranks */
 	double flops;                   /* model FLOPs of the whole micro-batch (fwd + bwd) */
 };
@@ -66,9 +73,20 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 
 /* Parameters, gradients and optimizer state per rank of stage s. */
 double wlb_stage_state_bytes(const struct wlb_stage_plan *sp, int s);
-/* Exposed gradient synchronisation of stage s over DP at the end of the
- * iteration, given its last backward's time (FSDP reduce-scatter overlaps
- * with it, all but the last layer's bucket). */
-double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double last_bwd_us);
+
+/* What stage s does between its last backward and the next iteration's
+ * first forward, exposed: the gradient all-reduce (zero 0) or
+ * reduce-scatter (zero 1, 2) over dp x cp, behind the last micro-batch's
+ * backward (bwd_window_us) with overlap_grad_reduce, never less than its
+ * last layer's bucket; the optimizer step on the rank's shard; the
+ * parameter all-gather (zero 1, 2), behind the next first forward
+ * (fwd_window_us) with overlap_param_gather.  parts gets (comm, step). */
+double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double bwd_window_us,
+			    double fwd_window_us, double parts[2]);
+
+/* Bytes the optimizer step streams per parameter of its shard: Adam reads
+ * the fp32 master weight, both moments and the fp32 gradient and writes the
+ * first three back and the bf16 weight. */
+#define WLB_OPTIM_BYTES_PER_PARAM 30.0
 
 #endif

@@ -8,7 +8,7 @@
 /* A small model for hand arithmetic: h 64, f 128, 4 heads of 16, 2 KV heads. */
 static struct wlb_model tiny(enum wlb_mlp mlp)
 {
-	struct wlb_model m = {"tiny", 4, 64, 128, 4, 2, 16, 100, mlp};
+	struct wlb_model m = {"tiny", 4, 64, 128, 4, 2, 16, 100, mlp, 0};
 	return m;
 }
 
@@ -339,12 +339,26 @@ static void checks(void)
 	/* heads 48, kv 12: tp 8 divides heads but neither divides the other */
 	b = m; b.heads = 48; b.kv_heads = 12;
 	q = p; q.tp = 8; bad_par(&q, &b, "parallel.tp must divide kv_heads (12) or be a multiple of it, got 8");
+	/* uneven splits are fine while every chunk has a layer */
 	b.layers = 30;
 	q = p; q.tp = 4; q.pp = 8;
-	bad_par(&q, &b, "parallel.pp x parallel.vpp (8) must divide model.layers (30)");
-	q = p; q.pp = 4; q.vpp = 3;  strcpy(q.schedule, "interleaved");
-	bad_par(&q, &m, "parallel.pp x parallel.vpp (12) must divide model.layers (32)");
-	q = p; q.pp = 64; bad_par(&q, &m, "parallel.pp x parallel.vpp (64) must divide model.layers (32)");
+	CHECK_EQ(wlb_parallel_check(&q, &b, &e), 0);
+	q = p; q.pp = 4; q.vpp = 3; q.microbatches = 8; strcpy(q.schedule, "interleaved");
+	CHECK_EQ(wlb_parallel_check(&q, &m, &e), 0);
+	q.vpp = 9; bad_par(&q, &m, "parallel.pp x parallel.vpp (36) must be at most model.layers (32)");
+	q = p; q.pp = 64; bad_par(&q, &m, "parallel.pp x parallel.vpp (64) must be at most model.layers (32)");
+	q = p; q.pp = 4; q.n_pp_layers = 3;
+	bad_par(&q, &m, "parallel.pp_layers must have parallel.pp (4) entries, got 3");
+	q.n_pp_layers = 4; q.pp_layers[0] = 7; q.pp_layers[1] = q.pp_layers[2] = 9; q.pp_layers[3] = 6;
+	bad_par(&q, &m, "parallel.pp_layers must sum to model.layers (32), got 31");
+	q.pp_layers[3] = 7;
+	CHECK_EQ(wlb_parallel_check(&q, &m, &e), 0);
+	q.vpp = 8; q.microbatches = 8; strcpy(q.schedule, "interleaved");
+	bad_par(&q, &m, "parallel.pp_layers[0] must be >= parallel.vpp (8), got 7");
+	q = p; q.pp = WLB_MAX_PP + 1; bad_par(&q, &m, "parallel.pp must be at most 128");
+	q = p; q.zero = 4; bad_par(&q, &m, "parallel.zero must be 0, 1, 2 or 3, got 4");
+	q = p; q.recompute = 3; bad_par(&q, &m, "parallel.recompute must be");
+	q = p; q.micro_batch_size = 0; bad_par(&q, &m, "parallel.micro_batch_size must be >= 1, got 0");
 	q = p; q.vpp = 2; q.microbatches = 8;
 	bad_par(&q, &m, "parallel.vpp > 1 (2) requires parallel.schedule \"interleaved\", got \"1f1b\"");
 	q = p; q.vpp = 2; q.microbatches = 6; strcpy(q.schedule, "interleaved");
@@ -358,9 +372,56 @@ static void checks(void)
 	bad_par(&p, &b, "model.kv_heads must be >= 1");
 }
 
+/* The stage split: pp_layers as given, or even with the remainder on the
+ * middle stages; chunks of a stage as even as possible. */
+static void stage_split(void)
+{
+	struct wlb_parallel p = par(8, 1, 16, 1);
+	int want405[16] = {7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 7}, sum = 0;
+
+	/* Llama 3 405B: 126 = 16 x 8 - 2, the two light stages at the ends */
+	for (int s = 0; s < 16; s++) {
+		CHECK_EQ(wlb_stage_layers(&p, 126, s), want405[s]);
+		sum += wlb_stage_layers(&p, 126, s);
+	}
+	CHECK_EQ(sum, 126);
+	/* 10 over 4: base 2, two extra layers, light stages first and last */
+	p.pp = 4;
+	CHECK_EQ(wlb_stage_layers(&p, 10, 0), 2);
+	CHECK_EQ(wlb_stage_layers(&p, 10, 1), 3);
+	CHECK_EQ(wlb_stage_layers(&p, 10, 2), 3);
+	CHECK_EQ(wlb_stage_layers(&p, 10, 3), 2);
+	/* 13 over 4: one heavy stage, the third (light: first, second, last) */
+	CHECK_EQ(wlb_stage_layers(&p, 13, 0), 3);
+	CHECK_EQ(wlb_stage_layers(&p, 13, 1), 3);
+	CHECK_EQ(wlb_stage_layers(&p, 13, 2), 4);
+	CHECK_EQ(wlb_stage_layers(&p, 13, 3), 3);
+	/* 11 over 4: one light stage, the first */
+	CHECK_EQ(wlb_stage_layers(&p, 11, 0), 2);
+	CHECK_EQ(wlb_stage_layers(&p, 11, 1), 3);
+	CHECK_EQ(wlb_stage_layers(&p, 11, 2), 3);
+	CHECK_EQ(wlb_stage_layers(&p, 11, 3), 3);
+	/* divisible: all equal */
+	CHECK_EQ(wlb_stage_layers(&p, 32, 0), 8);
+	CHECK_EQ(wlb_stage_layers(&p, 32, 3), 8);
+	/* given */
+	p.n_pp_layers = 4;
+	p.pp_layers[0] = 5; p.pp_layers[1] = 11; p.pp_layers[2] = 11; p.pp_layers[3] = 5;
+	CHECK_EQ(wlb_stage_layers(&p, 32, 1), 11);
+	CHECK_EQ(wlb_stage_layers(&p, 32, 3), 5);
+	/* 11 layers over 3 chunks: 4, 4, 3; 5 over 3: 2, 2, 1 */
+	p.vpp = 3;
+	CHECK_EQ(wlb_chunk_layers(&p, 32, 1, 0), 4);
+	CHECK_EQ(wlb_chunk_layers(&p, 32, 1, 1), 4);
+	CHECK_EQ(wlb_chunk_layers(&p, 32, 1, 2), 3);
+	CHECK_EQ(wlb_chunk_layers(&p, 32, 0, 0), 2);
+	CHECK_EQ(wlb_chunk_layers(&p, 32, 0, 2), 1);
+}
+
 void test_model(void);
 void test_model(void)
 {
+	stage_split();
 	presets();
 	params();
 	pairs();

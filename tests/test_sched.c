@@ -33,7 +33,7 @@ static void run_init(struct run *r, int pp, int vpp, int dp, int m, double f, do
 
 static int run_go(struct run *r, const double *dp_sync)
 {
-	struct wlb_sched_in in = {r->pp, r->vpp, r->dp, r->m, r->mb, dp_sync};
+	struct wlb_sched_in in = {r->pp, r->vpp, r->dp, r->m, r->mb, NULL, NULL, dp_sync};
 	struct wlb_error err;
 	int rc = wlb_sched_run(r->s, r->g, &in, &err);
 	if (rc)
@@ -302,9 +302,13 @@ static void test_dp_sync(void)
 	 * 7 + 10 = 17: the sync makes both wait */
 	run_free(&r);
 
-	/* one replica: no sync tasks at all */
+	/* one replica: the sync tasks (the optimizer step) follow its own
+	 * backwards: stage 0's last ends at 9, stage 1's at 7 + 10 = 17 */
 	run_init(&r, 2, 1, 1, 2, 1, 2, 0);
 	CHECK_EQ(run_go(&r, sync), 0);
+	CHECK_NEAR(wlb_graph_makespan(r.g), 17, 0);
+	CHECK(find(&r, WLB_STEP_DP_SYNC, 0, 0, 0, 0) != NULL);
+	run_go(&r, NULL);
 	CHECK_NEAR(wlb_graph_makespan(r.g), 9, 0);
 	CHECK(find(&r, WLB_STEP_DP_SYNC, 0, 0, 0, 0) == NULL);
 	run_free(&r);

@@ -2,6 +2,8 @@
  * in-memory trace: an iteration time computed by hand, the attribution of
  * lost time adding up, refusals of impossible inputs, OOM, determinism and
  * the timeline's documents. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +15,7 @@
 void test_sim(void);
 
 /* A tiny model: 2 heads of 32 (hidden 64), SwiGLU MLP of 128, vocab 128. */
-static const struct wlb_model tiny = {"tiny", 2, 64, 128, 2, 2, 32, 128, WLB_MLP_SWIGLU};
+static const struct wlb_model tiny = {"tiny", 2, 64, 128, 2, 2, 32, 128, WLB_MLP_SWIGLU, 0};
 
 /* Samples for micro-batches of 256 tokens at tp 1: GEMMs (m = 256) of QKV
  * (n 192 = (2 + 2*2) x 32, k 64) 3 us, output projection (64, 64) 1 us, MLP
@@ -115,7 +117,11 @@ static void test_hand_time(void)
 	 *              2 x 5 + 2.393216 = 12.393216 bwd
 	 *   micro-batch fwd 53.31072 + 2.032768 + 7.393216  = 62.736704 us
 	 *               bwd 118.62144 + 4.065536 + 12.393216 = 135.080192 us
-	 * One stage runs F0 B0 F1 B1: 2 x 197.816896 = 395.633792 us. */
+	 *   optimizer step over P = 2 x (64 x 192 + 64 x 64 + 3 x 64 x 128 +
+	 *              2 x 64) + 2 x 128 x 64 + 64 = 98,624 parameters, 30 B
+	 *              each: 2 + 30 x 98,624 / 1e6             = 4.95872 us
+	 * One stage runs F0 B0 F1 B1 and the step: 2 x 197.816896 + 4.95872
+	 * = 400.592512 us. */
 	tiny_trace(&t, 256, lens, per, 1);
 	CHECK(c != NULL);
 	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
@@ -128,14 +134,14 @@ static void test_hand_time(void)
 			CHECK_NEAR(r.mbs[k].fwd_ms, 0.062736704, 1e-12);
 			CHECK_NEAR(r.mbs[k].bwd_ms, 0.135080192, 1e-12);
 		}
-		CHECK_NEAR(r.iters[0].time_ms, 0.395633792, 1e-12);
-		CHECK_NEAR(r.summary.iteration_ms_mean, 0.395633792, 1e-12);
+		CHECK_NEAR(r.iters[0].time_ms, 0.400592512, 1e-12);
+		CHECK_NEAR(r.summary.iteration_ms_mean, 0.400592512, 1e-12);
 		/* nothing to lose: ideal = simulated, every part 0 */
-		CHECK_NEAR(r.summary.ideal_ms, 0.395633792, 1e-12);
+		CHECK_NEAR(r.summary.ideal_ms, 0.400592512, 1e-12);
 		for (int l = 0; l < WLB_LOST_N; l++)
 			CHECK_NEAR(r.summary.lost_ms[l], 0, 1e-12);
 		CHECK_NEAR(r.summary.bubble_fraction, 0, 1e-12);
-		CHECK_NEAR(r.summary.tokens_per_s, 512 / 0.395633792e-3, 1e-3);
+		CHECK_NEAR(r.summary.tokens_per_s, 512 / 0.400592512e-3, 1e-3);
 		CHECK_EQ(r.summary.oom, 0);
 	}
 	wlb_sim_result_free(&r);
@@ -368,7 +374,7 @@ static void test_ring_stage(void)
 	struct wlb_doc two[2] = {{0, 256, 0}, {1, 256, 0}};
 
 	m.layers = 1;
-	p.tp = p.pp = p.dp = p.vpp = p.microbatches = 1;
+	p.tp = p.pp = p.dp = p.vpp = p.microbatches = p.micro_batch_size = 1;
 	p.cp = 2;
 	snprintf(p.schedule, sizeof p.schedule, "1f1b");
 	snprintf(p.cp_algo, sizeof p.cp_algo, "ring");
@@ -409,6 +415,175 @@ static void test_ring_stage(void)
 	wlb_cost_destroy(c);
 }
 
+/* One run of t on the hand-made DB: its first iteration's time in us. */
+static double run_us(struct wlb_trace *t)
+{
+	struct wlb_cost *c = make_cost("test-gpu", 80);
+	struct wlb_sim_opts o = {WLB_ORDER_PACKED, -1, 1};
+	struct wlb_sim_result r;
+	struct wlb_error err;
+	double us = -1;
+
+	CHECK(c != NULL);
+	if (c && wlb_sim_run(t, c, &o, &r, &err) == 0) {
+		if (r.n_iters >= 1)
+			us = r.iters[0].time_ms * 1e3;
+		wlb_sim_result_free(&r);
+	} else if (c) {
+		fprintf(stderr, "wlb_sim_run: %s\n", err.msg);
+	}
+	wlb_cost_destroy(c);
+	return us;
+}
+
+/* The hand DB's two-rank all-gather and reduce-scatter: 5 us at 1000 B and
+ * 50 us at 1e6 B, a straight line in log-log space between them; its
+ * all-reduce is unsampled, so the device's link (400 GB/s, 10 us; bus
+ * factor 1 for two ranks). */
+static double coll2(double bytes)
+{
+	return 5.0 * cbrt(bytes / 1000.0);
+}
+
+/* The tiny model's per-layer times at 256 tokens (test_hand_time): forward
+ * 10 + 2.65536 + 14, backward 20 + 5.31072 + 34; embedding 2.032768 fwd,
+ * 4.065536 bwd; logits + loss 7.393216 fwd, 12.393216 bwd.  Parameters: a
+ * layer 41,088, the embedding 8,192, the output layer 8,192 + 64. */
+#define LAYER_F 26.65536
+#define LAYER_B 59.31072
+#define EMB_F 2.032768
+#define EMB_B 4.065536
+#define OUT_F 7.393216
+#define OUT_B 12.393216
+#define STEP(params) (2.0 + 30.0 * (params) / 1e6)
+
+/* ZeRO stages over dp 2, one micro-batch of 256 tokens a replica. */
+static void test_zero(void)
+{
+	static const uint32_t lens[] = {128, 128, 128, 128}, per[] = {4};
+	struct wlb_trace t;
+	double compute = 2 * LAYER_F + 2 * LAYER_B + EMB_F + EMB_B + OUT_F + OUT_B, P = 98624;
+
+	tiny_trace(&t, 256, lens, per, 1);
+	t.parallel.dp = 2;
+	t.parallel.microbatches = 1;
+	/* zero 0: gradient all-reduce of 4 x 98,624 B in fp32, then the whole
+	 * optimizer step; overlapped, only the last layer's bucket is exposed */
+	t.parallel.zero = 0;
+	t.parallel.overlap_grad_reduce = 0;
+	double ar = 10 + 4 * P / 400e3;
+	CHECK_NEAR(run_us(&t), compute + ar + STEP(P), 1e-6);
+	t.parallel.overlap_grad_reduce = 1;
+	CHECK_NEAR(run_us(&t), compute + ar / 2 + STEP(P), 1e-6);
+	/* zero 1 and 2: reduce-scatter of the fp32 gradients, the step on half
+	 * the parameters, all-gather of the bf16 parameters */
+	for (int z = 1; z <= 2; z++) {
+		t.parallel.zero = z;
+		t.parallel.overlap_grad_reduce = t.parallel.overlap_param_gather = 0;
+		CHECK_NEAR(run_us(&t), compute + coll2(4 * P) + coll2(2 * P) + STEP(P / 2), 1e-6);
+		/* behind the backward (118.6 us) and the forward (53.3 us): one
+		 * bucket of each of the two layers left */
+		t.parallel.overlap_grad_reduce = t.parallel.overlap_param_gather = 1;
+		CHECK_NEAR(run_us(&t), compute + coll2(4 * P) / 2 + coll2(2 * P) / 2 + STEP(P / 2), 1e-6);
+	}
+	/* FSDP without overlap: per iteration exactly two all-gathers and one
+	 * reduce-scatter of the stage's parameters, layer by layer, embedding
+	 * and output layer each on its own */
+	t.parallel.zero = 3;
+	t.parallel.overlap_grad_reduce = t.parallel.overlap_param_gather = 0;
+	double fsdp = 2 * (2 * coll2(2 * 41088) + coll2(2 * 8192) + coll2(2 * 8256)) +
+		      2 * coll2(4 * 41088) + coll2(4 * 8192) + coll2(4 * 8256);
+	CHECK_NEAR(run_us(&t), compute + fsdp + STEP(P / 2), 1e-6);
+	/* with overlap, two layers of compute are too short to hide them:
+	 * forward 2 x 21.74 + 12.70 + 12.73 = 68.9 us of gathers against
+	 * 62.7 us of compute, backward 155.7 against 135.1 */
+	t.parallel.overlap_grad_reduce = t.parallel.overlap_param_gather = 1;
+	double ag = 2 * coll2(2 * 41088) + coll2(2 * 8192) + coll2(2 * 8256);
+	double rs = 2 * coll2(4 * 41088) + coll2(4 * 8192) + coll2(4 * 8256);
+	CHECK(ag > 2 * LAYER_F + EMB_F + OUT_F && ag + rs > 2 * LAYER_B + EMB_B + OUT_B);
+	CHECK_NEAR(run_us(&t), ag + ag + rs + STEP(P / 2), 1e-6);
+	/* eight layers are long enough: the collectives hide entirely */
+	t.model.layers = 8;
+	double P8 = 8 * 41088 + 16448;
+	CHECK_NEAR(run_us(&t), 8 * (LAYER_F + LAYER_B) + EMB_F + EMB_B + OUT_F + OUT_B + STEP(P8 / 2), 1e-6);
+	/* and without overlap they add up again */
+	t.parallel.overlap_grad_reduce = t.parallel.overlap_param_gather = 0;
+	double fsdp8 = 2 * (8 * coll2(2 * 41088) + coll2(2 * 8192) + coll2(2 * 8256)) +
+		       8 * coll2(4 * 41088) + coll2(4 * 8192) + coll2(4 * 8256);
+	CHECK_NEAR(run_us(&t), 8 * (LAYER_F + LAYER_B) + EMB_F + EMB_B + OUT_F + OUT_B + fsdp8 + STEP(P8 / 2),
+		   1e-6);
+	wlb_trace_free(&t);
+}
+
+/* Recompute: selective repeats the attention forward (2 pieces x 7 us a
+ * layer) in the backward, full the whole layer's forward. */
+static void test_recompute(void)
+{
+	static const uint32_t lens[] = {128, 128, 128, 128}, per[] = {4};
+	struct wlb_trace t;
+	double none = 2 * (2 * LAYER_F + 2 * LAYER_B + EMB_F + EMB_B + OUT_F + OUT_B) + STEP(98624);
+
+	tiny_trace(&t, 256, lens, per, 1);
+	CHECK_NEAR(run_us(&t), none, 1e-6);
+	t.parallel.recompute = WLB_RECOMPUTE_SELECTIVE;
+	CHECK_NEAR(run_us(&t), none + 2 * 2 * 14, 1e-6);
+	t.parallel.recompute = WLB_RECOMPUTE_FULL;
+	CHECK_NEAR(run_us(&t), none + 2 * 2 * LAYER_F, 1e-6);
+	wlb_trace_free(&t);
+}
+
+/* An uneven pipeline: 3 layers on 2 stages, one micro-batch.  F0 send F1
+ * B1 send B0 and stage 0's optimizer step; a send of 256 x 64 x 2 B =
+ * 32,768 B takes 3 x 32.768^(1/3) = 9.6 us on the hand DB's p2p line. */
+static void test_uneven_stages(void)
+{
+	static const uint32_t lens[] = {128, 128}, per[] = {2};
+	struct wlb_trace t;
+
+	tiny_trace(&t, 256, lens, per, 1);
+	t.model.layers = 3;
+	t.parallel.pp = 2;
+	t.parallel.microbatches = 1;
+	/* the default split puts the light stage first: [1, 2] */
+	double split12 = (LAYER_F + EMB_F) + 9.6 + (2 * LAYER_F + OUT_F) + (2 * LAYER_B + OUT_B) + 9.6 +
+			 (LAYER_B + EMB_B) + STEP(41088 + 8192);
+	CHECK_NEAR(run_us(&t), split12, 1e-6);
+	t.parallel.n_pp_layers = 2;
+	t.parallel.pp_layers[0] = 1;
+	t.parallel.pp_layers[1] = 2;
+	CHECK_NEAR(run_us(&t), split12, 1e-6);
+	t.parallel.pp_layers[0] = 2;
+	t.parallel.pp_layers[1] = 1;
+	CHECK_NEAR(run_us(&t), (2 * LAYER_F + EMB_F) + 9.6 + (LAYER_F + OUT_F) + (LAYER_B + OUT_B) + 9.6 +
+				       (2 * LAYER_B + EMB_B) + STEP(2 * 41088 + 8192), 1e-6);
+	wlb_trace_free(&t);
+}
+
+/* micro_batch_size 2: one micro-batch holds two sequences' tokens. */
+static void test_micro_batch_size(void)
+{
+	static const uint32_t lens[] = {128, 128, 128, 128}, per[] = {4};
+	struct wlb_trace t;
+	struct wlb_sim_result r;
+	struct wlb_sim_opts o = {WLB_ORDER_PACKED, -1, 1};
+	struct wlb_error err;
+	struct wlb_cost *c = make_cost("test-gpu", 80);
+
+	tiny_trace(&t, 256, lens, per, 1);
+	t.parallel.microbatches = 1;
+	t.parallel.micro_batch_size = 2;
+	CHECK(c != NULL);
+	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
+	CHECK_EQ(r.n_mbs, 1);
+	if (r.n_mbs == 1) {
+		CHECK_EQ(r.mbs[0].tokens, 512);
+		CHECK_EQ(r.mbs[0].docs, 4);
+	}
+	wlb_sim_result_free(&r);
+	wlb_cost_destroy(c);
+	wlb_trace_free(&t);
+}
+
 void test_sim(void)
 {
 	test_hand_time();
@@ -417,4 +592,8 @@ void test_sim(void)
 	test_timeline();
 	test_ring_steps();
 	test_ring_stage();
+	test_zero();
+	test_recompute();
+	test_uneven_stages();
+	test_micro_batch_size();
 }
