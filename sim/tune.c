@@ -49,8 +49,8 @@ static void cand_key(const struct wlb_tune_cand *c, char *buf, size_t n)
 {
 	const struct wlb_parallel *p = &c->par;
 	const struct wlb_policy *q = &c->pol;
-	int w = snprintf(buf, n, "%02d %02d %03d %04d %d %04d %d %-9s %-6s %-8s %07u %u",
-			 p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches, p->recompute, p->cp_algo,
+	int w = snprintf(buf, n, "%02d %02d %03d %04d %d %04d %d %d %-9s %-6s %-8s %07u %u",
+			 p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches, p->recompute, p->zero, p->cp_algo,
 			 q->packing, q->sharding, q->s_max, q->window);
 	for (int i = 0; i < q->n_thresholds && w > 0 && (size_t)w < n; i++)
 		w += snprintf(buf + w, n - (size_t)w, " %u", q->thresholds[i]);
@@ -170,8 +170,23 @@ static int evaluate(struct tuner *tn, struct wlb_cost *cost, const struct wlb_pa
 	return 0;
 }
 
-/* Evaluates, retrying with activation recompute when memory is short, and
- * records the result.  Returns 1 to go on, 0 when the time is up. */
+/* What saves memory, cheapest in time first as far as the model goes:
+ * sharding the gradients (zero 2) costs nothing over the optimizer state
+ * (1), FSDP (3) gathers every layer twice per micro-batch, selective
+ * recompute repeats the attention forward, full recompute the whole layer.
+ * Zero 0 is never tried: its all-reduce costs what zero 1's reduce-scatter
+ * and all-gather cost, with more memory. */
+static const struct { int zero, recompute; } memory_ladder[] = {
+	{1, WLB_RECOMPUTE_NONE}, {2, WLB_RECOMPUTE_NONE}, {3, WLB_RECOMPUTE_NONE},
+	{1, WLB_RECOMPUTE_SELECTIVE}, {2, WLB_RECOMPUTE_SELECTIVE}, {3, WLB_RECOMPUTE_SELECTIVE},
+	{1, WLB_RECOMPUTE_FULL}, {2, WLB_RECOMPUTE_FULL}, {3, WLB_RECOMPUTE_FULL},
+};
+#define LADDER (sizeof memory_ladder / sizeof memory_ladder[0])
+
+/* Evaluates the candidate at the ZeRO stage and recompute mode it holds;
+ * when that is over the memory limit, every rung of the ladder that saves
+ * more, keeping the fastest that fits.  Records the result; returns 1 to go
+ * on, 0 when the time is up. */
 static int try_cand(struct tuner *tn, struct wlb_cost *cost, const struct wlb_parallel *par,
 		    const struct wlb_policy *pol, struct wlb_tune_cand *out, double *bound)
 {
@@ -184,10 +199,24 @@ static int try_cand(struct tuner *tn, struct wlb_cost *cost, const struct wlb_pa
 		return 0;
 	}
 	evaluate(tn, cost, par, pol, &c, bound);
-	if (!c.feasible && !par->recompute && c.peak_mem_gib > tn->max_mem) {
-		struct wlb_parallel rp = *par;
-		rp.recompute = WLB_RECOMPUTE_FULL;
-		evaluate(tn, cost, &rp, pol, &c, NULL);
+	if (!c.feasible && c.peak_mem_gib > tn->max_mem) {
+		size_t from = 0;
+		while (from < LADDER && (memory_ladder[from].zero != par->zero ||
+					 memory_ladder[from].recompute != par->recompute))
+			from++;
+		for (size_t i = from < LADDER ? from + 1 : 0; i < LADDER; i++) {
+			struct wlb_parallel rp = *par;
+			struct wlb_tune_cand x;
+			rp.zero = memory_ladder[i].zero;
+			rp.recompute = memory_ladder[i].recompute;
+			/* no rung may hold more than where it started */
+			if ((rp.zero < par->zero && rp.recompute <= par->recompute) ||
+			    (rp.recompute < par->recompute))
+				continue;
+			evaluate(tn, cost, &rp, pol, &x, NULL);
+			if (x.feasible && (!c.feasible || cand_cmp(&x, &c) < 0))
+				c = x;
+		}
 	}
 	pthread_mutex_lock(&tn->lock);
 	tn->evaluated++;
@@ -220,7 +249,10 @@ static int add_cfg(struct cfg **v, size_t *n, size_t *cap, const struct wlb_para
 
 /* Every (tp, cp, pp, dp, vpp) on gpus GPUs that keeps the global batch of
  * n_mb micro-batches: TP inside a node dividing the heads, CP a power of two
- * (2cp <= context), PP dividing the layers, interleaving when it can. */
+ * (2cp <= context), PP up to the layers (split as evenly as they go, the
+ * lighter stages first and last: wlb_stage_layers), interleaving when it
+ * can.  Every configuration starts from the distributed optimizer (zero 1)
+ * without recompute; try_cand climbs the memory ladder from there. */
 static int enumerate(struct tuner *tn, int gpus, int n_mb, struct wlb_error *err)
 {
 	const struct wlb_trace *t = tn->t;
@@ -234,7 +266,7 @@ static int enumerate(struct tuner *tn, int gpus, int n_mb, struct wlb_error *err
 		for (int cp = 1; 2u * (unsigned)cp <= t->context && cp <= 64; cp *= 2)
 			for (int pp = 1; pp <= m->layers; pp++) {
 				long long tcp = (long long)tp * cp * pp;
-				if (m->layers % pp || gpus % tcp)
+				if (gpus % tcp)
 					continue;
 				int dp = (int)(gpus / tcp);
 				if (n_mb % dp)
@@ -248,6 +280,9 @@ static int enumerate(struct tuner *tn, int gpus, int n_mb, struct wlb_error *err
 					p.dp = dp;
 					p.vpp = vpp;
 					p.microbatches = n_mb / dp;
+					p.zero = 1;
+					p.recompute = WLB_RECOMPUTE_NONE;
+					p.n_pp_layers = 0;
 					snprintf(p.schedule, sizeof p.schedule, "%s", vpp > 1 ? "interleaved" : "1f1b");
 					if ((vpp > 1 && pp == 1) || wlb_parallel_check(&p, m, &e))
 						continue;
@@ -258,8 +293,8 @@ static int enumerate(struct tuner *tn, int gpus, int n_mb, struct wlb_error *err
 	if (tn->n_cfgs == 0)
 		return wlb_error_set(err, WLB_EINVAL,
 				     "no 4D configuration of %s fits %d GPUs with %d micro-batches per "
-				     "iteration (tp must divide the heads and stay in a node, pp divide the "
-				     "layers, dp divide the micro-batches)", m->name[0] ? m->name : "the model",
+				     "iteration (tp must divide the heads and stay in a node, pp be at most "
+				     "the layers, dp divide the micro-batches)", m->name[0] ? m->name : "the model",
 				     gpus, n_mb);
 	return 0;
 }
@@ -398,6 +433,9 @@ static void *worker(void *arg)
 			struct wlb_tune_cand c;
 			policy_set(&q, "concat", "per-seq", 1.5, 0, NULL, 1, tn->t->context);
 			go = try_cand(tn, j->cost, &tn->cfgs[i].par, &q, &c, &tn->cfgs[i].bound);
+			/* the later phases start from the rung that fitted */
+			if (c.feasible)
+				tn->cfgs[i].par = c.par;
 		} else if (j->phase == 2) {
 			if (i >= tn->n_cfgs)
 				break;

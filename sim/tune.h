@@ -10,7 +10,9 @@
  * Phase 2 tries the policy bundles on the rest; phase 3 refines the packer's
  * knobs (sharding, s_max, outlier thresholds, greedy window) and the CP
  * algorithm (all-gather or ring) on the best configurations by coordinate
- * search.  Candidates over the memory limit or the token-delay limit are
+ * search.  A candidate over the memory limit climbs a ladder of ZeRO stages
+ * and recompute modes (tune.c) and keeps the fastest rung that fits.
+ * Candidates over the memory limit or the token-delay limit are
  * kept out of the ranking.  Threads share nothing
  * but the queue of configurations and the running k-th best; the ranking is
  * the same whatever their timing (ties broken by a fixed order), unless the

@@ -65,6 +65,65 @@ static double sim_tps(const struct wlb_trace *t, struct wlb_cost *c, const char 
 	return tps;
 }
 
+/* The memory ladder against brute force: the trace's own configuration
+ * at a limit just under what zero 1 without recompute needs; the tuner's
+ * pick fits, and no rung of ZeRO stage x recompute mode that fits runs the
+ * picked policy faster. */
+static void memory_ladder(struct wlb_cost *c)
+{
+	struct wlb_trace t;
+	struct wlb_tune_result r;
+	struct wlb_error e;
+	struct wlb_sim_opts so = {WLB_ORDER_PACKED, -1, 1};
+	struct wlb_sim_result sr;
+	double peak[4][3], tps[4][3];
+
+	small_trace(&t);
+	t.iterations = 3;
+	snprintf(t.policy.packing, sizeof t.policy.packing, "concat");
+	snprintf(t.policy.sharding, sizeof t.policy.sharding, "per-seq");
+	for (int z = 0; z < 4; z++)
+		for (int m = 0; m < 3; m++) {
+			t.parallel.zero = z;
+			t.parallel.recompute = m;
+			CHECK_EQ(wlb_sim_run(&t, c, &so, &sr, &e), 0);
+			peak[z][m] = sr.summary.peak_mem_gib;
+			tps[z][m] = sr.summary.tokens_per_s;
+			wlb_sim_result_free(&sr);
+		}
+	/* each saving holds less: a premise of the test */
+	CHECK(peak[2][0] < peak[1][0] && peak[3][0] < peak[2][0]);
+	CHECK(peak[1][1] < peak[1][0] && peak[1][2] < peak[1][1]);
+	double limit = peak[1][0] - 0.001;
+	struct wlb_tune_opts o = {.iterations = 3, .max_delay = -1, .threads = 2, .top_k = 3, .quiet = 1,
+				  .fixed_parallel = 1, .packings = "concat", .max_mem_gib = limit};
+	t.parallel.zero = 1;
+	t.parallel.recompute = WLB_RECOMPUTE_NONE;
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r, &e), 0);
+	CHECK(r.n_top > 0);
+	if (r.n_top > 0) {
+		const struct wlb_tune_cand *b = &r.top[0];
+		CHECK(b->peak_mem_gib <= limit);
+		CHECK(b->par.zero != 1 || b->par.recompute != WLB_RECOMPUTE_NONE);
+		/* brute force with the picked policy over every rung that fits */
+		struct wlb_trace x = t;
+		x.parallel = b->par;
+		x.policy = b->pol;
+		for (int z = 1; z < 4; z++)
+			for (int m = 0; m < 3; m++) {
+				x.parallel.zero = z;
+				x.parallel.recompute = m;
+				CHECK_EQ(wlb_sim_run(&x, c, &so, &sr, &e), 0);
+				if (sr.summary.peak_mem_gib <= limit)
+					CHECK(sr.summary.tokens_per_s <= b->tokens_per_s * (1 + 1e-12));
+				wlb_sim_result_free(&sr);
+			}
+	}
+	(void)tps;
+	wlb_tune_result_free(&r);
+	wlb_trace_free(&t);
+}
+
 void test_tune(void)
 {
 	struct wlb_trace t;
@@ -175,9 +234,23 @@ void test_tune(void)
 	o.max_mem_gib = 0.01;
 	CHECK(wlb_tune_run(&t, c, &o, &r1, &e) < 0);
 	CHECK_STR_HAS(e.msg, "no candidate fits");
-	/* no configuration of 7 GPUs */
-	o = (struct wlb_tune_opts){.gpus = 7, .iterations = 2, .max_delay = -1, .quiet = 1};
+	/* 7 GPUs: 7 does not divide 4 micro-batches nor is a TP degree, so
+	 * every candidate is PP 7 over 32 layers, split 4,4,5,5,5,5,4 */
+	o = (struct wlb_tune_opts){.gpus = 7, .iterations = 2, .max_delay = -1, .quiet = 1, .threads = 2};
+	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
+	CHECK(r1.n_top > 0);
+	for (size_t i = 0; i < r1.n_top; i++) {
+		CHECK_EQ(r1.top[i].par.pp, 7);
+		CHECK_EQ(r1.top[i].par.dp * r1.top[i].par.tp * r1.top[i].par.cp, 1);
+		CHECK_EQ(wlb_stage_layers(&r1.top[i].par, 32, 0), 4);
+		CHECK_EQ(wlb_stage_layers(&r1.top[i].par, 32, 2), 5);
+	}
+	wlb_tune_result_free(&r1);
+	/* no configuration of 66 GPUs: 66 = 2 x 3 x 11, dp must divide 4 and
+	 * pp be at most 32, which leaves nothing */
+	o = (struct wlb_tune_opts){.gpus = 66, .iterations = 2, .max_delay = -1, .quiet = 1};
 	CHECK(wlb_tune_run(&t, c, &o, &r1, &e) < 0);
-	CHECK_STR_HAS(e.msg, "7 GPUs");
+	CHECK_STR_HAS(e.msg, "66 GPUs");
+	memory_ladder(c);
 	wlb_cost_destroy(c);
 }
