@@ -70,6 +70,22 @@ int wlb_model_preset(const char *name, struct wlb_model *out, struct wlb_error *
 			     name ? name : "(null)", list);
 }
 
+static const char *const recompute_names[] = {"none", "selective", "full"};
+
+const char *wlb_recompute_name(int recompute)
+{
+	return recompute >= WLB_RECOMPUTE_NONE && recompute <= WLB_RECOMPUTE_FULL ?
+		recompute_names[recompute] : "?";
+}
+
+int wlb_recompute_parse(const char *name)
+{
+	for (int i = WLB_RECOMPUTE_NONE; name && i <= WLB_RECOMPUTE_FULL; i++)
+		if (!strcmp(name, recompute_names[i]))
+			return i;
+	return -1;
+}
+
 int wlb_model_check(const struct wlb_model *m, struct wlb_error *err)
 {
 	const struct { const char *key; int v; } sizes[] = {

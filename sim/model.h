@@ -17,6 +17,10 @@ enum wlb_mlp { WLB_MLP_SWIGLU, WLB_MLP_GELU };
  * in the backward (Megatron's selective recompute), full each whole layer
  * from its input. */
 enum wlb_recompute { WLB_RECOMPUTE_NONE, WLB_RECOMPUTE_SELECTIVE, WLB_RECOMPUTE_FULL };
+/* "none", "selective", "full" (as parallel.recompute spells them; "?" out
+ * of range), and back: the mode, or -1 for any other name. */
+const char *wlb_recompute_name(int recompute);
+int wlb_recompute_parse(const char *name);
 
 /* Most pipeline stages (parallel.pp): the 1T-parameter runs use 64. */
 #define WLB_MAX_PP 128

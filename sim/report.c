@@ -6,29 +6,40 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 	const struct wlb_model *m = &t->model;
 	const struct wlb_parallel *p = &t->parallel;
 	struct wlb_policy pol = t->policy;
-	json_t *th = json_array();
+	json_t *th = json_array(), *split = json_array(), *par, *r;
 
 	wlb_policy_defaults(&pol, t->context);
 	for (int i = 0; i < pol.n_thresholds; i++)
 		json_array_append_new(th, json_integer(pol.thresholds[i]));
-	return json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s}, s:s, "
-			 "s:{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:b, s:b}, s:i, "
-			 "s:{s:s, s:s, s:i, s:o, s:i, s:s}, s:{s:i, s:I}}",
-			 "name", t->name,
-			 "model", "name", m->name, "layers", m->layers, "hidden", m->hidden,
-			 "ffn_hidden", m->ffn_hidden, "heads", m->heads, "kv_heads", m->kv_heads,
-			 "head_dim", m->head_dim, "vocab", m->vocab,
-			 "mlp", m->mlp == WLB_MLP_SWIGLU ? "swiglu" : "gelu",
-			 "gpu", t->gpu,
-			 "parallel", "tp", p->tp, "cp", p->cp, "pp", p->pp, "dp", p->dp, "vpp", p->vpp,
-			 "microbatches", p->microbatches, "schedule", p->schedule, "cp_algo", p->cp_algo,
-			 "sequence_parallel", p->sequence_parallel, "zero", p->zero,
-			 "recompute", p->recompute, "tp_comm_overlap", p->tp_comm_overlap,
-			 "context", (int)t->context,
-			 "policy", "packing", pol.packing, "sharding", pol.sharding, "s_max", (int)pol.s_max,
-			 "outlier_thresholds", th, "window", (int)pol.window,
-			 "doc_order", pol.doc_order,
-			 "data", "iterations", (int)t->iterations, "seed", (json_int_t)t->source.seed);
+	/* the layers of each stage as simulated: pp_layers, or the default split */
+	for (int s = 0; s < p->pp && p->pp <= WLB_MAX_PP; s++)
+		json_array_append_new(split, json_integer(wlb_stage_layers(p, m->layers, s)));
+	par = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:i, s:s, s:b, s:b, s:b, "
+			"s:i, s:o}",
+			"tp", p->tp, "cp", p->cp, "pp", p->pp, "dp", p->dp, "vpp", p->vpp,
+			"microbatches", p->microbatches, "schedule", p->schedule, "cp_algo", p->cp_algo,
+			"sequence_parallel", p->sequence_parallel, "zero", p->zero,
+			"recompute", wlb_recompute_name(p->recompute),
+			"tp_comm_overlap", p->tp_comm_overlap,
+			"overlap_grad_reduce", p->overlap_grad_reduce,
+			"overlap_param_gather", p->overlap_param_gather,
+			"micro_batch_size", p->micro_batch_size, "pp_layers", split);
+	r = json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}, s:s, "
+		      "s:o, s:i, s:{s:s, s:s, s:i, s:o, s:i, s:s}, s:{s:i, s:I}}",
+		      "name", t->name,
+		      "model", "name", m->name, "layers", m->layers, "hidden", m->hidden,
+		      "ffn_hidden", m->ffn_hidden, "heads", m->heads, "kv_heads", m->kv_heads,
+		      "head_dim", m->head_dim, "vocab", m->vocab,
+		      "mlp", m->mlp == WLB_MLP_SWIGLU ? "swiglu" : "gelu",
+		      "tied_embeddings", m->tied_embeddings,
+		      "gpu", t->gpu,
+		      "parallel", par,
+		      "context", (int)t->context,
+		      "policy", "packing", pol.packing, "sharding", pol.sharding, "s_max", (int)pol.s_max,
+		      "outlier_thresholds", th, "window", (int)pol.window,
+		      "doc_order", pol.doc_order,
+		      "data", "iterations", (int)t->iterations, "seed", (json_int_t)t->source.seed);
+	return r;
 }
 
 static json_t *summary(const struct wlb_pack_summary *s)

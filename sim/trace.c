@@ -24,12 +24,13 @@ static const char *const config_keys[] = {
 };
 static const char *const model_keys[] = {
 	"name", "layers", "hidden", "ffn_hidden", "heads", "kv_heads", "head_dim", "vocab", "mlp",
-	NULL,
+	"tied_embeddings", NULL,
 };
 static const char *const cluster_keys[] = {"gpus_per_node", "nodes", NULL};
 static const char *const parallel_keys[] = {
 	"tp", "cp", "pp", "dp", "vpp", "microbatches", "schedule", "cp_algo",
-	"sequence_parallel", "fsdp", "recompute", "tp_comm_overlap", NULL,
+	"sequence_parallel", "zero", "fsdp", "recompute", "tp_comm_overlap",
+	"overlap_grad_reduce", "overlap_param_gather", "micro_batch_size", "pp_layers", NULL,
 };
 static const char *const policy_keys[] = {
 	"packing", "sharding", "s_max", "outlier_thresholds", "window", "doc_order", NULL,
@@ -294,7 +295,8 @@ static int parse_model(struct wlb_ld *l, json_t *v, struct wlb_model *m)
 					      "not divide model.hidden (%d)", m->heads, m->hidden);
 		m->head_dim = m->hidden / m->heads;
 	}
-	if ((rc = get_str(l, v, "mlp", 0, mlp, sizeof mlp)) < 0)
+	if ((rc = get_str(l, v, "mlp", 0, mlp, sizeof mlp)) < 0 ||
+	    (rc = get_bool(l, v, "tied_embeddings", &m->tied_embeddings)) < 0)
 		return rc;
 	if (!strcmp(mlp, "swiglu")) {
 		m->mlp = WLB_MLP_SWIGLU;
@@ -320,9 +322,94 @@ static int parse_cluster(struct wlb_ld *l, json_t *v, struct wlb_cluster *c)
 	return 0;
 }
 
+/* parallel.recompute: "none" | "selective" | "full", or false / true for
+ * "none" / "full" (what the key meant before it took a mode). */
+static int get_recompute(struct wlb_ld *l, json_t *obj, int *out)
+{
+	json_t *v = wlb_ld_enter(l, obj, "recompute");
+	int rc = 1;
+
+	if (!v)
+		return 0;
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v) ? WLB_RECOMPUTE_FULL : WLB_RECOMPUTE_NONE;
+		goto out;
+	}
+	if (json_is_string(v) && wlb_recompute_parse(json_string_value(v)) >= 0) {
+		*out = wlb_recompute_parse(json_string_value(v));
+		goto out;
+	}
+	rc = wlb_ld_bad(l, v, WLB_EINVAL, "\"none\", \"selective\" or \"full\" (or false / true "
+			"for \"none\" / \"full\")");
+out:
+	wlb_ld_pop(l);
+	return rc;
+}
+
+/* parallel.pp_layers: 1 to WLB_MAX_PP positive layer counts (that there is
+ * one a stage and that they sum to the layers is wlb_parallel_check's). */
+static int get_pp_layers(struct wlb_ld *l, json_t *obj, struct wlb_parallel *p)
+{
+	json_t *a = wlb_ld_enter(l, obj, "pp_layers");
+	int rc = 1;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || !json_array_size(a) || json_array_size(a) > WLB_MAX_PP) {
+		rc = wlb_ld_bad(l, a, WLB_EINVAL, "an array of 1 to %d layer counts, one a pipeline "
+				"stage", WLB_MAX_PP);
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		long long x = 0;
+
+		wlb_ld_push(l, NULL, i);
+		rc = wlb_ld_val_int(l, json_array_get(a, i), 1, INT_MAX, &x);
+		wlb_ld_pop(l);
+		if (rc < 0)
+			goto out;
+		p->pp_layers[i] = (int)x;
+	}
+	p->n_pp_layers = (int)json_array_size(a);
+	rc = 1;
+out:
+	wlb_ld_pop(l);
+	return rc;
+}
+
+/* parallel.zero, 0 to 3, and the older parallel.fsdp: true reads as zero 3,
+ * false as zero 1 (Megatron's distributed optimizer, what it stood for).
+ * Given both, they must agree: fsdp true with zero 3, false with 0 to 2. */
+static int get_zero(struct wlb_ld *l, json_t *obj, int *out)
+{
+	json_t *v;
+	int rc, fsdp = -1, zero_given;
+
+	if ((rc = get_bool(l, obj, "fsdp", &fsdp)) < 0)
+		return rc;
+	if (!(v = wlb_ld_enter(l, obj, "zero"))) {
+		if (fsdp >= 0)
+			*out = fsdp ? 3 : 1;
+		return 0;
+	}
+	zero_given = json_is_integer(v) && json_integer_value(v) >= 0 &&
+		json_integer_value(v) <= 3;
+	if (!zero_given)
+		rc = wlb_ld_bad(l, v, WLB_EINVAL, "0, 1, 2 or 3");
+	else if (fsdp == 1 && json_integer_value(v) != 3)
+		rc = wlb_ld_bad(l, v, WLB_EINVAL, "3 with parallel.fsdp true (fsdp: true is zero 3)");
+	else if (fsdp == 0 && json_integer_value(v) == 3)
+		rc = wlb_ld_bad(l, v, WLB_EINVAL, "0, 1 or 2 with parallel.fsdp false (fsdp: true "
+				"is zero 3)");
+	else
+		*out = (int)json_integer_value(v);
+	wlb_ld_pop(l);
+	return rc < 0 ? rc : 1;
+}
+
 static int parse_parallel(struct wlb_ld *l, json_t *v, struct wlb_parallel *p)
 {
-	int rc, fsdp = p->zero == 3, recompute = p->recompute == WLB_RECOMPUTE_FULL;
+	int rc;
 
 	if ((rc = wlb_ld_obj_keys(l, v, parallel_keys)) < 0 ||
 	    (rc = get_pos(l, v, "tp", 0, &p->tp)) < 0 ||
@@ -334,12 +421,14 @@ static int parse_parallel(struct wlb_ld *l, json_t *v, struct wlb_parallel *p)
 	    (rc = get_str(l, v, "schedule", 0, p->schedule, sizeof p->schedule)) < 0 ||
 	    (rc = get_str(l, v, "cp_algo", 0, p->cp_algo, sizeof p->cp_algo)) < 0 ||
 	    (rc = get_bool(l, v, "sequence_parallel", &p->sequence_parallel)) < 0 ||
-	    (rc = get_bool(l, v, "fsdp", &fsdp)) < 0 ||
-	    (rc = get_bool(l, v, "recompute", &recompute)) < 0 ||
-	    (rc = get_bool(l, v, "tp_comm_overlap", &p->tp_comm_overlap)) < 0)
+	    (rc = get_zero(l, v, &p->zero)) < 0 ||
+	    (rc = get_recompute(l, v, &p->recompute)) < 0 ||
+	    (rc = get_bool(l, v, "tp_comm_overlap", &p->tp_comm_overlap)) < 0 ||
+	    (rc = get_bool(l, v, "overlap_grad_reduce", &p->overlap_grad_reduce)) < 0 ||
+	    (rc = get_bool(l, v, "overlap_param_gather", &p->overlap_param_gather)) < 0 ||
+	    (rc = get_pos(l, v, "micro_batch_size", 0, &p->micro_batch_size)) < 0 ||
+	    (rc = get_pp_layers(l, v, p)) < 0)
 		return rc;
-	p->zero = fsdp ? 3 : 1;
-	p->recompute = recompute ? WLB_RECOMPUTE_FULL : WLB_RECOMPUTE_NONE;
 	return 0;
 }
 

@@ -185,6 +185,7 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 	fail |= set(o, "head_dim", json_integer(m->head_dim));
 	fail |= set(o, "vocab", json_integer(m->vocab));
 	fail |= set(o, "mlp", json_string(m->mlp == WLB_MLP_GELU ? "gelu" : "swiglu"));
+	fail |= set(o, "tied_embeddings", json_boolean(m->tied_embeddings));
 	fail |= set(root, "model", o);
 	fail |= set(root, "gpu", json_string(t->gpu));
 
@@ -204,9 +205,19 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 	fail |= set(o, "schedule", json_string(p->schedule));
 	fail |= set(o, "cp_algo", json_string(p->cp_algo));
 	fail |= set(o, "sequence_parallel", json_boolean(p->sequence_parallel));
-	fail |= set(o, "fsdp", json_boolean(p->zero == 3));
-	fail |= set(o, "recompute", json_boolean(p->recompute == WLB_RECOMPUTE_FULL));
+	fail |= set(o, "zero", json_integer(p->zero));
+	fail |= set(o, "recompute", json_string(wlb_recompute_name(p->recompute)));
 	fail |= set(o, "tp_comm_overlap", json_boolean(p->tp_comm_overlap));
+	fail |= set(o, "overlap_grad_reduce", json_boolean(p->overlap_grad_reduce));
+	fail |= set(o, "overlap_param_gather", json_boolean(p->overlap_param_gather));
+	fail |= set(o, "micro_batch_size", json_integer(p->micro_batch_size));
+	if (p->n_pp_layers) { /* else the default split, whatever pp becomes */
+		json_t *pl = json_array();
+
+		for (int s = 0; s < p->n_pp_layers; s++)
+			fail |= add(pl, json_integer(p->pp_layers[s]));
+		fail |= set(o, "pp_layers", pl);
+	}
 	fail |= set(root, "parallel", o);
 	fail |= set(root, "context", json_integer(t->context));
 

@@ -27,6 +27,29 @@ int wlb_opt_u32(const char *opt, const char *s, uint32_t lo, uint32_t *out)
 	return 0;
 }
 
+int wlb_opts_stage_split(const struct wlb_parallel *p, int layers, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int uneven = 0;
+
+	buf[0] = '\0';
+	for (int s = 0, run; s < p->pp && s < WLB_MAX_PP; s += run) {
+		int x = wlb_stage_layers(p, layers, s);
+
+		for (run = 1; s + run < p->pp && wlb_stage_layers(p, layers, s + run) == x; run++)
+			;
+		uneven |= run < p->pp;
+		if (run >= 3) {
+			if (n < cap)
+				n += (size_t)snprintf(buf + n, cap - n, "%s%dx%d", s ? "," : "", x, run);
+			continue;
+		}
+		for (int i = 0; i < run && n < cap; i++)
+			n += (size_t)snprintf(buf + n, cap - n, "%s%d", s + i ? "," : "", x);
+	}
+	return uneven;
+}
+
 static int parse_thresholds(const char *s, struct wlb_policy *pol)
 {
 	char buf[256], *tok, *save;
@@ -223,7 +246,14 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 			break;
 		case O_TP: if (wlb_opt_u32("--tp", arg, 1, &v)) return 1; t->parallel.tp = (int)v; break;
 		case O_CP: if (wlb_opt_u32("--cp", arg, 1, &v)) return 1; t->parallel.cp = (int)v; break;
-		case O_PP: if (wlb_opt_u32("--pp", arg, 1, &v)) return 1; t->parallel.pp = (int)v; break;
+		case O_PP:
+			if (wlb_opt_u32("--pp", arg, 1, &v))
+				return 1;
+			/* another stage count drops the file's pp_layers: the default split */
+			if (t->parallel.n_pp_layers && t->parallel.n_pp_layers != (int)v)
+				t->parallel.n_pp_layers = 0;
+			t->parallel.pp = (int)v;
+			break;
 		case O_DP: if (wlb_opt_u32("--dp", arg, 1, &v)) return 1; t->parallel.dp = (int)v; break;
 		case O_MB:
 			if (wlb_opt_u32("--microbatches", arg, 1, &v))

@@ -37,6 +37,10 @@ int wlb_opts_parse(int argc, char **argv, struct wlb_opts *a, const char *allowe
  * the result. */
 int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a);
 int wlb_opts_load(const char *path, struct wlb_trace *t);
+/* The layers of each pipeline stage as the simulator splits them
+ * (wlb_stage_layers), "7,8x14,7" (a run of three or more equal counts as
+ * COUNTxRUN).  Returns 1 when the stages differ, else 0. */
+int wlb_opts_stage_split(const struct wlb_parallel *p, int layers, char *buf, size_t cap);
 /* Strict positive integer option value (at least lo). */
 int wlb_opt_u32(const char *opt, const char *s, uint32_t lo, uint32_t *out);
 

@@ -248,7 +248,23 @@ int main(int argc, char **argv)
 		printf(" with %d virtual stages", p->vpp);
 	if (p->cp > 1 && !strcmp(p->cp_algo, "ring"))
 		printf(", ring attention over CP");
+	/* what differs from the defaults (ZeRO-3, no recompute, one sequence
+	 * a micro-batch, the stages' layers equal) */
+	if (p->zero != 3)
+		printf(", ZeRO-%d", p->zero);
+	if (p->recompute != WLB_RECOMPUTE_NONE)
+		printf(", %s recompute", wlb_recompute_name(p->recompute));
+	if (p->micro_batch_size > 1)
+		printf(", micro-batch size %d", p->micro_batch_size);
 	putchar('\n');
+	char split[512];
+	if (wlb_opts_stage_split(p, t.model.layers, split, sizeof split)) {
+		if (p->n_pp_layers)
+			printf("layers per stage %s (parallel.pp_layers)\n", split);
+		else
+			printf("layers per stage %s (as even as possible: pp %d does not divide %d "
+			       "layers)\n", split, p->pp, t.model.layers);
+	}
 	printf("policy: %s (s_max %u, window %u, documents in %s order) + %s, micro-batch order %s, "
 	       "cost DB %s %s\n", mp.packing, mp.s_max, mp.window, mp.doc_order, mp.sharding,
 	       wlb_mb_order_name(so.order), dbname, t.gpu);

@@ -279,7 +279,8 @@ static void print_row(const char *rank, const struct wlb_tune_cand *c)
 	/* "±" is two bytes and one column: its field is one byte wider */
 	printf("%4s %3d %3d %3d %4d %3d %4d %-6s %-9s %-7s %-8s %6s %-12s %6s %*s %10.0f %6.1f %8.1f "
 	       "%7.3f %7.3f %7.3f\n", rank, p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches,
-	       p->recompute ? "yes" : "no", p->cp > 1 ? p->cp_algo : "-", q->packing, q->sharding, smax,
+	       p->recompute == WLB_RECOMPUTE_SELECTIVE ? "sel" : wlb_recompute_name(p->recompute),
+	       p->cp > 1 ? p->cp_algo : "-", q->packing, q->sharding, smax,
 	       th, win, 21, ms, c->tokens_per_s, 100 * c->mfu, c->peak_mem_gib, c->imbalance_pp,
 	       c->imbalance_cp, c->token_delay_iters);
 }
@@ -355,11 +356,63 @@ static void loader_comment(const struct wlb_policy *q, const char *framework)
 		       strcmp(framework, "Megatron") ? "option" : "flag");
 }
 
+/* Megatron-LM's pipeline split: nothing for equal stages, else
+ * --decoder-first/last-pipeline-num-layers around equal middle stages (with
+ * vpp > 1, --num-layers-per-virtual-pipeline-stage when each stage's layers
+ * split evenly over its chunks).  What the flags cannot say goes into *note
+ * as a comment line.  Returns the number of arguments added. */
+static int megatron_split(const struct wlb_trace *t, const struct wlb_parallel *p,
+			  char (*args)[96], char *note, size_t cap)
+{
+	int L = t->model.layers, pp = p->pp, first = wlb_stage_layers(p, L, 0);
+	int last = wlb_stage_layers(p, L, pp - 1), mid = pp > 2 ? wlb_stage_layers(p, L, 1) : -1;
+	int n = 0, even = 1, mid_equal = 1;
+	char split[512];
+
+	note[0] = '\0';
+	if (pp < 2)
+		return 0;
+	for (int s = 1; s < pp; s++)
+		even &= wlb_stage_layers(p, L, s) == first;
+	for (int s = 2; s < pp - 1; s++)
+		mid_equal &= wlb_stage_layers(p, L, s) == mid;
+	wlb_opts_stage_split(p, L, split, sizeof split);
+	if (p->vpp > 1) {
+		if (even && first % p->vpp == 0)
+			snprintf(args[n++], sizeof args[0], "--num-layers-per-virtual-pipeline-stage %d",
+				 first / p->vpp);
+		else
+			snprintf(note, cap, "# layers per stage %s over %d virtual stages each: not "
+				 "expressible with --num-layers-per-virtual-pipeline-stage; set the split "
+				 "by hand (--pipeline-model-parallel-layout in recent Megatron-LM)\n",
+				 split, p->vpp);
+		return n;
+	}
+	if (even)
+		return 0;
+	if (pp == 2) { /* the last stage takes what the first leaves */
+		snprintf(args[n++], sizeof args[0], "--decoder-first-pipeline-num-layers %d", first);
+		return n;
+	}
+	if (!mid_equal) {
+		snprintf(note, cap, "# layers per stage %s: not expressible with "
+			 "--decoder-first/last-pipeline-num-layers (the middle stages differ); set the "
+			 "split by hand (--pipeline-model-parallel-layout in recent Megatron-LM)\n", split);
+		return 0;
+	}
+	if (first != mid)
+		snprintf(args[n++], sizeof args[0], "--decoder-first-pipeline-num-layers %d", first);
+	if (last != mid)
+		snprintf(args[n++], sizeof args[0], "--decoder-last-pipeline-num-layers %d", last);
+	return n;
+}
+
 static void print_megatron(const struct wlb_trace *t, const struct wlb_tune_cand *c)
 {
 	const struct wlb_model *m = &t->model;
 	const struct wlb_parallel *p = &c->par;
-	char args[40][96];
+	int dist_opt = p->zero == 1 || p->zero == 2;
+	char args[48][96], split_note[768];
 	int n = 0;
 
 #define ARG(...) snprintf(args[n++], sizeof args[0], __VA_ARGS__)
@@ -368,16 +421,30 @@ static void print_megatron(const struct wlb_trace *t, const struct wlb_tune_cand
 	if (p->cp > 1)
 		ARG("--cp-comm-type %s", strcmp(p->cp_algo, "ring") ? "allgather" : "p2p");
 	ARG("--pipeline-model-parallel-size %d", p->pp);
-	if (p->vpp > 1)
-		ARG("--num-layers-per-virtual-pipeline-stage %d", m->layers / (p->pp * p->vpp));
+	n += megatron_split(t, p, args + n, split_note, sizeof split_note);
 	ARG("--seq-length %u", t->context);
 	ARG("--max-position-embeddings %u", t->context);
-	ARG("--micro-batch-size 1");
-	ARG("--global-batch-size %d", p->dp * p->microbatches);
+	ARG("--micro-batch-size %d", p->micro_batch_size);
+	ARG("--global-batch-size %d", p->dp * p->microbatches * p->micro_batch_size);
 	if (p->tp > 1 && p->sequence_parallel)
 		ARG("--sequence-parallel");
-	ARG("--use-distributed-optimizer");
-	if (p->recompute) {
+	if (dist_opt)
+		ARG("--use-distributed-optimizer");
+	if (p->zero == 3 && p->pp == 1)
+		ARG("--use-torch-fsdp2");
+	if (p->zero == 3 && p->pp > 1) { /* torch FSDP2 refuses pipeline parallelism */
+		ARG("--use-megatron-fsdp");
+		ARG("--data-parallel-sharding-strategy optim_grads_params");
+	}
+	if (p->overlap_grad_reduce)
+		ARG("--overlap-grad-reduce");
+	/* Megatron gathers parameters behind the forward only with its
+	 * distributed optimizer, and only with the gradient overlap on */
+	if (p->overlap_param_gather && dist_opt && p->overlap_grad_reduce)
+		ARG("--overlap-param-gather");
+	if (p->recompute == WLB_RECOMPUTE_SELECTIVE)
+		ARG("--recompute-granularity selective");
+	if (p->recompute == WLB_RECOMPUTE_FULL) {
 		ARG("--recompute-granularity full");
 		ARG("--recompute-method uniform");
 		ARG("--recompute-num-layers 1");
@@ -396,26 +463,113 @@ static void print_megatron(const struct wlb_trace *t, const struct wlb_tune_cand
 	}
 	if (m->mlp == WLB_MLP_SWIGLU)
 		ARG("--swiglu");
+	if (!m->tied_embeddings) /* Megatron ties them unless told */
+		ARG("--untie-embeddings-and-output-weights");
 #undef ARG
 	printf("\n# Megatron-LM arguments for #1 on %d GPUs (%d per node): the data-parallel size "
 	       "(%d) is what the world size leaves\n", p->tp * p->cp * p->pp * p->dp,
 	       t->cluster.gpus_per_node, p->dp);
 	loader_comment(&c->pol, "Megatron");
-	if (p->zero == 3 && p->dp > 1)
-		printf("# predicted with parameters and gradients sharded over DP too (FSDP); "
-		       "--use-distributed-optimizer shards only the optimizer state\n");
+	fputs(split_note, stdout);
+	if (p->zero == 0)
+		printf("# zero 0: plain data parallelism, each rank holding the whole optimizer "
+		       "state (no --use-distributed-optimizer)\n");
+	if (p->zero == 2)
+		printf("# predicted with gradients sharded too (ZeRO-2); --use-distributed-optimizer "
+		       "reduce-scatters them but keeps every rank's whole gradient buffer "
+		       "(Megatron FSDP's --data-parallel-sharding-strategy optim_grads shards them)\n");
+	if (p->zero == 3 && p->pp > 1)
+		printf("# zero 3 with pipeline parallelism: Megatron FSDP (--use-custom-fsdp in older "
+		       "Megatron-LM); --use-torch-fsdp2 refuses pipeline parallelism\n");
+	if (p->overlap_param_gather && dist_opt && !p->overlap_grad_reduce)
+		printf("# overlap_param_gather without overlap_grad_reduce: Megatron's "
+		       "--overlap-param-gather needs --overlap-grad-reduce; left out\n");
 	for (int i = 0; i < n; i++)
 		printf("%s%s\n", args[i], i + 1 < n ? " \\" : "");
+}
+
+/* TorchTitan's own split of `layers` over `stages` stages when the embedding
+ * counts as `in` layers and the output as `out` (its
+ * generate_llm_fqn_per_model_part): the layers of stage s, or -1 where it
+ * would refuse. */
+static int titan_stage_layers(int layers, int stages, int in, int out, int s)
+{
+	int eff = layers + in + out, per = eff / stages, n = per + (s < eff % stages);
+
+	if (stages < 2 || per < 1 || in > per || out > per)
+		return -1;
+	return n - (s == 0 ? in : 0) - (s == stages - 1 ? out : 0);
+}
+
+/* Layers of TorchTitan's virtual stage v (chunk v / pp of rank v % pp, as
+ * its looped schedules place them). */
+static int virtual_stage_layers(const struct wlb_parallel *p, int layers, int v)
+{
+	return wlb_chunk_layers(p, layers, v % p->pp, v / p->pp);
+}
+
+/* TorchTitan's pipeline split: first/last_stage_less_layers that make its
+ * own split ours, or else module_fqns_per_model_part spelled out. */
+static void print_titan_split(const struct wlb_trace *t, const struct wlb_parallel *p)
+{
+	int L = t->model.layers, S = p->pp * p->vpp, in, out, lps = 0;
+
+	for (in = 0; in <= L; in++) {
+		for (out = 0; out <= L; out++) {
+			int v = 0;
+			while (v < S && titan_stage_layers(L, S, in, out, v) ==
+			       virtual_stage_layers(p, L, v))
+				v++;
+			if (v == S)
+				goto found;
+		}
+	}
+	printf("# the layers per stage of #1, spelled out (no pipeline_parallel_*_less_layers "
+	       "makes TorchTitan's own split this one)\n");
+	printf("module_fqns_per_model_part = [");
+	for (int v = 0, next = 0; v < S; v++) {
+		int n = virtual_stage_layers(p, L, v);
+		printf("%s[", v ? ", " : "");
+		if (v == 0)
+			printf("\"tok_embeddings\"%s", n ? ", " : "");
+		for (int i = 0; i < n; i++, next++)
+			printf("%s\"layers.%d\"", i ? ", " : "", next);
+		if (v == S - 1)
+			printf("%s\"norm\", \"output\"", n ? ", " : "");
+		printf("]");
+	}
+	printf("]\n");
+	return;
+found:
+	printf("pipeline_parallel_first_stage_less_layers = %d\n", in);
+	printf("pipeline_parallel_last_stage_less_layers = %d\n", out);
+	if (p->vpp == 1)
+		return;
+	/* with several stages a rank, the stage count comes from layers_per_stage */
+	for (int x = 1; x <= L + in + out && !lps; x++)
+		if ((L + in + out + x - 1) / x == S)
+			lps = x;
+	if (lps)
+		printf("pipeline_parallel_layers_per_stage = %d\n", lps);
+	else
+		printf("# no pipeline_parallel_layers_per_stage gives %d stages of %d layers; "
+		       "TorchTitan's looped schedules default to 2 stages a rank\n", S, L);
 }
 
 static void print_torchtitan(const struct wlb_trace *t, const struct wlb_tune_cand *c)
 {
 	const struct wlb_parallel *p = &c->par;
-	int fsdp = p->zero == 3;
+	int fsdp = p->zero == 3, mbs = p->micro_batch_size;
 
 	printf("\n# TorchTitan job config for #1 on %d GPUs (%d per node)\n",
 	       p->tp * p->cp * p->pp * p->dp, t->cluster.gpus_per_node);
 	loader_comment(&c->pol, "TorchTitan");
+	if (!fsdp)
+		printf("# zero %d: TorchTitan has no ZeRO-1/2; data parallelism replicates (DDP) "
+		       "instead, every rank holding the whole optimizer state\n", p->zero);
+	if (t->model.tied_embeddings)
+		printf("# model.tied_embeddings: TorchTitan's Llama has untied embeddings; tie them in "
+		       "the model definition\n");
 	printf("[parallelism]\n");
 	printf("data_parallel_replicate_degree = %d\n", fsdp ? 1 : p->dp);
 	printf("data_parallel_shard_degree = %d\n", fsdp ? p->dp : 1);
@@ -429,15 +583,18 @@ static void print_torchtitan(const struct wlb_trace *t, const struct wlb_tune_ca
 	printf("pipeline_parallel_degree = %d\n", p->pp);
 	printf("pipeline_parallel_schedule = \"%s\"\n", p->vpp > 1 ? "Interleaved1F1B" : "1F1B");
 	if (p->pp > 1)
-		printf("pipeline_parallel_layers_per_stage = %d\n",
-		       t->model.layers / (p->pp * p->vpp));
-	printf("pipeline_parallel_microbatch_size = 1\n");
+		print_titan_split(t, p);
+	printf("pipeline_parallel_microbatch_size = %d\n", mbs);
 	printf("\n[training]\n");
 	printf("seq_len = %u\n", t->context);
-	printf("local_batch_size = %d\n", p->microbatches);
-	printf("global_batch_size = %d\n", p->dp * p->microbatches);
+	/* with a pipeline the local batch is cut into the micro-batches; without
+	 * one, the micro-batches are gradient-accumulation steps */
+	printf("local_batch_size = %d\n", p->pp > 1 ? p->microbatches * mbs : mbs);
+	printf("global_batch_size = %d\n", p->dp * p->microbatches * mbs);
 	printf("\n[activation_checkpoint]\n");
-	printf("mode = \"%s\"\n", p->recompute ? "full" : "none");
+	printf("mode = \"%s\"\n", wlb_recompute_name(p->recompute));
+	if (p->recompute == WLB_RECOMPUTE_SELECTIVE)
+		printf("selective_ac_option = \"op\"\n");
 }
 
 /* ---- JSON ---- */
