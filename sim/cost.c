@@ -630,10 +630,14 @@ static int attn_stencil(const struct wlb_cost *c, int bwd, int heads, int kv_hea
 
 	while (b < c->n_attn && c->attn[b].bwd < bwd)
 		b++;
-	for (e = b; e < c->n_attn && c->attn[e].bwd == bwd; e++)
-		if (c->attn[e].head_dim == head_dim &&
-		    (!near || abs(c->attn[e].heads - heads) < abs(near->heads - heads)))
-			near = &c->attn[e];
+	for (e = b; e < c->n_attn && c->attn[e].bwd == bwd; e++) {
+		const struct attn_key *k = &c->attn[e];
+		int d = near ? abs(k->heads - heads) - abs(near->heads - heads) : -1;
+		if (k->head_dim == head_dim &&
+		    (d < 0 || (d == 0 && fabs(k->kv_heads - kv_at(heads, kv_heads, k->heads)) <
+					     fabs(near->kv_heads - kv_at(heads, kv_heads, near->heads)))))
+			near = k; /* the nearest head count, then the nearest grouping */
+	}
 	if (attn_axis(c->attn, b, e, 0, heads, kv_heads, head_dim, s))
 		return 1;
 	if (!near)
