@@ -219,12 +219,21 @@ static int write_rows(struct wlb_costdb *db, const struct wlb_gpu_spec *g, int64
 	struct wlb_shape gemm[WLB_MAX_SHAPES], attn[WLB_MAX_SHAPES];
 	static const enum wlb_coll_op ops[] = {WLB_ALL_REDUCE, WLB_ALL_GATHER, WLB_REDUCE_SCATTER,
 					       WLB_ALL_TO_ALL};
-	static const int groups[][2] = {{2, 1}, {4, 1}, {8, 1}, {2, 2}, {4, 4}, {8, 8}, {16, 16},
-					{16, 2}, {32, 4}, {64, 8}, {128, 16}};
-	int n_gemm = 0, n_attn = 0, rc;
+	int groups[256][2], n_groups = 0, n_gemm = 0, n_attn = 0, n_nodes, rc;
+	int64_t nodes[64];
 
-	if ((rc = wlb_model_shapes(NULL, gemm, &n_gemm, attn, &n_attn, err)))
+	if ((rc = wlb_model_shapes(NULL, gemm, &n_gemm, attn, &n_attn, err)) ||
+	    (rc = wlb_grid_shapes(gemm, &n_gemm, attn, &n_attn, err)))
 		return rc;
+	/* collectives: every group in a node, and groups spanning 2, 3, 4, 6,
+	 * 8, 12, ... nodes with 1, 2, 4 or 8 ranks on each (cost.c interpolates
+	 * the group sizes between them) */
+	for (int r = 2; r <= g->dev.gpus_per_node; r++)
+		groups[n_groups][0] = r, groups[n_groups++][1] = 1;
+	n_nodes = wlb_grid_2_3(2, WLB_GRID_COLL_RANKS_MAX / 2, nodes, 64);
+	for (int per = 1; per <= g->dev.gpus_per_node && per <= 8; per *= 2)
+		for (int i = 0; i < n_nodes && per * nodes[i] <= WLB_GRID_COLL_RANKS_MAX && n_groups < 256; i++)
+			groups[n_groups][0] = per * (int)nodes[i], groups[n_groups++][1] = (int)nodes[i];
 	for (int s = 0; s < n_gemm; s++)
 		for (int64_t base = 128; base <= 262144; base *= 2)
 			for (int64_t m = base; m <= base * 3 / 2 && m <= 262144; m += base / 2) {
@@ -255,7 +264,7 @@ static int write_rows(struct wlb_costdb *db, const struct wlb_gpu_spec *g, int64
 					(*rows)++;
 				}
 	for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
-		for (size_t k = 0; k < sizeof groups / sizeof groups[0]; k++)
+		for (int k = 0; k < n_groups; k++)
 			for (int64_t bytes = 1024; bytes <= (4ll << 30); bytes *= 2) {
 				const char *algo;
 				struct wlb_coll_sample x = {run, WLB_SRC_ANALYTIC, ops[o], groups[k][0],

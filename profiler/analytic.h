@@ -51,9 +51,11 @@ double wlb_analytic_p2p_us(const struct wlb_gpu_spec *g, int64_t bytes, int inte
 
 /* Writes a complete DB for gpu, with the figures in set (NULL: none)
  * changed by wlb_gpu_spec_set, into path: GEMM shapes of every model preset
- * after TP 1/2/4/8/16, attention over the (q_len, kv_len) grid for their
- * per-rank head counts, collectives for 2/4/8 ranks in a node and across
- * nodes, p2p.  One transaction.  Reports the rows written in *rows. */
+ * after TP 1/2/4/8/16 and the shape grid of shapes.h, over m from 128 to
+ * 256K; attention over the (q_len, kv_len) grid for the presets' and the
+ * grid's per-rank head shapes; collectives for 2-8 ranks in a node and the
+ * grid's groups across nodes (up to 16384 ranks), 1 KiB to 4 GiB; p2p.  One
+ * transaction.  Reports the rows written in *rows. */
 int wlb_analytic_write(const char *gpu, const char *set, const char *path, const char *tool_version,
 		       long *rows, struct wlb_error *err);
 

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "curve.h"
 #include "model.h"
@@ -12,13 +13,24 @@
 /* ---- shapes ---- */
 
 struct gemm_key { int64_t n, k; struct wlb_curve c; };
+struct gemm_col { int64_t n; size_t first, count; }; /* the keys of one n, by k */
 struct attn_row { int64_t q; double lq; struct wlb_curve c; }; /* per-piece time over kv_len */
 struct attn_key {
 	int bwd, heads, kv_heads, head_dim;
 	struct attn_row *rows;
 	size_t n_rows;
 };
-struct coll_key { enum wlb_coll_op op; int ranks, nodes; struct wlb_curve c; };
+struct coll_key { enum wlb_coll_op op; int ranks, nodes, per_node; struct wlb_curve c; };
+
+/* Which keys a shape's lookup blends, and with what weights: the key itself,
+ * or the keys around it on each axis (shapes.h's grid, or whatever the DB
+ * holds), weights linear in the axis's size. */
+#define STENCIL_MAX 8
+struct stencil { int n; const void *key[STENCIL_MAX]; double w[STENCIL_MAX]; };
+
+#define GEMM_CACHE 16
+struct gemm_cached { int64_t n, k; int ok; struct stencil s; };
+struct attn_cached { int valid, heads, kv_heads, head_dim, ok; struct stencil s; };
 
 #define MEMO_BITS 14
 struct memo { uint64_t k0, k1, k2; double v; int how; };
@@ -26,14 +38,16 @@ struct memo { uint64_t k0, k1, k2; double v; int how; };
 struct wlb_cost {
 	struct wlb_device dev;
 	struct gemm_key *gemm;
+	struct gemm_col *gcol;
 	struct attn_key *attn;
 	struct coll_key *coll;
 	struct wlb_curve p2p[2];
 	int has_p2p[2];
-	size_t n_gemm, n_attn, n_coll;
+	size_t n_gemm, n_gcol, n_attn, n_coll;
 	uint64_t extrap;
 	struct memo *memo;
-	const struct attn_key *last[2]; /* the key found last, per direction */
+	struct gemm_cached gcache[GEMM_CACHE]; /* stencils of recent GEMM shapes */
+	struct attn_cached last[2];            /* the stencil found last, per direction */
 	int is_clone;                   /* shares the tables of another */
 };
 
@@ -61,19 +75,27 @@ static int attn_cmp(const void *a, const void *b)
 {
 	const struct wlb_attn_sample *x = a, *y = b;
 	CMP(x->bwd, y->bwd);
+	CMP(x->head_dim, y->head_dim);
 	CMP(x->heads, y->heads);
 	CMP(x->kv_heads, y->kv_heads);
-	CMP(x->head_dim, y->head_dim);
 	CMP(source_rank(x->source), source_rank(y->source));
 	CMP(x->q_len, y->q_len);
 	CMP(x->kv_len, y->kv_len);
 	return 0;
 }
 
+/* A group of `ranks` over `nodes` nodes has this many on its fullest node. */
+static int per_node(int ranks, int nodes)
+{
+	return nodes > 1 ? (ranks + nodes - 1) / nodes : ranks;
+}
+
 static int coll_cmp(const void *a, const void *b)
 {
 	const struct wlb_coll_sample *x = a, *y = b;
 	CMP((int)x->op, (int)y->op);
+	CMP(x->nodes > 1, y->nodes > 1);
+	CMP(per_node(x->ranks, x->nodes), per_node(y->ranks, y->nodes));
 	CMP(x->ranks, y->ranks);
 	CMP(x->nodes, y->nodes);
 	CMP(source_rank(x->source), source_rank(y->source));
@@ -109,6 +131,14 @@ static int build_gemm(struct wlb_cost *c, struct wlb_gemm_sample *s, size_t n, s
 		if (wlb_curve_build(&g->c, pts, np, WLB_CURVE_SCALE))
 			return WLB_ENOMEM;
 		i = j;
+	}
+	/* columns: the keys of one n (sorted by n, then k) */
+	if (!(c->gcol = calloc(c->n_gemm ? c->n_gemm : 1, sizeof *c->gcol)))
+		return WLB_ENOMEM;
+	for (size_t i = 0; i < c->n_gemm; i++) {
+		if (!c->n_gcol || c->gcol[c->n_gcol - 1].n != c->gemm[i].n)
+			c->gcol[c->n_gcol++] = (struct gemm_col){c->gemm[i].n, i, 0};
+		c->gcol[c->n_gcol - 1].count++;
 	}
 	return 0;
 }
@@ -169,6 +199,7 @@ static int build_coll(struct wlb_cost *c, struct wlb_coll_sample *s, size_t n, s
 		k->op = s[i].op;
 		k->ranks = s[i].ranks;
 		k->nodes = s[i].nodes;
+		k->per_node = per_node(k->ranks, k->nodes);
 		if (wlb_curve_build(&k->c, pts, np, WLB_CURVE_ALPHA_BETA))
 			return WLB_ENOMEM;
 		i = j;
@@ -258,7 +289,8 @@ int wlb_cost_clone(struct wlb_cost **out, const struct wlb_cost *c)
 	*k = *c;
 	k->is_clone = 1;
 	k->extrap = 0;
-	k->last[0] = k->last[1] = NULL;
+	memset(k->gcache, 0, sizeof k->gcache);
+	memset(k->last, 0, sizeof k->last);
 	if (!(k->memo = calloc((size_t)1 << MEMO_BITS, sizeof *k->memo))) {
 		free(k);
 		return WLB_ENOMEM;
@@ -289,6 +321,7 @@ void wlb_cost_destroy(struct wlb_cost *c)
 		if (c->has_p2p[l])
 			wlb_curve_free(&c->p2p[l]);
 	free(c->gemm);
+	free(c->gcol);
 	free(c->attn);
 	free(c->coll);
 	free(c->memo);
@@ -340,16 +373,109 @@ static double finish(struct wlb_cost *c, struct memo *m, uint64_t k0, uint64_t k
 	return v;
 }
 
-static double gemm_lookup(const struct wlb_cost *c, int64_t m, int64_t n, int64_t k,
-			  enum wlb_est *h)
+/* ---- stencils: which keys a lookup blends ---- */
+
+static void stencil_one(struct stencil *s, const void *key, double w)
 {
+	*s = (struct stencil){1, {key}, {w}};
+}
+
+/* out = (1 - f) a + f b */
+static void stencil_mix(struct stencil *out, const struct stencil *a, const struct stencil *b, double f)
+{
+	struct stencil r = {0};
+	for (int i = 0; i < a->n && r.n < STENCIL_MAX; i++)
+		r.key[r.n] = a->key[i], r.w[r.n++] = (1 - f) * a->w[i];
+	for (int i = 0; i < b->n && r.n < STENCIL_MAX; i++)
+		r.key[r.n] = b->key[i], r.w[r.n++] = f * b->w[i];
+	*out = r;
+}
+
+/* The keys of one column (one n) around k: the key at k, or the two either
+ * side, weighted linearly in k.  0 when k is outside the column. */
+static int gemm_col_stencil(const struct wlb_cost *c, const struct gemm_col *col, int64_t k,
+			    struct stencil *s)
+{
+	const struct gemm_key *g = &c->gemm[col->first];
+	size_t lo = 0, hi = col->count - 1;
+	struct stencil a, b;
+
+	if (k < g[lo].k || k > g[hi].k)
+		return 0;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (g[mid].k <= k)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (g[lo].k == k || g[hi].k == k) {
+		stencil_one(s, g[lo].k == k ? &g[lo] : &g[hi], 1);
+		return 1;
+	}
+	stencil_one(&a, &g[lo], 1);
+	stencil_one(&b, &g[hi], 1);
+	stencil_mix(s, &a, &b, (double)(k - g[lo].k) / (double)(g[hi].k - g[lo].k));
+	return 1;
+}
+
+/* The keys a GEMM (n, k) blends: its own column if it covers k, else the
+ * nearest columns below and above n that do, weighted linearly in n.  A
+ * GEMM's FLOPs and bytes are bilinear in (n, k), so this reproduces a
+ * roofline exactly; only the bend between its compute and memory limbs is
+ * smoothed.  0 when (n, k) is not inside the samples. */
+static int gemm_stencil(const struct wlb_cost *c, int64_t n, int64_t k, struct stencil *s)
+{
+	const struct gemm_col *col = c->gcol;
+	size_t nc = c->n_gcol, lo = 0, hi = nc, i, j;
+	struct stencil a, b;
+
+	while (lo < hi) { /* the first column of n or more */
+		size_t mid = (lo + hi) / 2;
+		if (col[mid].n < n)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < nc && col[lo].n == n && gemm_col_stencil(c, &col[lo], k, s))
+		return 1;
+	i = lo;
+	j = lo < nc && col[lo].n == n ? lo + 1 : lo;
+	while (i > 0 && !gemm_col_stencil(c, &col[i - 1], k, &a))
+		i--;
+	while (j < nc && !gemm_col_stencil(c, &col[j], k, &b))
+		j++;
+	if (i == 0 || j == nc)
+		return 0;
+	stencil_mix(s, &a, &b, (double)(n - col[i - 1].n) / (double)(col[j].n - col[i - 1].n));
+	return 1;
+}
+
+static double gemm_lookup(struct wlb_cost *c, int64_t m, int64_t n, int64_t k, enum wlb_est *h)
+{
+	struct gemm_cached *e = &c->gcache[((uint64_t)n * 31 + (uint64_t)k) % GEMM_CACHE];
 	const struct gemm_key *best = NULL;
 	double dist = INFINITY, nk = (double)n * (double)k;
 
+	if (e->n != n || e->k != k) {
+		e->n = n;
+		e->k = k;
+		e->ok = gemm_stencil(c, n, k, &e->s);
+	}
+	if (e->ok) { /* the shape itself (exact), or between sampled shapes */
+		enum wlb_est worst = e->s.n == 1 ? WLB_EST_EXACT : WLB_EST_INTERP, hk;
+		double t = 0, lm = log((double)m);
+		for (int i = 0; i < e->s.n; i++) {
+			const struct gemm_key *g = e->s.key[i];
+			t += e->s.w[i] * exp(wlb_curve_eval_log(&g->c, (double)m, lm, &hk));
+			if (hk > worst)
+				worst = hk;
+		}
+		*h = worst;
+		return t;
+	}
 	for (size_t i = 0; i < c->n_gemm; i++) {
 		const struct gemm_key *g = &c->gemm[i];
-		if (g->n == n && g->k == k)
-			return wlb_curve_eval(&g->c, (double)m, h);
 		double d = fabs(log((double)g->n * (double)g->k / nk));
 		if (d < dist) {
 			dist = d;
@@ -360,7 +486,7 @@ static double gemm_lookup(const struct wlb_cost *c, int64_t m, int64_t n, int64_
 		*h = WLB_EST_EXTRAP;
 		return 2.0 * (double)m * nk / (c->dev.peak_bf16_tflops * 0.7 * 1e6);
 	}
-	/* another shape: the time of the same FLOPs on the nearest sampled shape */
+	/* outside the samples: the time of the same FLOPs on the nearest shape */
 	double t = wlb_curve_eval(&best->c, (double)m * nk / ((double)best->n * (double)best->k), h);
 	*h = WLB_EST_EXTRAP;
 	return t;
@@ -424,38 +550,127 @@ static double rows_eval_log(const struct attn_key *a, int64_t q, int64_t kv, enu
 	return ta + f * (tb - ta);
 }
 
+/* A query's KV heads carried over to h query heads: the same grouping
+ * (queries per KV head), at least one KV head. */
+static double kv_at(int heads, int kv_heads, int h)
+{
+	double kv = (double)h * kv_heads / heads;
+	return kv < 1 ? 1 : kv;
+}
+
+/* Keys [b, e) of one (direction, head_dim, heads), by kv_heads: the key at
+ * kv, or the two either side, weighted linearly in kv_heads (the K and V
+ * bytes a kernel reads).  0 when kv is outside them. */
+static int attn_kv_stencil(const struct attn_key *a, size_t b, size_t e, double kv, struct stencil *s)
+{
+	size_t lo = b;
+	struct stencil x, y;
+
+	if (kv < a[b].kv_heads || kv > a[e - 1].kv_heads)
+		return 0;
+	while (lo + 1 < e && a[lo + 1].kv_heads <= kv)
+		lo++;
+	if (a[lo].kv_heads == kv) {
+		stencil_one(s, &a[lo], 1);
+		return 1;
+	}
+	stencil_one(&x, &a[lo], 1);
+	stencil_one(&y, &a[lo + 1], 1);
+	stencil_mix(s, &x, &y, (kv - a[lo].kv_heads) / (a[lo + 1].kv_heads - a[lo].kv_heads));
+	return 1;
+}
+
+/* The keys [b, e) (sorted by head_dim, heads, kv_heads) an attention shape
+ * blends on one axis — level 0 head_dim, level 1 heads: the group of keys
+ * of its own size if that covers the rest of the shape, else the nearest
+ * covering groups either side, weighted linearly in the size (the work of a
+ * piece is linear in heads and in head_dim).  0 when not between two. */
+static int attn_axis(const struct attn_key *a, size_t b, size_t e, int level, int heads,
+		     int kv_heads, int head_dim, struct stencil *s)
+{
+	int x = level ? heads : head_dim, lo_x = 0, have_lo = 0;
+	struct stencil lo_s, t;
+
+	for (size_t g = b; g < e;) {
+		int v = level ? a[g].heads : a[g].head_dim;
+		size_t ge = g;
+		while (ge < e && (level ? a[ge].heads : a[ge].head_dim) == v)
+			ge++;
+		int ok = level ? attn_kv_stencil(a, g, ge, kv_at(heads, kv_heads, v), &t)
+			       : attn_axis(a, g, ge, 1, heads, kv_heads, head_dim, &t);
+		g = ge;
+		if (!ok)
+			continue;
+		if (v == x) {
+			*s = t;
+			return 1;
+		}
+		if (v < x) {
+			lo_s = t;
+			lo_x = v;
+			have_lo = 1;
+			continue;
+		}
+		if (!have_lo)
+			return 0;
+		stencil_mix(s, &lo_s, &t, (double)(x - lo_x) / (v - lo_x));
+		return 1;
+	}
+	return 0;
+}
+
+/* The stencil of a shape: 1 inside the samples; 2 outside, from the
+ * nearest head count of the same head_dim scaled by heads (work is per
+ * head); 0 when there is no such key. */
+static int attn_stencil(const struct wlb_cost *c, int bwd, int heads, int kv_heads, int head_dim,
+			struct stencil *s)
+{
+	size_t b = 0, e;
+	const struct attn_key *near = NULL;
+
+	while (b < c->n_attn && c->attn[b].bwd < bwd)
+		b++;
+	for (e = b; e < c->n_attn && c->attn[e].bwd == bwd; e++) {
+		const struct attn_key *k = &c->attn[e];
+		int d = near ? abs(k->heads - heads) - abs(near->heads - heads) : -1;
+		if (k->head_dim == head_dim &&
+		    (d < 0 || (d == 0 && fabs(k->kv_heads - kv_at(heads, kv_heads, k->heads)) <
+					     fabs(near->kv_heads - kv_at(heads, kv_heads, near->heads)))))
+			near = k; /* the nearest head count, then the nearest grouping */
+	}
+	if (attn_axis(c->attn, b, e, 0, heads, kv_heads, head_dim, s))
+		return 1;
+	if (!near)
+		return 0;
+	stencil_one(s, near, (double)heads / near->heads);
+	return 2;
+}
+
 static double attn_lookup(struct wlb_cost *c, int64_t q, int64_t kv, int bwd, int heads,
 			  int kv_heads, int head_dim, enum wlb_est *h)
 {
-	const struct attn_key *a = c->last[bwd], *near = NULL;
+	struct attn_cached *e = &c->last[bwd]; /* callers ask about one shape at a time */
 
-	/* callers ask about one shape at a time: try the last key first */
-	if (a && a->heads == heads && a->kv_heads == kv_heads && a->head_dim == head_dim)
-		return exp(rows_eval_log(a, q, kv, h));
-	a = NULL;
-	for (size_t i = 0; i < c->n_attn; i++) {
-		const struct attn_key *k = &c->attn[i];
-		if (k->bwd != bwd)
-			continue;
-		if (k->heads == heads && k->kv_heads == kv_heads && k->head_dim == head_dim) {
-			a = k;
-			break;
-		}
-		if (k->head_dim == head_dim && (!near || abs(k->heads - heads) < abs(near->heads - heads)))
-			near = k;
+	if (!e->valid || e->heads != heads || e->kv_heads != kv_heads || e->head_dim != head_dim) {
+		*e = (struct attn_cached){1, heads, kv_heads, head_dim, 0, {0, {0}, {0}}};
+		e->ok = attn_stencil(c, bwd, heads, kv_heads, head_dim, &e->s);
 	}
-	if (!a && near) { /* the nearest head count, scaled by heads (work is per head) */
-		double t = attn_lookup(c, q, kv, bwd, near->heads, near->kv_heads, head_dim, h);
-		*h = WLB_EST_EXTRAP;
-		return t * heads / near->heads;
-	}
-	if (!a || a->n_rows == 0) { /* nothing sampled: FlashAttention-2-class roofline */
+	if (!e->ok) { /* nothing sampled: FlashAttention-2-class roofline */
 		*h = WLB_EST_EXTRAP;
 		return (bwd ? 2.5 : 1.0) * 4.0 * head_dim * heads * wlb_tiled_pairs((uint32_t)q, (uint32_t)kv) /
 		       (c->dev.peak_bf16_tflops * 0.35 * 1e6);
 	}
-	c->last[bwd] = a;
-	return exp(rows_eval_log(a, q, kv, h));
+	if (e->s.n == 1 && e->ok == 1)
+		return exp(rows_eval_log(e->s.key[0], q, kv, h));
+	enum wlb_est worst = e->ok == 2 ? WLB_EST_EXTRAP : WLB_EST_INTERP, hk;
+	double t = 0;
+	for (int i = 0; i < e->s.n; i++) {
+		t += e->s.w[i] * exp(rows_eval_log(e->s.key[i], q, kv, &hk));
+		if (hk > worst)
+			worst = hk;
+	}
+	*h = worst;
+	return t;
 }
 
 double wlb_cost_attn_piece_us(struct wlb_cost *c, int64_t q_len, int64_t kv_len, int bwd,
@@ -493,11 +708,47 @@ double wlb_cost_attn_us(struct wlb_cost *c, const struct wlb_piece *p, size_t n,
 	return t;
 }
 
+/* The time of `ranks` on the column of keys of one kind — op, in a node or
+ * across nodes, and then `per` ranks on the fullest node: the key of that
+ * many ranks, or the two either side, linear in nccl-tests' bus factor (at
+ * one bus bandwidth, time grows with it).  0 when not between two. */
+static int coll_column(const struct wlb_cost *c, enum wlb_coll_op op, int spans, int per, int ranks,
+		       int64_t bytes, double *t, enum wlb_est *h)
+{
+	const struct coll_key *lo = NULL, *hi = NULL;
+	enum wlb_est ha, hb;
+
+	for (size_t i = 0; i < c->n_coll && !hi; i++) { /* sorted by ranks in a column */
+		const struct coll_key *k = &c->coll[i];
+		if (k->op != op || (k->nodes > 1) != spans || (spans && k->per_node != per) || k->ranks < 2)
+			continue;
+		if (k->ranks <= ranks)
+			lo = k;
+		else
+			hi = k;
+	}
+	if (lo && lo->ranks == ranks) {
+		*t = wlb_curve_eval(&lo->c, (double)bytes, h); /* another node count */
+		if (*h == WLB_EST_EXACT)
+			*h = WLB_EST_INTERP;
+		return 1;
+	}
+	if (!lo || !hi)
+		return 0;
+	double ta = wlb_curve_eval(&lo->c, (double)bytes, &ha), tb = wlb_curve_eval(&hi->c, (double)bytes, &hb);
+	double fa = wlb_coll_busbw_factor(op, lo->ranks), fb = wlb_coll_busbw_factor(op, hi->ranks);
+	*t = ta + (tb - ta) * (wlb_coll_busbw_factor(op, ranks) - fa) / (fb - fa);
+	*h = ha == WLB_EST_EXTRAP || hb == WLB_EST_EXTRAP ? WLB_EST_EXTRAP : WLB_EST_INTERP;
+	return 1;
+}
+
 static double coll_lookup(const struct wlb_cost *c, enum wlb_coll_op op, int64_t bytes, int ranks,
 			  int nodes, enum wlb_est *h)
 {
 	const struct coll_key *near = NULL;
-	int spans = nodes > 1;
+	int spans = nodes > 1, per = per_node(ranks, nodes), p0 = 0, p1 = 0;
+	double t, t0 = 0, t1 = 0;
+	enum wlb_est h0 = WLB_EST_EXACT, h1 = WLB_EST_EXACT;
 
 	for (size_t i = 0; i < c->n_coll; i++) {
 		const struct coll_key *k = &c->coll[i];
@@ -505,13 +756,34 @@ static double coll_lookup(const struct wlb_cost *c, enum wlb_coll_op op, int64_t
 			continue;
 		if (k->ranks == ranks && k->nodes == nodes)
 			return wlb_curve_eval(&k->c, (double)bytes, h);
-		/* otherwise the same kind of link with the nearest group size */
+		/* the same kind of link with the nearest group size, if need be */
 		if ((k->nodes > 1) == spans && k->ranks > 1 &&
 		    (!near || abs(k->ranks - ranks) < abs(near->ranks - ranks)))
 			near = k;
 	}
+	/* between group sizes sampled with as many ranks on a node */
+	if (coll_column(c, op, spans, per, ranks, bytes, &t, h))
+		return t;
+	/* across nodes, between the nearest counts of ranks per node sampled on
+	 * either side, at as many nodes: log-log in the count (a node's ranks
+	 * drive a NIC each, so the bandwidth grows with them) */
+	for (size_t i = 0; spans && i < c->n_coll && !p1; i++) {
+		const struct coll_key *k = &c->coll[i], *prev = i ? k - 1 : NULL;
+		int p = k->per_node;
+		if (k->op != op || k->nodes < 2 || p == per ||
+		    (prev && prev->op == op && prev->nodes > 1 && prev->per_node == p))
+			continue; /* one try per count (sorted by it) */
+		if (p < per && coll_column(c, op, 1, p, p * nodes, bytes, &t0, &h0))
+			p0 = p;
+		else if (p > per && p0 && coll_column(c, op, 1, p, p * nodes, bytes, &t1, &h1))
+			p1 = p;
+	}
+	if (p1) {
+		*h = h0 == WLB_EST_EXTRAP || h1 == WLB_EST_EXTRAP ? WLB_EST_EXTRAP : WLB_EST_INTERP;
+		return exp(log(t0) + (log(t1) - log(t0)) * log((double)per / p0) / log((double)p1 / p0));
+	}
 	if (near) { /* same bus bandwidth: time scales with nccl-tests' bus factor */
-		double t = wlb_curve_eval(&near->c, (double)bytes, h);
+		t = wlb_curve_eval(&near->c, (double)bytes, h);
 		*h = WLB_EST_EXTRAP;
 		return t * wlb_coll_busbw_factor(op, ranks) / wlb_coll_busbw_factor(op, near->ranks);
 	}

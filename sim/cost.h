@@ -1,14 +1,27 @@
 /* cost.h — time estimates from a cost DB (DESIGN.md §3).
  *
- * wlb_cost_load reads every sample once and builds, per shape, monotone
- * interpolants in log-log space (GSL's Steffen spline; linear below three
- * points).  A lookup inside the sampled range is "exact" at a sample and
- * "interpolated" between samples; outside it, it follows a roofline
- * (compute: time scales with the work) or alpha-beta line (communication:
- * time grows with bytes at the fitted bandwidth) from the nearest sample and
- * is "extrapolated" — counted, so reports can warn.  No SQL after loading; a
- * small memo makes repeated lookups cost a hash probe.  One wlb_cost is not
- * thread-safe (its memo): give each thread its own. */
+ * wlb_cost_load reads every sample once and builds, per shape (a GEMM's
+ * (n, k), an attention call's (heads, kv_heads, head_dim) per rank, a
+ * collective's (op, ranks, nodes)), monotone interpolants over its size in
+ * log-log space (GSL's Steffen spline; linear below three points).
+ *
+ * A lookup is "exact" at a sample of its own shape.  It is "interpolated"
+ * between samples of its shape, and between sampled shapes: a GEMM blends
+ * the (n, k) around it bilinearly in n and k (work and bytes are bilinear
+ * in them); attention blends the head_dims, head counts and kv_heads around
+ * it linearly in each (a query's grouping, queries per KV head, carried to
+ * the neighbouring head counts; MQA and MHA bound every grouping); a
+ * collective blends the group sizes around it with as many ranks on its
+ * fullest node, linearly in nccl-tests' bus factor, and, without such
+ * groups, the ranks-per-node counts either side at as many nodes, log-log.
+ * The analytic DB's grid (profiler/shapes.h) makes every shape of a dense
+ * model up to 1T parameters interpolated at worst.  Outside the samples a
+ * lookup follows a roofline (compute: time scales with the work) or
+ * alpha-beta line (communication: time grows with bytes at the fitted
+ * bandwidth) from the nearest sample or shape and is "extrapolated" —
+ * counted, so reports can warn.  No SQL after loading; a small memo makes
+ * repeated lookups cost a hash probe.  One wlb_cost is not thread-safe (its
+ * memo): give each thread its own. */
 #ifndef WLB_COST_H
 #define WLB_COST_H
 

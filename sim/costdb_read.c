@@ -104,31 +104,102 @@ static int row_p2p(sqlite3_stmt *st, void *dst)
 	return col_source(st, 1, &s->source);
 }
 
+/* The big tables are read in insertion order and sorted here, on the
+ * same keys as costdb.h promises (SQLite's ORDER BY over them took most of
+ * a load): a stable sort, ties kept in insertion order. */
+#define KEY(a, b) do { if ((a) != (b)) return (a) < (b) ? -1 : 1; } while (0)
+
+static int gemm_order(const void *a, const void *b)
+{
+	const struct wlb_gemm_sample *x = a, *y = b;
+	KEY(x->n, y->n);
+	KEY(x->k, y->k);
+	KEY(x->m, y->m);
+	return strcmp(x->dtype, y->dtype);
+}
+
+static int attn_order(const void *a, const void *b)
+{
+	const struct wlb_attn_sample *x = a, *y = b;
+	KEY(!x->bwd, !y->bwd); /* "bwd" before "fwd" */
+	KEY(x->heads, y->heads);
+	KEY(x->kv_heads, y->kv_heads);
+	KEY(x->head_dim, y->head_dim);
+	KEY(x->q_len, y->q_len);
+	KEY(x->kv_len, y->kv_len);
+	KEY(x->pieces, y->pieces);
+	return 0;
+}
+
+static int coll_order(const void *a, const void *b)
+{
+	const struct wlb_coll_sample *x = a, *y = b;
+	int c = strcmp(wlb_coll_op_name(x->op), wlb_coll_op_name(y->op));
+	if (c)
+		return c;
+	KEY(x->ranks, y->ranks);
+	KEY(x->nodes, y->nodes);
+	KEY(x->bytes, y->bytes);
+	return 0;
+}
+
+struct ranked { const char *row; size_t seq; int (*cmp)(const void *, const void *); };
+
+static int by_rank(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	int c = x->cmp(x->row, y->row);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Sorts n rows of elem bytes stably by cmp. */
+static int sort_rows(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *))
+{
+	struct ranked *r = malloc((n ? n : 1) * sizeof *r);
+	char *out = malloc((n ? n : 1) * elem);
+
+	if (!r || !out) {
+		free(r);
+		free(out);
+		return WLB_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		r[i] = (struct ranked){(char *)arr + i * elem, i, cmp};
+	qsort(r, n, sizeof *r, by_rank);
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + i * elem, r[i].row, elem);
+	memcpy(arr, out, n * elem);
+	free(r);
+	free(out);
+	return 0;
+}
+
 /* What the reader loads: the rows of one table, in a fixed order (key
- * columns, then id; TEXT enums sort by name). */
+ * columns, then id; TEXT enums sort by name): by SQL, or read by id and
+ * sorted by `order`. */
 struct load {
 	const char *table;
 	const char *sql;
 	int (*row)(sqlite3_stmt *st, void *dst);
 	size_t elem;
+	int (*order)(const void *, const void *);
 };
 
 static const struct load loads[] = {
 	{"run", "SELECT id, time, host, tool_version, cuda_version, nccl_version, cudnn_version, flags "
-		"FROM run ORDER BY id", row_run, sizeof(struct wlb_run_info)},
+		"FROM run ORDER BY id", row_run, sizeof(struct wlb_run_info), NULL},
 	{"gemm_sample", "SELECT run, source, m, n, k, dtype, median_us, p10_us, p90_us, reps "
-			"FROM gemm_sample ORDER BY n, k, m, dtype, id",
-	 row_gemm, sizeof(struct wlb_gemm_sample)},
+			"FROM gemm_sample ORDER BY id",
+	 row_gemm, sizeof(struct wlb_gemm_sample), gemm_order},
 	{"attn_sample", "SELECT run, source, direction, heads, kv_heads, head_dim, q_len, kv_len, "
-			"pieces, kernel, median_us, p10_us, p90_us, reps FROM attn_sample "
-			"ORDER BY direction, heads, kv_heads, head_dim, q_len, kv_len, pieces, id",
-	 row_attn, sizeof(struct wlb_attn_sample)},
+			"pieces, kernel, median_us, p10_us, p90_us, reps FROM attn_sample ORDER BY id",
+	 row_attn, sizeof(struct wlb_attn_sample), attn_order},
 	{"coll_sample", "SELECT run, source, op, ranks, nodes, bytes, algo, median_us, algbw_gbps, "
-			"busbw_gbps FROM coll_sample ORDER BY op, ranks, nodes, bytes, id",
-	 row_coll, sizeof(struct wlb_coll_sample)},
+			"busbw_gbps FROM coll_sample ORDER BY id",
+	 row_coll, sizeof(struct wlb_coll_sample), coll_order},
 	{"p2p_sample", "SELECT run, source, link, bytes, median_us FROM p2p_sample "
 		       "ORDER BY link, bytes, id",
-	 row_p2p, sizeof(struct wlb_p2p_sample)},
+	 row_p2p, sizeof(struct wlb_p2p_sample), NULL},
 };
 
 static int load_table(sqlite3 *db, const char *path, const struct load *l, void **arr, size_t *n,
@@ -160,6 +231,8 @@ static int load_table(sqlite3 *db, const char *path, const struct load *l, void 
 	}
 	if (rc != SQLITE_DONE)
 		ret = wlb_cdb_error(err, db, rc, path, what);
+	else if (l->order && sort_rows(*arr, *n, l->elem, l->order))
+		ret = wlb_error_set(err, WLB_ENOMEM, "%s: %s: out of memory", path, what);
 done:
 	sqlite3_finalize(st);
 	return ret;

@@ -1,6 +1,7 @@
 /* test_cost.c — the estimation library on hand-made samples: exact hits,
- * hand-computed interpolation, extrapolation flagged and counted,
- * monotonicity, source priority. */
+ * hand-computed interpolation (over sizes, and between sampled shapes and
+ * group sizes), extrapolation flagged and counted, monotonicity, source
+ * priority. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,109 @@ static struct wlb_costdb_data sample_data(void)
 	d.p2p[d.n_p2p++] = (struct wlb_p2p_sample){1, WLB_SRC_ANALYTIC, 1000, 0, 5};
 	d.p2p[d.n_p2p++] = (struct wlb_p2p_sample){1, WLB_SRC_ANALYTIC, 1000000, 0, 15};
 	return d;
+}
+
+/* Shapes around which lookups blend: GEMM (n, k) on {64, 128}^2 taking
+ * n * k / 1000 us at m = 100 and 4x that at m = 400; attention keys of
+ * 4 and 8 heads (MQA and MHA), head_dim 64 and 128, one piece (128, 1024)
+ * taking heads * head_dim / 64 us (+ 1 us with kv_heads = heads: the K and
+ * V reads); all-gathers of 4 and 8 ranks in a node, and across 2 nodes with
+ * 1 and 4 ranks on each, 1 MB in (10 + 100 * bus factor / ranks per node)
+ * us. */
+static struct wlb_costdb_data grid_data(void)
+{
+	struct wlb_costdb_data d;
+	memset(&d, 0, sizeof d);
+	d.has_device = 1;
+	d.device = (struct wlb_device){"test-gpu", "Test GPU", 100, 80, 1000, 3000, 8, 400, 10, 50, 20};
+	d.gemm = calloc(8, sizeof *d.gemm);
+	d.attn = calloc(16, sizeof *d.attn);
+	d.coll = calloc(16, sizeof *d.coll);
+	for (int n = 64; n <= 128; n *= 2)
+		for (int k = 64; k <= 128; k *= 2)
+			for (int m = 100; m <= 400; m *= 4)
+				d.gemm[d.n_gemm++] = (struct wlb_gemm_sample){1, WLB_SRC_ANALYTIC, m, n, k, "bf16",
+					n * k / 1000.0 * (m / 100), 0, 0, 1};
+	for (int hd = 64; hd <= 128; hd *= 2)
+		for (int h = 4; h <= 8; h *= 2)
+			for (int kv = 1; kv <= h; kv = kv == 1 ? h : 2 * h) {
+				double t = h * hd / 64.0 + (kv == h);
+				d.attn[d.n_attn++] = (struct wlb_attn_sample){1, WLB_SRC_ANALYTIC, 0, h, kv, hd, 128,
+					1024, 1, "analytic", t, t, t, 1};
+			}
+	static const int groups[][2] = {{4, 1}, {8, 1}, {2, 2}, {8, 2}, {16, 4}};
+	for (size_t i = 0; i < sizeof groups / sizeof *groups; i++) {
+		int r = groups[i][0], nodes = groups[i][1], per = nodes > 1 ? r / nodes : 1;
+		d.coll[d.n_coll++] = (struct wlb_coll_sample){1, WLB_SRC_ANALYTIC, WLB_ALL_GATHER, r, nodes,
+			1000000, "ring", 10 + 100.0 * (r - 1) / r / per, 0, 0};
+	}
+	return d;
+}
+
+static void test_cost_grid(void)
+{
+	struct wlb_costdb_data d = grid_data();
+	struct wlb_cost *c;
+	struct wlb_error err;
+	enum wlb_est h;
+
+	CHECK_EQ(wlb_cost_from_data(&c, &d, "grid", &err), 0);
+	/* a sampled shape is exact; between them, bilinear in (n, k): n * k is
+	 * bilinear, so the blend is n * k / 1000 itself */
+	CHECK_NEAR(wlb_cost_gemm_us(c, 100, 128, 64, &h), 8.192, 1e-12);
+	CHECK_EQ(h, WLB_EST_EXACT);
+	CHECK_NEAR(wlb_cost_gemm_us(c, 100, 96, 64, &h), 6.144, 1e-12);
+	CHECK_EQ(h, WLB_EST_INTERP);
+	CHECK_NEAR(wlb_cost_gemm_us(c, 100, 80, 112, &h), 8.96, 1e-12);
+	CHECK_EQ(h, WLB_EST_INTERP);
+	/* and over m on each key: 4x from 100 to 400 is slope 1 in log-log */
+	CHECK_NEAR(wlb_cost_gemm_us(c, 200, 80, 112, &h), 17.92, 1e-9);
+	CHECK_EQ(h, WLB_EST_INTERP);
+	/* outside the shapes, or beyond m: extrapolated */
+	wlb_cost_gemm_us(c, 100, 256, 64, &h);
+	CHECK_EQ(h, WLB_EST_EXTRAP);
+	wlb_cost_gemm_us(c, 100, 96, 48, &h);
+	CHECK_EQ(h, WLB_EST_EXTRAP);
+	wlb_cost_gemm_us(c, 800, 96, 64, &h);
+	CHECK_EQ(h, WLB_EST_EXTRAP);
+
+	/* attention: exact keys */
+	CHECK_NEAR(wlb_cost_attn_piece_us(c, 128, 1024, 0, 8, 1, 64, &h), 8, 1e-12);
+	CHECK_EQ(h, WLB_EST_EXACT);
+	CHECK_NEAR(wlb_cost_attn_piece_us(c, 128, 1024, 0, 4, 4, 128, &h), 9, 1e-12);
+	CHECK_EQ(h, WLB_EST_EXACT);
+	/* GQA between MQA and MHA, linear in kv_heads: 8 heads, 2 KV heads of
+	 * 64 is 8 + 1 * (2 - 1) / (8 - 1) */
+	CHECK_NEAR(wlb_cost_attn_piece_us(c, 128, 1024, 0, 8, 2, 64, &h), 8 + 1.0 / 7, 1e-12);
+	CHECK_EQ(h, WLB_EST_INTERP);
+	/* 6 heads, 2 KV heads (3 queries per KV head) of 96: at 4 heads that
+	 * grouping has 4 / 3 KV heads (4 + 1/9 at 64, 8 + 1/9 at 128), at 8
+	 * heads 8 / 3 (8 + 5/21, 16 + 5/21); halfway on both axes */
+	double want = (4 + 1.0 / 9 + 8 + 1.0 / 9 + 8 + 5.0 / 21 + 16 + 5.0 / 21) / 4;
+	CHECK_NEAR(wlb_cost_attn_piece_us(c, 128, 1024, 0, 6, 2, 96, &h), want, 1e-12);
+	CHECK_EQ(h, WLB_EST_INTERP);
+	/* outside: more heads, another head_dim */
+	CHECK_NEAR(wlb_cost_attn_piece_us(c, 128, 1024, 0, 16, 16, 64, &h), 2 * 9, 1e-12);
+	CHECK_EQ(h, WLB_EST_EXTRAP);
+	wlb_cost_attn_piece_us(c, 128, 1024, 0, 4, 4, 256, &h);
+	CHECK_EQ(h, WLB_EST_EXTRAP);
+
+	/* collectives in a node: 6 ranks between 4 and 8, linear in the bus
+	 * factor 5/6, where the curve is 10 + 100 * 5/6 */
+	CHECK_NEAR(wlb_cost_coll_us(c, WLB_ALL_GATHER, 1000000, 6, 1, &h), 10 + 100.0 * 5 / 6, 1e-9);
+	CHECK_EQ(h, WLB_EST_INTERP);
+	/* across nodes, 4 per node: 12 ranks between 8 and 16 (on 2 and 4 nodes) */
+	CHECK_NEAR(wlb_cost_coll_us(c, WLB_ALL_GATHER, 1000000, 12, 3, &h), 10 + 100.0 * 11 / 12 / 4, 1e-9);
+	CHECK_EQ(h, WLB_EST_INTERP);
+	/* 2 per node, none sampled: between 1 (2 ranks) and 4 per node (8
+	 * ranks) on 2 nodes, log-log in the count: halfway in log */
+	double t1 = 10 + 100.0 / 2, t4 = 10 + 100.0 * 7 / 8 / 4;
+	CHECK_NEAR(wlb_cost_coll_us(c, WLB_ALL_GATHER, 1000000, 4, 2, &h), sqrt(t1 * t4), 1e-9);
+	CHECK_EQ(h, WLB_EST_INTERP);
+	/* beyond the largest group: extrapolated */
+	wlb_cost_coll_us(c, WLB_ALL_GATHER, 1000000, 32, 8, &h);
+	CHECK_EQ(h, WLB_EST_EXTRAP);
+	wlb_cost_destroy(c);
 }
 
 void test_cost(void)
@@ -137,6 +241,8 @@ void test_cost(void)
 	}
 	CHECK_EQ(bad, 0);
 	wlb_cost_destroy(c);
+
+	test_cost_grid();
 
 	/* no device row: refused */
 	memset(&d, 0, sizeof d);
