@@ -153,11 +153,13 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 					sp->cp_nodes, NULL);
 	}
 	/* with overlap, TP collectives run behind the GEMMs that produce or consume
-	 * them (TransformerEngine's userbuffers); what does not fit is exposed */
+	 * them (TransformerEngine's userbuffers), but only a share of their time
+	 * is won: the rest is exposed, and so is what does not fit */
 	double tp_f = tp_comm, tp_b = tp_comm;
 	if (p->tp_comm_overlap) {
-		tp_f = tp_comm > gemm ? tp_comm - gemm : 0;
-		tp_b = tp_comm > WLB_BWD_GEMM_FACTOR * gemm ? tp_comm - WLB_BWD_GEMM_FACTOR * gemm : 0;
+		double hid = WLB_TP_OVERLAP_HIDDEN * tp_comm, left = tp_comm - hid;
+		tp_f = left + (hid > gemm ? hid - gemm : 0);
+		tp_b = left + (hid > WLB_BWD_GEMM_FACTOR * gemm ? hid - WLB_BWD_GEMM_FACTOR * gemm : 0);
 	}
 	double fwd_rest = gemm + elem, bwd_rest = WLB_BWD_GEMM_FACTOR * gemm + 2 * elem;
 	out->fwd_max_us = fwd_rest + att_f;

@@ -84,6 +84,16 @@ double wlb_stage_state_bytes(const struct wlb_stage_plan *sp, int s);
 double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double bwd_window_us,
 			    double fwd_window_us, double parts[2]);
 
+/* The share of an overlapped TP collective's time that the GEMMs beside it
+ * hide.  TransformerEngine's userbuffer overlap runs the collective's
+ * kernels on SMs and HBM bandwidth the GEMM would use, and splits the GEMM
+ * into smaller, less efficient chunks, so the overlap wins only part of the
+ * collective's time.  Calibrated on the H100 runs of the published set
+ * (traces/published/, NeMo 24.09 and Megatron-Core 0.8 with
+ * --tp-comm-overlap): full hiding leaves every TP > 1 row 10-20 % short,
+ * none leaves them 5-10 % long. */
+#define WLB_TP_OVERLAP_HIDDEN 0.5
+
 /* Bytes the optimizer step streams per parameter of its shard: Adam reads
  * the fp32 master weight, both moments and the fp32 gradient and writes the
  * first three back and the bf16 weight. */
