@@ -6,7 +6,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 	const struct wlb_model *m = &t->model;
 	const struct wlb_parallel *p = &t->parallel;
 	struct wlb_policy pol = t->policy;
-	json_t *th = json_array(), *split = json_array(), *par, *r;
+	json_t *th = json_array(), *split = json_array(), *par;
 
 	wlb_policy_defaults(&pol, t->context);
 	for (int i = 0; i < pol.n_thresholds; i++)
@@ -24,22 +24,21 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 			"overlap_grad_reduce", p->overlap_grad_reduce,
 			"overlap_param_gather", p->overlap_param_gather,
 			"micro_batch_size", p->micro_batch_size, "pp_layers", split);
-	r = json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}, s:s, "
-		      "s:o, s:i, s:{s:s, s:s, s:i, s:o, s:i, s:s}, s:{s:i, s:I}}",
-		      "name", t->name,
-		      "model", "name", m->name, "layers", m->layers, "hidden", m->hidden,
-		      "ffn_hidden", m->ffn_hidden, "heads", m->heads, "kv_heads", m->kv_heads,
-		      "head_dim", m->head_dim, "vocab", m->vocab,
-		      "mlp", m->mlp == WLB_MLP_SWIGLU ? "swiglu" : "gelu",
-		      "tied_embeddings", m->tied_embeddings,
-		      "gpu", t->gpu,
-		      "parallel", par,
-		      "context", (int)t->context,
-		      "policy", "packing", pol.packing, "sharding", pol.sharding, "s_max", (int)pol.s_max,
-		      "outlier_thresholds", th, "window", (int)pol.window,
-		      "doc_order", pol.doc_order,
-		      "data", "iterations", (int)t->iterations, "seed", (json_int_t)t->source.seed);
-	return r;
+	return json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}, s:s, "
+			 "s:o, s:i, s:{s:s, s:s, s:i, s:o, s:i, s:s}, s:{s:i, s:I}}",
+			 "name", t->name,
+			 "model", "name", m->name, "layers", m->layers, "hidden", m->hidden,
+			 "ffn_hidden", m->ffn_hidden, "heads", m->heads, "kv_heads", m->kv_heads,
+			 "head_dim", m->head_dim, "vocab", m->vocab,
+			 "mlp", m->mlp == WLB_MLP_SWIGLU ? "swiglu" : "gelu",
+			 "tied_embeddings", m->tied_embeddings,
+			 "gpu", t->gpu,
+			 "parallel", par,
+			 "context", (int)t->context,
+			 "policy", "packing", pol.packing, "sharding", pol.sharding, "s_max", (int)pol.s_max,
+			 "outlier_thresholds", th, "window", (int)pol.window,
+			 "doc_order", pol.doc_order,
+			 "data", "iterations", (int)t->iterations, "seed", (json_int_t)t->source.seed);
 }
 
 static json_t *summary(const struct wlb_pack_summary *s)

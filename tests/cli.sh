@@ -245,6 +245,46 @@ expect_ok "tune --torchtitan" "[parallelism]" \
 	"$U" "$D/trace_full.json" --fixed-parallel --iterations 3 --quiet --torchtitan
 grep -qF "context_parallel_degree = 2" "$T/out" && grep -qF "[training]" "$T/out" && ok \
 	|| bad "wlb-tune --torchtitan lacks context_parallel_degree or [training]"
+# the keys for real runs in the exports: stages of 7, 9, 9, 7 layers, selective
+# recompute, ZeRO-1, two sequences a micro-batch
+variant 's/"schedule": "1f1b"}/"schedule": "1f1b", "pp_layers": [7, 9, 9, 7], "zero": 1, "recompute": "selective", "micro_batch_size": 2}/'
+expect_ok "tune --megatron, pp_layers" "--decoder-first-pipeline-num-layers 7 \\" \
+	"$U" "$T/v.json" --fixed-parallel --iterations 2 --quiet --megatron
+for a in "--decoder-last-pipeline-num-layers 7 \\" "--recompute-granularity selective \\" \
+	 "--use-distributed-optimizer \\" "--overlap-grad-reduce \\" "--overlap-param-gather \\" \
+	 "--micro-batch-size 2 \\" "--global-batch-size 8 \\" "--untie-embeddings-and-output-weights"; do
+	grep -qxF -- "$a" "$T/out" && ok || bad "wlb-tune --megatron with pp_layers lacks $a"
+done
+grep -qF -- "--recompute-method" "$T/out" && bad "selective recompute with a --recompute-method" || ok
+expect_ok "tune --torchtitan, pp_layers" "pipeline_parallel_microbatch_size = 2" \
+	"$U" "$T/v.json" --fixed-parallel --iterations 2 --quiet --torchtitan
+for a in 'mode = "selective"' 'selective_ac_option = "op"' "data_parallel_replicate_degree = 1" \
+	 "local_batch_size = 8" "global_batch_size = 8" "pipeline_parallel_first_stage_less_layers = 2" \
+	 "pipeline_parallel_last_stage_less_layers = 1"; do
+	grep -qxF -- "$a" "$T/out" && ok || bad "wlb-tune --torchtitan with pp_layers lacks $a"
+done
+grep -qF "TorchTitan has no ZeRO-1/2" "$T/out" && ok || bad "wlb-tune --torchtitan says nothing of ZeRO-1"
+# a split with unequal middle stages: said in a comment, no first/last flags
+variant 's/"schedule": "1f1b"}/"schedule": "1f1b", "pp_layers": [8, 7, 9, 8]}/'
+expect_ok "tune --megatron, middle stages differ" "# layers per stage 8,7,9,8: not expressible" \
+	"$U" "$T/v.json" --fixed-parallel --iterations 2 --quiet --megatron
+grep -q -- "^--decoder-first" "$T/out" && bad "--decoder-first for unequal middle stages" || ok
+grep -qxF -- "--use-torch-fsdp2 \\" "$T/out" && bad "--use-torch-fsdp2 with pp 4" || ok
+grep -qxF -- "--use-megatron-fsdp \\" "$T/out" && ok || bad "zero 3 with pp 4: no --use-megatron-fsdp"
+expect_ok "tune --torchtitan, spelled-out split" "module_fqns_per_model_part = [[\"tok_embeddings\", \"layers.0\"," \
+	"$U" "$T/v.json" --fixed-parallel --iterations 2 --quiet --torchtitan
+grep -qF '"layers.31", "norm", "output"]]' "$T/out" && ok || bad "the spelled-out split does not end with the output"
+# wlb-sim's header names an uneven split, its source, and what is not default
+variant 's/"schedule": "1f1b"}/"schedule": "1f1b", "pp_layers": [7, 9, 9, 7], "zero": 1, "recompute": "full"}/'
+expect_ok "sim header, pp_layers" "layers per stage 7,9,9,7 (parallel.pp_layers)" \
+	"$S" "$T/v.json" --iterations 1 --quiet
+grep -qF "1f1b, ZeRO-1, full recompute" "$T/out" && ok || bad "sim header lacks ZeRO-1 / full recompute"
+# pp not dividing the layers: the default split, said so
+variant 's/"pp": 4/"pp": 6/; s/"microbatches": 4/"microbatches": 6/'
+expect_ok "sim header, default uneven split" "layers per stage 5,5,6,6,5,5 (as even as possible: pp 6 does not divide 32 layers)" \
+	"$S" "$T/v.json" --iterations 1 --quiet
+expect_ok "sim, even split" "TP8 CP2 PP4 DP1" "$S" "$D/trace_full.json" --iterations 1 --quiet
+grep -q "layers per stage" "$T/out" && bad "an even split named" || ok
 expect_ok "tune --json -" '"format": "wlb-tune/1"' \
 	"$U" "$D/trace_full.json" --fixed-parallel --iterations 3 --quiet --json -
 expect_err "tune bad --device" '--device: expected cpu or cuda, got "tpu"' "$U" "$D/trace_full.json" --validate --device tpu

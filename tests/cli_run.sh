@@ -129,6 +129,38 @@ expect_err "heads not dividing tp" "must divide" "$R" "$TINY" --device cpu --tp 
 sed 's/"schedule": "1f1b"/"schedule": "1f1b", "cp_algo": "ring"/' "$TINY" >"$T/ring.json"
 expect_err "ring CP is simulated only" 'parallel.cp_algo "ring": wlb-run runs all-gather CP' \
 	"$R" "$T/ring.json" --device cpu
+# what the executor does not run: refused in one line naming the key, before
+# any rank starts (tiny: 4 layers, cp 2, zero 0, no gradient overlap)
+refuse() { # DESC SED PATTERN [OPTS...]
+	desc=$1; sed "$2" "$TINY" >"$T/refuse.json"; pat=$3; shift 3
+	expect_err "$desc" "$pat" "$R" "$T/refuse.json" --device cpu "$@"
+}
+refuse "uneven pp_layers" 's/"pp": 1/"pp": 2/; s/"zero": 0/"pp_layers": [1, 3], "zero": 0/' \
+	'wlb-run: parallel.pp_layers [1,3]: wlb-run runs equal stages only (model.layers / pp each)'
+refuse "pp not dividing the layers" 's/"pp": 1/"pp": 3/' \
+	'wlb-run: parallel.pp x parallel.vpp (3) does not divide model.layers (4): wlb-run runs equal stages only'
+refuse "selective recompute" 's/"zero": 0/"recompute": "selective", "zero": 0/' \
+	'wlb-run: parallel.recompute "selective": wlb-run keeps every activation (recompute "none"); wlb-sim models recompute'
+refuse "full recompute" 's/"zero": 0/"recompute": true, "zero": 0/' 'parallel.recompute "full"'
+refuse "zero 3 over cp 2" 's/"zero": 0/"zero": 3/' \
+	'wlb-run: parallel.zero 3: wlb-run all-reduces whole gradients over DP x CP and shards nothing (zero 0)'
+refuse "zero 1 over dp 2" 's/"zero": 0/"zero": 1/' 'parallel.zero 1: wlb-run' --cp 1 --dp 2
+refuse "gradient overlap" 's/"overlap_grad_reduce": false/"overlap_grad_reduce": true/' \
+	'wlb-run: parallel.overlap_grad_reduce true: wlb-run reduces the gradients after the last backward (overlap_grad_reduce false)'
+refuse "micro_batch_size 2" 's/"zero": 0/"micro_batch_size": 2, "zero": 0/' \
+	'wlb-run: parallel.micro_batch_size 2: wlb-run runs one sequence a micro-batch (micro_batch_size 1)'
+refuse "tied embeddings" 's/"mlp": "swiglu"/"mlp": "swiglu", "tied_embeddings": true/' \
+	'wlb-run: model.tied_embeddings true: wlb-run has no input embedding to tie'
+# with one rank a stage and no DP x CP, zero and the overlap change nothing: run
+refuse "zero 3 alone: past the refusals" 's/"zero": 0, "overlap_grad_reduce": false/"zero": 3/' \
+	'--nproc 3: the configuration needs tp x cp x pp x dp = 1 ranks' --cp 1 --nproc 3
+# --pp another stage count drops pp_layers (the default split)
+refuse "--pp over pp_layers" 's/"pp": 1/"pp": 2/; s/"zero": 0/"pp_layers": [1, 3], "zero": 0/' \
+	'--nproc 3: the configuration needs tp x cp x pp x dp = 8 ranks' --pp 4 --nproc 3
+# wlb-tune --validate: refused up front, naming the candidate
+sed 's/"zero": 0/"zero": 3/' "$TINY" >"$T/z3.json"
+expect_err "--validate, zero 3" '--validate: wlb-run cannot run #1: parallel.zero 3:' \
+	"$B/wlb-tune" "$T/z3.json" --fixed-parallel --iterations 1 --validate --device cpu --quiet
 expect_err "missing report" "nope.json" "$R" "$TINY" --device cpu --compare-with "$T/nope.json"
 expect_err "bad --timeout" "--timeout" "$R" "$TINY" --device cpu --timeout -1
 if [ -e /dev/nvidia0 ]; then :; else

@@ -113,6 +113,25 @@ static void test_load(void)
 	CHECK_EQ(c.parallel.tp_comm_overlap, 1);
 	wlb_trace_free(&c);
 
+	/* the keys for real runs, in a config as in a trace */
+	CHECK_EQ(wlb_config_load_string(&c, "{\"format\": \"wlb-config/1\", \"name\": \"m\", "
+					"\"model\": {\"layers\": 6, \"hidden\": 256, \"ffn_hidden\": 512, "
+					"\"heads\": 8, \"vocab\": 1000, \"tied_embeddings\": true}, "
+					"\"parallel\": {\"pp\": 3, \"pp_layers\": [1, 3, 2], \"zero\": 2, "
+					"\"recompute\": \"selective\", \"overlap_param_gather\": false, "
+					"\"micro_batch_size\": 2}, \"context\": 4096}", "m.json", &e), 0);
+	CHECK_EQ(c.model.tied_embeddings, 1);
+	CHECK_EQ(c.parallel.n_pp_layers, 3);
+	CHECK_EQ(c.parallel.pp_layers[0], 1);
+	CHECK_EQ(c.parallel.pp_layers[1], 3);
+	CHECK_EQ(c.parallel.pp_layers[2], 2);
+	CHECK_EQ(c.parallel.zero, 2);
+	CHECK_EQ(c.parallel.recompute, WLB_RECOMPUTE_SELECTIVE);
+	CHECK_EQ(c.parallel.overlap_grad_reduce, 1);
+	CHECK_EQ(c.parallel.overlap_param_gather, 0);
+	CHECK_EQ(c.parallel.micro_batch_size, 2);
+	wlb_trace_free(&c);
+
 	/* a missing file names it */
 	CHECK(wlb_config_load(&c, "tests/data/no-such-config.json", &e) < 0);
 	CHECK_STR_HAS(e.msg, "no-such-config.json: cannot open");
@@ -144,6 +163,13 @@ static void test_errors(void)
 	    "policy.outlier_thresholds[1] must be greater than the one before it");
 	BAD("  \"context\": 8192,\n", "", "c.json:1:1: ", "context is missing");
 	BAD("\"nodes\": 4", "\"nodes\": 3", "c.json:7:44: ", "cluster.nodes (3) x");
+	BAD("\"recompute\": true", "\"recompute\": \"some\"", "c.json:10:72: ",
+	    "parallel.recompute must be \"none\", \"selective\" or \"full\" (or false / true for "
+	    "\"none\" / \"full\"), got \"some\"");
+	BAD("\"tp_comm_overlap\": false}", "\"tp_comm_overlap\": false, \"pp_layers\": [3, 3]}",
+	    "c.json:11:55: ", "parallel.pp_layers must sum to model.layers (4), got 6");
+	BAD("\"fsdp\": false", "\"fsdp\": false, \"zero\": 3", "c.json:10:67: ",
+	    "parallel.zero must be 0, 1 or 2 with parallel.fsdp false (fsdp: true is zero 3), got 3");
 	/* malformed JSON: jansson's place */
 	BAD("\"gpu\": \"h200\",", "\"gpu\": \"h200\",,", "c.json:6:17: ", "");
 	bad_text(__LINE__, "", "c.json", "");
@@ -184,6 +210,11 @@ static void test_round_trip(void)
 	t.parallel.recompute = WLB_RECOMPUTE_FULL;
 	t.parallel.tp_comm_overlap = 0;
 	t.parallel.zero = 1;
+	t.parallel.overlap_grad_reduce = 0;
+	t.parallel.micro_batch_size = 2;
+	t.parallel.n_pp_layers = 4;
+	memcpy(t.parallel.pp_layers, (int[]){6, 10, 10, 6}, 4 * sizeof(int));
+	t.model.tied_embeddings = 1;
 	snprintf(t.parallel.cp_algo, sizeof t.parallel.cp_algo, "ring");
 	pred = json_pack("{s:f, s:f, s:i}", "iteration_ms_mean", 1580.25, "tokens_per_s", 330510.5,
 			 "rank", 1);
@@ -194,10 +225,20 @@ static void test_round_trip(void)
 	CHECK_STR_HAS(text, "\"tp_comm_overlap\": false");
 	CHECK_STR_HAS(text, "\"outlier_thresholds\": [");
 	CHECK_STR_HAS(text, "\"iteration_ms_mean\": 1580.25");
+	CHECK_STR_HAS(text, "\"zero\": 1,");
+	CHECK_STR_HAS(text, "\"recompute\": \"full\",");
+	CHECK_STR_HAS(text, "\"overlap_grad_reduce\": false,");
+	CHECK_STR_HAS(text, "\"micro_batch_size\": 2,");
+	CHECK_STR_HAS(text, "\"tied_embeddings\": true");
+	CHECK_STR_HAS(text, "\"pp_layers\": [");
 	CHECK(text && !strstr(text, "\"data\""));
 	CHECK_EQ(wlb_config_load(&c, path, &e), 0);
 	CHECK(t_same_config(&t, &c));
 	CHECK(!strcmp(c.name, t.name));
+	CHECK_EQ(c.parallel.n_pp_layers, 4);
+	CHECK_EQ(c.parallel.pp_layers[3], 6);
+	CHECK_EQ(c.parallel.micro_batch_size, 2);
+	CHECK_EQ(c.model.tied_embeddings, 1);
 	/* saving what was loaded gives the same bytes */
 	CHECK_EQ(wlb_config_save(&c, pred, path2, &e), 0);
 	text2 = t_slurp(path2);
@@ -271,7 +312,21 @@ static void test_apply(void)
 	CHECK_EQ(wlb_trace_load(&t, "tests/data/trace_batches.json", &e), 0);
 	size_t nb = t.source.n_batches;
 	CHECK_EQ(wlb_config_load_string(&c, CFG, "c.json", &e), 0);
+	c.parallel.zero = 0;
+	c.parallel.recompute = WLB_RECOMPUTE_SELECTIVE;
+	c.parallel.micro_batch_size = 3;
+	c.parallel.n_pp_layers = 2;
+	c.parallel.pp_layers[0] = 3;
+	c.parallel.pp_layers[1] = 1;
+	c.model.tied_embeddings = 1;
 	wlb_config_apply(&t, &c);
+	CHECK(t_same_config(&t, &c));
+	CHECK_EQ(t.parallel.zero, 0);
+	CHECK_EQ(t.parallel.recompute, WLB_RECOMPUTE_SELECTIVE);
+	CHECK_EQ(t.parallel.micro_batch_size, 3);
+	CHECK_EQ(t.parallel.n_pp_layers, 2);
+	CHECK_EQ(t.parallel.pp_layers[0], 3);
+	CHECK_EQ(t.model.tied_embeddings, 1);
 	CHECK_EQ(t.source.n_batches, nb);
 	CHECK(t.source.lens != NULL);
 	wlb_trace_free(&c);

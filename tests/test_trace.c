@@ -436,8 +436,10 @@ static void test_errors(void)
 	    "unknown key \"norm\" in model (expected one of: name, layers,");
 	BAD("\"nodes\": 2}", "\"nodes\": 2, \"gpus\": 16}", "\"gpus\"",
 	    "unknown key \"gpus\" in cluster (expected one of: gpus_per_node, nodes)");
-	BAD("\"recompute\": true}", "\"recompute\": true, \"zero\": 1}", "\"zero\"",
-	    "unknown key \"zero\" in parallel");
+	BAD("\"recompute\": true}", "\"recompute\": true, \"zero_stage\": 1}", "\"zero_stage\"",
+	    "unknown key \"zero_stage\" in parallel (expected one of: tp, cp, pp, dp, vpp, "
+	    "microbatches, schedule, cp_algo, sequence_parallel, zero, fsdp, recompute, "
+	    "tp_comm_overlap, overlap_grad_reduce, overlap_param_gather, micro_batch_size, pp_layers)");
 	BAD("\"window\": 2}", "\"window\": 2, \"queues\": 2}", "\"queues\"",
 	    "unknown key \"queues\" in policy");
 	BAD("\"seed\": 7,", "\"seed\": 7, \"shuffle\": true,", "\"shuffle\"",
@@ -502,7 +504,7 @@ static void test_errors(void)
 	/* cross-field checks, placed at the key they name */
 	BAD("\"tp\": 2", "\"tp\": 3", "3", "parallel.tp must divide heads (8), got 3");
 	BAD("\"kv_heads\": 4", "\"kv_heads\": 3", "3", "model.kv_heads must divide heads (8), got 3");
-	BAD("\"pp\": 2", "\"pp\": 3", "3", "parallel.pp x parallel.vpp (3) must divide model.layers (4)");
+	BAD("\"pp\": 2", "\"pp\": 8", "8", "parallel.pp x parallel.vpp (8) must be at most model.layers (4)");
 	BAD("\"schedule\": \"1f1b\"", "\"schedule\": \"gpipe\"", "\"gpipe\"",
 	    "parallel.schedule must be \"1f1b\" or \"interleaved\", got \"gpipe\"");
 	BAD("\"gpus_per_node\": 8", "\"gpus_per_node\": 3", "\"tp\": @2",
@@ -601,10 +603,148 @@ static void test_errors(void)
 	}
 }
 
+
+/* BASE with from -> to, loaded; 0 when it loads. */
+static int load_with(struct wlb_trace *t, const char *from, const char *to)
+{
+	struct wlb_error e = {0, ""};
+	char *text = replace(BASE, from, to, NULL);
+	int rc = text ? wlb_trace_load_string(t, text, "t.json", &e) : -1;
+
+	if (rc)
+		fprintf(stderr, "  load_with(%s -> %s): %s\n", from, to, e.msg);
+	free(text);
+	return rc;
+}
+
+/* The keys of DESIGN.md §5 "Keys added for real runs". */
+static void test_run_keys(void)
+{
+	struct wlb_trace t;
+	char big[1024];
+	size_t n;
+
+	/* defaults */
+	CHECK_EQ(load_with(&t, "\"fsdp\": false, ", ""), 0);
+	CHECK_EQ(t.parallel.zero, 3);
+	CHECK_EQ(t.parallel.overlap_grad_reduce, 1);
+	CHECK_EQ(t.parallel.overlap_param_gather, 1);
+	CHECK_EQ(t.parallel.micro_batch_size, 1);
+	CHECK_EQ(t.parallel.n_pp_layers, 0);
+	CHECK_EQ(t.model.tied_embeddings, 0);
+	wlb_trace_free(&t);
+
+	/* recompute: the three modes, and the booleans */
+	CHECK_EQ(load_with(&t, "\"recompute\": true", "\"recompute\": \"selective\""), 0);
+	CHECK_EQ(t.parallel.recompute, WLB_RECOMPUTE_SELECTIVE);
+	CHECK_EQ(load_with(&t, "\"recompute\": true", "\"recompute\": \"full\""), 0);
+	CHECK_EQ(t.parallel.recompute, WLB_RECOMPUTE_FULL);
+	CHECK_EQ(load_with(&t, "\"recompute\": true", "\"recompute\": \"none\""), 0);
+	CHECK_EQ(t.parallel.recompute, WLB_RECOMPUTE_NONE);
+	CHECK_EQ(load_with(&t, "\"recompute\": true", "\"recompute\": false"), 0);
+	CHECK_EQ(t.parallel.recompute, WLB_RECOMPUTE_NONE);
+	CHECK_EQ(load_with(&t, "\"recompute\": true", "\"recompute\": true"), 0);
+	CHECK_EQ(t.parallel.recompute, WLB_RECOMPUTE_FULL);
+
+	/* zero, and fsdp as it was: true 3, false 1; both when they agree */
+	CHECK_EQ(load_with(&t, "\"fsdp\": false", "\"zero\": 2"), 0);
+	CHECK_EQ(t.parallel.zero, 2);
+	CHECK_EQ(load_with(&t, "\"fsdp\": false", "\"zero\": 0"), 0);
+	CHECK_EQ(t.parallel.zero, 0);
+	CHECK_EQ(load_with(&t, "\"fsdp\": false", "\"fsdp\": true"), 0);
+	CHECK_EQ(t.parallel.zero, 3);
+	CHECK_EQ(load_with(&t, "\"fsdp\": false", "\"fsdp\": false"), 0);
+	CHECK_EQ(t.parallel.zero, 1);
+	CHECK_EQ(load_with(&t, "\"fsdp\": false", "\"fsdp\": false, \"zero\": 0"), 0);
+	CHECK_EQ(t.parallel.zero, 0);
+	CHECK_EQ(load_with(&t, "\"fsdp\": false", "\"zero\": 3, \"fsdp\": true"), 0);
+	CHECK_EQ(t.parallel.zero, 3);
+
+	/* the overlap flags, the micro-batch size, tied embeddings */
+	CHECK_EQ(load_with(&t, "\"recompute\": true}", "\"recompute\": true, \"overlap_grad_reduce\": "
+			   "false, \"overlap_param_gather\": false, \"micro_batch_size\": 4}"), 0);
+	CHECK_EQ(t.parallel.overlap_grad_reduce, 0);
+	CHECK_EQ(t.parallel.overlap_param_gather, 0);
+	CHECK_EQ(t.parallel.micro_batch_size, 4);
+	CHECK_EQ(load_with(&t, "\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"tied_embeddings\": true}"), 0);
+	CHECK_EQ(t.model.tied_embeddings, 1);
+
+	/* pp_layers: 4 layers over pp 2 as 1 + 3 */
+	CHECK_EQ(load_with(&t, "\"recompute\": true}", "\"recompute\": true, \"pp_layers\": [1, 3]}"), 0);
+	CHECK_EQ(t.parallel.n_pp_layers, 2);
+	CHECK_EQ(t.parallel.pp_layers[0], 1);
+	CHECK_EQ(t.parallel.pp_layers[1], 3);
+	CHECK_EQ(wlb_stage_layers(&t.parallel, t.model.layers, 0), 1);
+	CHECK_EQ(wlb_stage_layers(&t.parallel, t.model.layers, 1), 3);
+	/* after the load, the checks name the key without a place */
+	t.parallel.pp_layers[1] = 2;
+	CHECK_EQ(wlb_trace_check(&t, NULL), WLB_EINVAL);
+	{
+		struct wlb_error e = {0, ""};
+		CHECK_EQ(wlb_trace_check(&t, &e), WLB_EINVAL);
+		CHECK(!strcmp(e.msg, "parallel.pp_layers must sum to model.layers (4), got 3"));
+	}
+	wlb_trace_free(&t);
+
+	/* rejections, at the offending value */
+#define RK "\"recompute\": true}"
+	BAD("\"recompute\": true", "\"recompute\": \"partial\"", "\"partial\"",
+	    "parallel.recompute must be \"none\", \"selective\" or \"full\" (or false / true for "
+	    "\"none\" / \"full\"), got \"partial\"");
+	BAD("\"recompute\": true", "\"recompute\": 1", ": @1",
+	    "parallel.recompute must be \"none\", \"selective\" or \"full\" (or false / true for "
+	    "\"none\" / \"full\"), got 1");
+	BAD("\"fsdp\": false", "\"zero\": 4", "4", "parallel.zero must be 0, 1, 2 or 3, got 4");
+	BAD("\"fsdp\": false", "\"zero\": -1", "-1", "parallel.zero must be 0, 1, 2 or 3, got -1");
+	BAD("\"fsdp\": false", "\"zero\": \"3\"", "\"3\"", "parallel.zero must be 0, 1, 2 or 3, got \"3\"");
+	BAD("\"fsdp\": false", "\"fsdp\": true, \"zero\": 1", "\"zero\": @1",
+	    "parallel.zero must be 3 with parallel.fsdp true (fsdp: true is zero 3), got 1");
+	BAD("\"fsdp\": false", "\"fsdp\": false, \"zero\": 3", "\"zero\": @3",
+	    "parallel.zero must be 0, 1 or 2 with parallel.fsdp false (fsdp: true is zero 3), got 3");
+	BAD("\"fsdp\": false", "\"fsdp\": \"yes\"", "\"yes\"", "parallel.fsdp must be true or false, got \"yes\"");
+	BAD(RK, "\"recompute\": true, \"overlap_grad_reduce\": 1}", ": @1}",
+	    "parallel.overlap_grad_reduce must be true or false, got 1");
+	BAD(RK, "\"recompute\": true, \"overlap_param_gather\": null}", "null",
+	    "parallel.overlap_param_gather must be true or false, got null");
+	BAD(RK, "\"recompute\": true, \"micro_batch_size\": 0}", ": @0}",
+	    "parallel.micro_batch_size must be a positive integer, got 0");
+	BAD("\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"tied_embeddings\": \"yes\"}", "\"yes\"",
+	    "model.tied_embeddings must be true or false, got \"yes\"");
+	BAD(RK, "\"recompute\": true, \"pp_layers\": [1, 2, 1]}", "[1, 2, 1]",
+	    "parallel.pp_layers must have parallel.pp (2) entries, got 3");
+	BAD(RK, "\"recompute\": true, \"pp_layers\": [1, 2]}", "[1, 2]",
+	    "parallel.pp_layers must sum to model.layers (4), got 3");
+	BAD(RK, "\"recompute\": true, \"pp_layers\": [4, 0]}", "[4, @0]",
+	    "parallel.pp_layers[1] must be a positive integer, got 0");
+	BAD(RK, "\"recompute\": true, \"pp_layers\": [2, 2.0]}", "2.0",
+	    "parallel.pp_layers[1] must be a positive integer, got 2.0");
+	BAD(RK, "\"recompute\": true, \"pp_layers\": []}", "[]",
+	    "parallel.pp_layers must be an array of 1 to 128 layer counts, one a pipeline stage, got []");
+	BAD(RK, "\"recompute\": true, \"pp_layers\": 4}", "4}",
+	    "parallel.pp_layers must be an array of 1 to 128 layer counts, one a pipeline stage, got 4");
+	/* more entries than WLB_MAX_PP: refused by the loader */
+	n = (size_t)snprintf(big, sizeof big, "\"recompute\": true, \"pp_layers\": [1");
+	for (int i = 1; i < 129; i++)
+		n += (size_t)snprintf(big + n, sizeof big - n, ", 1");
+	snprintf(big + n, sizeof big - n, "]}");
+	BAD(RK, big, "[1, 1", "parallel.pp_layers must be an array of 1 to 128 layer counts");
+	/* with vpp 2 each stage needs 2 layers */
+	{
+		char *b2 = replace(BASE, "\"vpp\": 1", "\"vpp\": 2", NULL);
+		if (b2) {
+			bad_in(__LINE__, b2, RK, "\"recompute\": true, \"pp_layers\": [1, 3]}", "[@1, 3]",
+			       "parallel.pp_layers[0] must be >= parallel.vpp (2), got 1");
+			free(b2);
+		}
+	}
+#undef RK
+}
+
 void test_trace(void)
 {
 	test_defaults();
 	test_load_files();
 	test_load_inline();
 	test_errors();
+	test_run_keys();
 }

@@ -88,6 +88,58 @@ void test_trace_save(void)
 		wlb_trace_free(&t);
 	}
 
+	/* the keys for real runs: written back as set, and loaded back equal */
+	CHECK_EQ(wlb_trace_load(&t, "tests/data/trace_full.json", &e), 0);
+	t.parallel.zero = 2;
+	t.parallel.recompute = WLB_RECOMPUTE_SELECTIVE;
+	t.parallel.overlap_grad_reduce = 0;
+	t.parallel.overlap_param_gather = 0;
+	t.parallel.micro_batch_size = 3;
+	t.parallel.n_pp_layers = 4;
+	memcpy(t.parallel.pp_layers, (int[]){7, 9, 9, 7}, 4 * sizeof(int));
+	t.model.tied_embeddings = 1;
+	CHECK_EQ(wlb_trace_save(&t, NULL, path, &e), 0);
+	text = t_slurp(path);
+	CHECK_STR_HAS(text, "\"zero\": 2,");
+	CHECK_STR_HAS(text, "\"recompute\": \"selective\",");
+	CHECK_STR_HAS(text, "\"overlap_grad_reduce\": false,");
+	CHECK_STR_HAS(text, "\"overlap_param_gather\": false,");
+	CHECK_STR_HAS(text, "\"micro_batch_size\": 3,");
+	CHECK_STR_HAS(text, "\"pp_layers\": [\n      7,\n      9,\n      9,\n      7\n    ]");
+	CHECK_STR_HAS(text, "\"tied_embeddings\": true");
+	CHECK(text && !strstr(text, "\"fsdp\""));
+	free(text);
+	CHECK_EQ(wlb_trace_load(&u, path, &e), 0);
+	CHECK(same_trace(&t, &u));
+	CHECK_EQ(u.parallel.zero, 2);
+	CHECK_EQ(u.parallel.recompute, WLB_RECOMPUTE_SELECTIVE);
+	CHECK_EQ(u.parallel.micro_batch_size, 3);
+	CHECK_EQ(u.parallel.n_pp_layers, 4);
+	CHECK_EQ(u.parallel.pp_layers[1], 9);
+	CHECK_EQ(u.model.tied_embeddings, 1);
+	CHECK_EQ(wlb_trace_save(&u, NULL, path2, &e), 0);
+	text = t_slurp(path);
+	text2 = t_slurp(path2);
+	CHECK(text && text2 && !strcmp(text, text2));
+	free(text);
+	free(text2);
+	wlb_trace_free(&u);
+	/* the default split is not written: it follows pp */
+	t.parallel.n_pp_layers = 0;
+	t.parallel.recompute = WLB_RECOMPUTE_FULL;
+	t.parallel.zero = 0;
+	CHECK_EQ(wlb_trace_save(&t, NULL, path, &e), 0);
+	text = t_slurp(path);
+	CHECK(text && !strstr(text, "pp_layers"));
+	CHECK_STR_HAS(text, "\"recompute\": \"full\",");
+	CHECK_STR_HAS(text, "\"zero\": 0,");
+	free(text);
+	CHECK_EQ(wlb_trace_load(&u, path, &e), 0);
+	CHECK(same_trace(&t, &u));
+	CHECK_EQ(u.parallel.n_pp_layers, 0);
+	wlb_trace_free(&u);
+	wlb_trace_free(&t);
+
 	/* an in-memory trace with an unresolved policy is written resolved */
 	CHECK_EQ(wlb_trace_load(&t, "tests/data/trace_full.json", &e), 0);
 	t.policy = (struct wlb_policy){"", "", 0, -1, {0}, 0, ""};

@@ -71,7 +71,8 @@ int t_same_config(const struct wlb_trace *a, const struct wlb_trace *b)
 
 	if (strcmp(m->name, n->name) || m->layers != n->layers || m->hidden != n->hidden ||
 	    m->ffn_hidden != n->ffn_hidden || m->heads != n->heads || m->kv_heads != n->kv_heads ||
-	    m->head_dim != n->head_dim || m->vocab != n->vocab || m->mlp != n->mlp)
+	    m->head_dim != n->head_dim || m->vocab != n->vocab || m->mlp != n->mlp ||
+	    m->tied_embeddings != n->tied_embeddings)
 		return 0;
 	if (strcmp(a->gpu, b->gpu) || a->cluster.gpus_per_node != b->cluster.gpus_per_node ||
 	    a->cluster.nodes != b->cluster.nodes || a->context != b->context)
@@ -80,8 +81,14 @@ int t_same_config(const struct wlb_trace *a, const struct wlb_trace *b)
 	    p->vpp != q->vpp || p->microbatches != q->microbatches ||
 	    strcmp(p->schedule, q->schedule) || strcmp(p->cp_algo, q->cp_algo) ||
 	    p->sequence_parallel != q->sequence_parallel || p->zero != q->zero ||
-	    p->recompute != q->recompute || p->tp_comm_overlap != q->tp_comm_overlap)
+	    p->recompute != q->recompute || p->tp_comm_overlap != q->tp_comm_overlap ||
+	    p->overlap_grad_reduce != q->overlap_grad_reduce ||
+	    p->overlap_param_gather != q->overlap_param_gather ||
+	    p->micro_batch_size != q->micro_batch_size || p->n_pp_layers != q->n_pp_layers)
 		return 0;
+	for (int s = 0; s < p->n_pp_layers && s < WLB_MAX_PP; s++)
+		if (p->pp_layers[s] != q->pp_layers[s])
+			return 0;
 	if (strcmp(x->packing, y->packing) || strcmp(x->sharding, y->sharding) ||
 	    x->s_max != y->s_max || x->n_thresholds != y->n_thresholds || x->window != y->window)
 		return 0;

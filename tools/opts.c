@@ -50,6 +50,45 @@ int wlb_opts_stage_split(const struct wlb_parallel *p, int layers, char *buf, si
 	return uneven;
 }
 
+int wlb_opts_run_refusal(const struct wlb_trace *t, char *why, size_t cap)
+{
+	const struct wlb_parallel *p = &t->parallel;
+	int L = t->model.layers, chunks = p->pp * p->vpp, sharded = p->dp * p->cp > 1, uneven = 0;
+	char split[512];
+	int stages_differ = wlb_opts_stage_split(p, L, split, sizeof split);
+
+	for (int s = 0; s < p->pp && s < WLB_MAX_PP; s++)
+		for (int c = 0; c < p->vpp; c++)
+			uneven |= chunks < 1 || wlb_chunk_layers(p, L, s, c) * chunks != L;
+	if (p->cp > 1 && strcmp(p->cp_algo, "allgather"))
+		snprintf(why, cap, "parallel.cp_algo \"%s\": wlb-run runs all-gather CP (Llama 3, "
+			 "WLB-LLM); wlb-sim models the ring", p->cp_algo);
+	else if (stages_differ && p->n_pp_layers)
+		snprintf(why, cap, "parallel.pp_layers [%s]: wlb-run runs equal stages only "
+			 "(model.layers / pp each)", split);
+	else if (uneven)
+		snprintf(why, cap, "parallel.pp x parallel.vpp (%d) does not divide model.layers (%d): "
+			 "wlb-run runs equal stages only", chunks, L);
+	else if (p->recompute != WLB_RECOMPUTE_NONE)
+		snprintf(why, cap, "parallel.recompute \"%s\": wlb-run keeps every activation "
+			 "(recompute \"none\"); wlb-sim models recompute", wlb_recompute_name(p->recompute));
+	else if (sharded && p->zero != 0)
+		snprintf(why, cap, "parallel.zero %d: wlb-run all-reduces whole gradients over DP x CP "
+			 "and shards nothing (zero 0)", p->zero);
+	else if (sharded && p->overlap_grad_reduce)
+		snprintf(why, cap, "parallel.overlap_grad_reduce true: wlb-run reduces the gradients "
+			 "after the last backward (overlap_grad_reduce false)");
+	else if (p->micro_batch_size != 1)
+		snprintf(why, cap, "parallel.micro_batch_size %d: wlb-run runs one sequence a "
+			 "micro-batch (micro_batch_size 1)", p->micro_batch_size);
+	else if (t->model.tied_embeddings)
+		snprintf(why, cap, "model.tied_embeddings true: wlb-run has no input embedding to tie "
+			 "(random inputs stand in for it; tied_embeddings false)");
+	else
+		return 0;
+	return 1;
+}
+
 static int parse_thresholds(const char *s, struct wlb_policy *pol)
 {
 	char buf[256], *tok, *save;

@@ -41,6 +41,12 @@ int wlb_opts_load(const char *path, struct wlb_trace *t);
  * (wlb_stage_layers), "7,8x14,7" (a run of three or more equal counts as
  * COUNTxRUN).  Returns 1 when the stages differ, else 0. */
 int wlb_opts_stage_split(const struct wlb_parallel *p, int layers, char *buf, size_t cap);
+/* What wlb-run (the executor) cannot run of t, as one line naming the key
+ * and what it runs, in why: 1, or 0 when it runs all of t.  It executes
+ * equal stages (layers / (pp x vpp) a chunk), all-gather CP, every
+ * activation kept, gradients all-reduced whole after the backward (zero 0,
+ * no overlap) and one sequence a micro-batch, with no input embedding. */
+int wlb_opts_run_refusal(const struct wlb_trace *t, char *why, size_t cap);
 /* Strict positive integer option value (at least lo). */
 int wlb_opt_u32(const char *opt, const char *s, uint32_t lo, uint32_t *out);
 

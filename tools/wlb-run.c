@@ -335,9 +335,9 @@ int main(int argc, char **argv)
 		return fail("this wlb was built without CUDA: run with --device cpu, or rebuild where nvcc is found");
 	const struct wlb_parallel *p = &c.t.parallel;
 	int world = p->tp * p->cp * p->pp * p->dp, from_env = 0;
-	if (p->cp > 1 && strcmp(p->cp_algo, "allgather"))
-		return fail("parallel.cp_algo \"%s\": wlb-run runs all-gather CP (Llama 3, WLB-LLM); "
-			    "wlb-sim models the ring", p->cp_algo);
+	char why[768];
+	if (wlb_opts_run_refusal(&c.t, why, sizeof why))
+		return fail("%s", why);
 	if (c.a.nproc && (int)c.a.nproc != world)
 		return fail("--nproc %u: the configuration needs tp x cp x pp x dp = %d ranks", c.a.nproc, world);
 	if (world > WLB_LAUNCH_MAX)

@@ -792,7 +792,13 @@ int main(int argc, char **argv)
 			printf("\n#1 uses ring CP, which wlb-run does not run (all-gather only): validating "
 			       "#%zu, the best with all-gather CP\n", k + 1);
 		struct wlb_trace best = t;
+		char why[768];
 		wlb_tune_apply(&best, &r.top[k]);
+		if (wlb_opts_run_refusal(&best, why, sizeof why)) {
+			fflush(stdout);
+			rc = fail("--validate: wlb-run cannot run #%zu: %s", k + 1, why);
+			goto done;
+		}
 		rc = wlb_tune_validate(argv[optind], &best, cost, db, iters, a.device);
 	}
 done:
