@@ -403,4 +403,20 @@ WLB_BIN=$B sh tools/paper-sensitivity.sh 2 5 >"$T/sv.md" 2>"$T/err"
 	[ "$(grep -c '^| [a-z].* | [0-9.]* | [0-9.]*x |$' "$T/sv.md")" -eq 7 ] && ok ||
 	bad "tools/paper-sensitivity.sh: $(head -c 300 "$T/err")"
 
+# the published runs (tools/validate-published.sh --quick): six rows, every cell
+# filled, the summary lines; a failing wlb-sim stops it with its message
+if command -v jq >/dev/null 2>&1; then
+	WLB_BIN=$B sh tools/validate-published.sh --quick >"$T/vp.md" 2>"$T/err"
+	[ "$(grep -c '^| [a-z0-9.-]* | [0-9]* | .* | [0-9.]* | [0-9.]* | [-+][0-9.]* | [0-9.]*\( OOM\)\{0,1\} |$' "$T/vp.md")" -eq 6 ] &&
+		grep -q '^mean |error| [0-9.]* %$' "$T/vp.md" && grep -q '^extrapolated lookups: [0-9]*$' "$T/vp.md" &&
+		ok || bad "tools/validate-published.sh --quick: $(head -c 300 "$T/err")"
+	mkdir -p "$T/failbin"
+	printf '#!/bin/sh\necho "wlb-sim: simulated failure" >&2\nexit 3\n' >"$T/failbin/wlb-sim"
+	chmod +x "$T/failbin/wlb-sim"
+	if WLB_BIN=$T/failbin sh tools/validate-published.sh c1-gpt-1.7b >"$T/vp.md" 2>"$T/err"; then
+		bad "tools/validate-published.sh with a failing wlb-sim succeeded"
+	else grep -q "c1-gpt-1.7b (MBS 1, VPP 1): wlb-sim exit 3: wlb-sim: simulated failure" "$T/err" && ok ||
+		bad "validate-published, failing wlb-sim: $(head -c 300 "$T/err")"; fi
+fi
+
 echo "cli: $pass passed, $fail failed"

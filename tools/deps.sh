@@ -9,6 +9,7 @@ have_hdr gsl/gsl_rng.h || have_pc gsl || missing="$missing libgsl-dev"
 have_hdr jansson.h || have_pc jansson || missing="$missing libjansson-dev"
 have_hdr sqlite3.h || have_pc sqlite3 || missing="$missing libsqlite3-dev"
 command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
+command -v jq >/dev/null 2>&1 || missing="$missing jq"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 [ -z "$missing" ] && exit 0
 line="apt-get install -y --no-install-recommends$missing"
