@@ -265,7 +265,9 @@ static int write_rows(struct wlb_costdb *db, const struct wlb_gpu_spec *g, int64
 				}
 	for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
 		for (int k = 0; k < n_groups; k++)
-			for (int64_t bytes = 1024; bytes <= (4ll << 30); bytes *= 2) {
+			/* up to a whole stage's fp32 gradients (Llama 3.1 8B on one
+			 * stage: 32 GB) */
+			for (int64_t bytes = 1024; bytes <= (64ll << 30); bytes *= 2) {
 				const char *algo;
 				struct wlb_coll_sample x = {run, WLB_SRC_ANALYTIC, ops[o], groups[k][0],
 							    groups[k][1], bytes, "", 0, 0, 0};

@@ -133,6 +133,10 @@ int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.tp must divide kv_heads (%d) or be a multiple of it, got %d",
 				     m->kv_heads, p->tp);
+	if (m->attention == WLB_ATTN_UNFUSED && p->cp > 1)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.cp must be 1 with model.attention \"unfused\" (it has no "
+				     "context parallelism), got %d", p->cp);
 	if (p->pp > WLB_MAX_PP)
 		return wlb_error_set(err, WLB_EINVAL, "parallel.pp must be at most %d, got %d", WLB_MAX_PP,
 				     p->pp);

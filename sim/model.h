@@ -22,6 +22,13 @@ enum wlb_recompute { WLB_RECOMPUTE_NONE, WLB_RECOMPUTE_SELECTIVE, WLB_RECOMPUTE_
 const char *wlb_recompute_name(int recompute);
 int wlb_recompute_parse(const char *name);
 
+/* model.attention: how the attention core runs.  flash: one fused kernel
+ * over the causal pieces (FlashAttention, cuDNN; the default).  unfused:
+ * Megatron-LM's path before FlashAttention (2021): batched GEMMs over the
+ * whole s x s score matrix of each sequence, with scale-mask-softmax and
+ * dropout as memory-bound passes between them. */
+enum wlb_attention { WLB_ATTN_FLASH, WLB_ATTN_UNFUSED };
+
 /* Most pipeline stages (parallel.pp): the 1T-parameter runs use 64. */
 #define WLB_MAX_PP 128
 
@@ -36,6 +43,7 @@ struct wlb_model {
 	int vocab;
 	enum wlb_mlp mlp;
 	int tied_embeddings;  /* the output projection is the input embedding */
+	int attention;        /* enum wlb_attention */
 };
 
 struct wlb_parallel {

@@ -416,6 +416,7 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 				     2 * p->cp, t->context);
 	if ((rc = wlb_stage_plan_init(&c.sp, &t->model, p, t->cluster.gpus_per_node, cost, err)))
 		return rc;
+	c.sp.context = t->context;
 	c.t = t;
 	c.o = o;
 	c.out = out;

@@ -71,6 +71,29 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
 	return 0;
 }
 
+/* Megatron-LM's attention before FlashAttention (model.attention
+ * "unfused"), one layer of `tokens` tokens in sequences of the context:
+ * Q K^T and P V as GEMMs of the FLOPs of all heads' batched products over
+ * the full context x context scores (the causal mask is applied to them,
+ * not skipped), and the score matrix streamed through HBM between them,
+ * 2 bytes an element a pass.  Forward 13 bytes a score: Q K^T writes it
+ * (2), scale-mask-softmax reads and writes it (4), dropout reads it and
+ * writes it and its 1-byte mask (5), P V reads it (2).  Backward 19: dP
+ * written (2), dropout's backward reads it and the mask and writes (5),
+ * softmax's reads P and dP and writes dS (6), dS read by its two GEMMs (4),
+ * P read for dV (2).  Backward GEMMs are twice the forward's. */
+static void unfused_layer(const struct wlb_stage_plan *sp, int64_t tokens, double *fwd, double *bwd)
+{
+	struct wlb_cost *c = sp->cost;
+	int64_t ctx = sp->context > 0 && sp->context < tokens ? sp->context : tokens;
+	int64_t width = (int64_t)sp->heads * sp->model.head_dim;
+	double mm = wlb_cost_gemm_us(c, tokens, ctx, width, NULL) + wlb_cost_gemm_us(c, tokens, width, ctx, NULL);
+	double scores = (double)sp->heads * (double)tokens * (double)ctx;
+
+	*fwd = mm + wlb_cost_elementwise_us(c, 13.0 * scores);
+	*bwd = WLB_BWD_GEMM_FACTOR * mm + wlb_cost_elementwise_us(c, 19.0 * scores);
+}
+
 /* Ring attention of one layer (sh->src, the pairs between ranks): the ring
  * moves in lockstep, each step as long as its slowest rank's share of
  * attention (wlb_ring_steps) or the transfer of the next block, whichever
@@ -117,8 +140,13 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 	for (int r = 0; r < cp; r++) {
 		const struct wlb_piece *pc = sh->pieces + sh->rank_start[r];
 		size_t n = sh->rank_start[r + 1] - sh->rank_start[r];
-		double f = wlb_cost_attn_us(c, pc, n, 0, sp->heads, sp->kv_heads, m->head_dim, NULL);
-		double b = wlb_cost_attn_us(c, pc, n, 1, sp->heads, sp->kv_heads, m->head_dim, NULL);
+		double f, b;
+		if (m->attention == WLB_ATTN_UNFUSED) { /* cp is 1 (wlb_parallel_check) */
+			unfused_layer(sp, t, &f, &b);
+		} else {
+			f = wlb_cost_attn_us(c, pc, n, 0, sp->heads, sp->kv_heads, m->head_dim, NULL);
+			b = wlb_cost_attn_us(c, pc, n, 1, sp->heads, sp->kv_heads, m->head_dim, NULL);
+		}
 		af_sum += f;
 		ab_sum += b;
 		if (sh->ring) {
@@ -179,13 +207,18 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 	}
 	out->attn_fwd_rank_max_us = af_max;
 	out->attn_fwd_rank_mean_us = af_sum / cp;
-	/* embedding: a gather of rows; logits GEMM and a fp32 softmax + loss */
+	/* embedding: a gather of rows; logits GEMM and Megatron's vocab-parallel
+	 * cross-entropy, unfused, in fp32, per logit: forward casts the bf16
+	 * logits (reads 2, writes 4), takes the max (4), subtracts it (8),
+	 * exponentiates (8), sums (4) and normalises the softmax it keeps for
+	 * the backward (8): 38 bytes; backward reads that softmax, scales it by
+	 * the loss gradient (8) and casts it back to bf16 (6): 14 */
 	out->first_fwd_us = wlb_cost_elementwise_us(c, 2.0 * (double)t * h / p->tp);
 	out->first_bwd_us = 2 * out->first_fwd_us;
 	double logits = wlb_cost_gemm_us(c, t, sp->n_logits, h, NULL);
-	double loss = wlb_cost_elementwise_us(c, 3 * 4.0 * (double)t * sp->n_logits);
-	out->last_fwd_us = logits + loss;
-	out->last_bwd_us = WLB_BWD_GEMM_FACTOR * logits + loss;
+	double n_logits = (double)t * sp->n_logits;
+	out->last_fwd_us = logits + wlb_cost_elementwise_us(c, 38.0 * n_logits);
+	out->last_bwd_us = WLB_BWD_GEMM_FACTOR * logits + wlb_cost_elementwise_us(c, 14.0 * n_logits);
 	if (p->pp > 1)
 		out->pp_send_us = wlb_cost_p2p_us(c, (int64_t)lc.pp_activation_bytes, sp->pp_inter, NULL);
 	out->act_bytes = sp->act_bytes_token_layer * (double)t;

@@ -31,6 +31,7 @@ struct wlb_stage_plan {
 	struct wlb_parallel par;
 	struct wlb_cost *cost;          /* used, not owned */
 	int gpus_per_node;
+	int64_t context;                /* sequence length (unfused attention's score rows) */
 	int tp_nodes, cp_nodes, dp_nodes, pp_inter;
 	int heads, kv_heads;            /* per rank, after TP */
 	int64_t n_qkv, n_up, k_proj, k_down, n_logits; /* GEMM widths per rank */

@@ -24,7 +24,7 @@ static const char *const config_keys[] = {
 };
 static const char *const model_keys[] = {
 	"name", "layers", "hidden", "ffn_hidden", "heads", "kv_heads", "head_dim", "vocab", "mlp",
-	"tied_embeddings", NULL,
+	"tied_embeddings", "attention", NULL,
 };
 static const char *const cluster_keys[] = {"gpus_per_node", "nodes", NULL};
 static const char *const parallel_keys[] = {
@@ -295,9 +295,18 @@ static int parse_model(struct wlb_ld *l, json_t *v, struct wlb_model *m)
 					      "not divide model.hidden (%d)", m->heads, m->hidden);
 		m->head_dim = m->hidden / m->heads;
 	}
+	char attention[16] = "flash";
 	if ((rc = get_str(l, v, "mlp", 0, mlp, sizeof mlp)) < 0 ||
-	    (rc = get_bool(l, v, "tied_embeddings", &m->tied_embeddings)) < 0)
+	    (rc = get_bool(l, v, "tied_embeddings", &m->tied_embeddings)) < 0 ||
+	    (rc = get_str(l, v, "attention", 0, attention, sizeof attention)) < 0)
 		return rc;
+	if (strcmp(attention, "flash") && strcmp(attention, "unfused")) {
+		x = wlb_ld_enter(l, v, "attention");
+		rc = wlb_ld_bad(l, x, WLB_EINVAL, "\"flash\" or \"unfused\"");
+		wlb_ld_pop(l);
+		return rc;
+	}
+	m->attention = strcmp(attention, "flash") ? WLB_ATTN_UNFUSED : WLB_ATTN_FLASH;
 	if (!strcmp(mlp, "swiglu")) {
 		m->mlp = WLB_MLP_SWIGLU;
 	} else if (!strcmp(mlp, "gelu")) {
