@@ -103,6 +103,8 @@ int wlb_model_check(const struct wlb_model *m, struct wlb_error *err)
 		return wlb_error_set(err, WLB_EINVAL,
 				     "model.kv_heads must divide heads (%d), got %d",
 				     m->heads, m->kv_heads);
+	if (!(m->dropout >= 0 && m->dropout < 1))
+		return wlb_error_set(err, WLB_EINVAL, "model.dropout must be in [0, 1), got %g", m->dropout);
 	if (m->mlp != WLB_MLP_SWIGLU && m->mlp != WLB_MLP_GELU)
 		return wlb_error_set(err, WLB_EINVAL,
 				     "model.mlp must be \"swiglu\" or \"gelu\", got %d", (int)m->mlp);

@@ -44,6 +44,8 @@ struct wlb_model {
 	enum wlb_mlp mlp;
 	int tied_embeddings;  /* the output projection is the input embedding */
 	int attention;        /* enum wlb_attention */
+	double dropout;       /* hidden and attention dropout probability (Megatron's
+			       * --hidden-dropout / --attention-dropout), 0 = none */
 };
 
 struct wlb_parallel {

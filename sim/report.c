@@ -24,7 +24,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 			"overlap_grad_reduce", p->overlap_grad_reduce,
 			"overlap_param_gather", p->overlap_param_gather,
 			"micro_batch_size", p->micro_batch_size, "pp_layers", split);
-	return json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b, s:s}, s:s, "
+	return json_pack("{s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b, s:s, s:f}, s:s, "
 			 "s:o, s:i, s:{s:s, s:s, s:i, s:o, s:i, s:s}, s:{s:i, s:I}}",
 			 "name", t->name,
 			 "model", "name", m->name, "layers", m->layers, "hidden", m->hidden,
@@ -33,6 +33,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 			 "mlp", m->mlp == WLB_MLP_SWIGLU ? "swiglu" : "gelu",
 			 "tied_embeddings", m->tied_embeddings,
 			 "attention", m->attention == WLB_ATTN_UNFUSED ? "unfused" : "flash",
+			 "dropout", m->dropout,
 			 "gpu", t->gpu,
 			 "parallel", par,
 			 "context", (int)t->context,

@@ -60,6 +60,8 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
 	 * sequence-parallel parts split over TP */
 	sp->elem_bytes_token = 2.0 * ((10.0 * m->hidden + 2.0 * (sp->n_qkv - sp->kv_heads * m->head_dim)) / tp +
 				      3.0 * m->ffn_hidden / tp);
+	if (m->dropout > 0) /* the 1-byte masks of the two bias-dropout-adds */
+		sp->elem_bytes_token += 2.0 * m->hidden / tp;
 	if (p->zero == 3 && p->dp * p->cp > 1) {
 		double layer = wlb_model_stage_params(m, p, 1, 0, 0);
 		double first = wlb_model_stage_params(m, p, 0, 1, 0);
@@ -78,8 +80,9 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
  * not skipped), and the score matrix streamed through HBM between them,
  * 2 bytes an element a pass.  Forward 13 bytes a score: Q K^T writes it
  * (2), scale-mask-softmax reads and writes it (4), dropout reads it and
- * writes it and its 1-byte mask (5), P V reads it (2).  Backward 19: dP
- * written (2), dropout's backward reads it and the mask and writes (5),
+ * writes it and its 1-byte mask (5; without dropout 0), P V reads it (2).
+ * Backward 19: dP written (2), dropout's backward reads it and the mask and
+ * writes (5; without dropout 0),
  * softmax's reads P and dP and writes dS (6), dS read by its two GEMMs (4),
  * P read for dV (2).  Backward GEMMs are twice the forward's. */
 static void unfused_layer(const struct wlb_stage_plan *sp, int64_t tokens, double *fwd, double *bwd)
@@ -90,8 +93,10 @@ static void unfused_layer(const struct wlb_stage_plan *sp, int64_t tokens, doubl
 	double mm = wlb_cost_gemm_us(c, tokens, ctx, width, NULL) + wlb_cost_gemm_us(c, tokens, width, ctx, NULL);
 	double scores = (double)sp->heads * (double)tokens * (double)ctx;
 
-	*fwd = mm + wlb_cost_elementwise_us(c, 13.0 * scores);
-	*bwd = WLB_BWD_GEMM_FACTOR * mm + wlb_cost_elementwise_us(c, 19.0 * scores);
+	double drop = sp->model.dropout > 0 ? 5.0 : 0.0;
+
+	*fwd = mm + wlb_cost_elementwise_us(c, (8.0 + drop) * scores);
+	*bwd = WLB_BWD_GEMM_FACTOR * mm + wlb_cost_elementwise_us(c, (14.0 + drop) * scores);
 }
 
 /* Ring attention of one layer (sh->src, the pairs between ranks): the ring
@@ -146,6 +151,10 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 		} else {
 			f = wlb_cost_attn_us(c, pc, n, 0, sp->heads, sp->kv_heads, m->head_dim, NULL);
 			b = wlb_cost_attn_us(c, pc, n, 1, sp->heads, sp->kv_heads, m->head_dim, NULL);
+			if (m->dropout > 0) {
+				f /= WLB_DROPOUT_ATTN_FWD_RATE;
+				b /= WLB_DROPOUT_ATTN_BWD_RATE;
+			}
 		}
 		af_sum += f;
 		ab_sum += b;

@@ -95,6 +95,14 @@ double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double bwd_w
  * none leaves them 5-10 % long. */
 #define WLB_TP_OVERLAP_HIDDEN 0.5
 
+/* Fused attention with dropout (model.dropout > 0) draws a Philox random
+ * number per score, forward and again backward: it runs at these shares of
+ * its rate without (cuDNN's fused attention, bf16, p = 0.125: forward
+ * 75-85 %, backward 60-70 % of the no-dropout TFLOP/s, as benchmarked in
+ * Dao-AILab/flash-attention#2597). */
+#define WLB_DROPOUT_ATTN_FWD_RATE 0.80
+#define WLB_DROPOUT_ATTN_BWD_RATE 0.65
+
 /* Bytes the optimizer step streams per parameter of its shard: Adam reads
  * the fp32 master weight, both moments and the fp32 gradient and writes the
  * first three back and the bf16 weight. */

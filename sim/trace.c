@@ -24,7 +24,7 @@ static const char *const config_keys[] = {
 };
 static const char *const model_keys[] = {
 	"name", "layers", "hidden", "ffn_hidden", "heads", "kv_heads", "head_dim", "vocab", "mlp",
-	"tied_embeddings", "attention", NULL,
+	"tied_embeddings", "attention", "dropout", NULL,
 };
 static const char *const cluster_keys[] = {"gpus_per_node", "nodes", NULL};
 static const char *const parallel_keys[] = {
@@ -307,6 +307,15 @@ static int parse_model(struct wlb_ld *l, json_t *v, struct wlb_model *m)
 		return rc;
 	}
 	m->attention = strcmp(attention, "flash") ? WLB_ATTN_UNFUSED : WLB_ATTN_FLASH;
+	if ((x = wlb_ld_enter(l, v, "dropout"))) {
+		double d = json_number_value(x);
+		rc = json_is_number(x) && d >= 0 && d < 1 ? 0 :
+		     wlb_ld_bad(l, x, WLB_EINVAL, "a probability in [0, 1)");
+		m->dropout = d;
+		wlb_ld_pop(l);
+		if (rc)
+			return rc;
+	}
 	if (!strcmp(mlp, "swiglu")) {
 		m->mlp = WLB_MLP_SWIGLU;
 	} else if (!strcmp(mlp, "gelu")) {

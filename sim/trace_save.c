@@ -188,6 +188,8 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 	fail |= set(o, "tied_embeddings", json_boolean(m->tied_embeddings));
 	if (m->attention == WLB_ATTN_UNFUSED) /* flash, the default, stays implicit */
 		fail |= set(o, "attention", json_string("unfused"));
+	if (m->dropout > 0)
+		fail |= set(o, "dropout", json_real(m->dropout));
 	fail |= set(root, "model", o);
 	fail |= set(root, "gpu", json_string(t->gpu));
 
