@@ -78,12 +78,14 @@ static void check_published(struct wlb_cost *c, const struct wlb_gpu_spec *g)
 				double t = wlb_cost_gemm_us(c, ms[j], shapes[s][0], shapes[s][1], &h);
 				double want = wlb_analytic_gemm_us(g, ms[j], shapes[s][0], shapes[s][1]);
 				checked++;
-				if (h == WLB_EST_EXTRAP || fabs(t / want - 1) > 0.03) {
+				/* 5 %: a 128-token GEMM of a 20480-wide layer has the
+				 * efficiency curve's knee (80 GFLOP) inside its grid cell */
+				if (h == WLB_EST_EXTRAP || fabs(t / want - 1) > 0.05) {
 					fprintf(stderr, "  %s TP%d gemm %lld %lld %lld: %.2f us (%s), analytic %.2f\n",
 						p->name, tp, (long long)ms[j], (long long)shapes[s][0],
 						(long long)shapes[s][1], t, wlb_est_name(h), want);
 					extrap += h == WLB_EST_EXTRAP;
-					off += fabs(t / want - 1) > 0.03;
+					off += fabs(t / want - 1) > 0.05;
 				}
 			}
 		for (int bwd = 0; bwd < 2; bwd++)
@@ -181,10 +183,12 @@ void test_analytic(void)
 	CHECK_STR_HAS(err.msg, "h100-sxm");
 	wlb_gpu_spec_find("h100-sxm", &g, &err);
 
-	/* large cuBLAS GEMMs reach about 80 % of 989 TFLOP/s: 8K cube within 75-82 % */
+	/* GEMMs as training sustains them: 74 % of 989 TFLOP/s at most, half of
+	 * it at 80 GFLOP, so an 8K cube (1,099.5 GFLOP) runs at
+	 * 0.74 x 1099.5 / 1179.5 = 69.0 %: 68-70 % */
 	double t = wlb_analytic_gemm_us(&g, 8192, 8192, 8192);
 	double tflops = 2.0 * 8192.0 * 8192 * 8192 / (t * 1e6);
-	CHECK(tflops > 0.75 * 989.4 && tflops < 0.82 * 989.4);
+	CHECK(tflops > 0.68 * 989.4 && tflops < 0.70 * 989.4);
 
 	/* FlashAttention-2 forward, one causal 64K document, 64 heads of 128:
 	 * 206.3 ms (DistCA compute-attn-H100.csv), within 5 % */

@@ -113,15 +113,16 @@ static void test_hand_time(void)
 	 *   fwd chunk  2 x (10 + 2.65536 + 14)                  = 53.31072
 	 *   bwd chunk  2 x (2 x 10 + 2 x 2.65536 + 34)          = 118.62144
 	 *   embedding  2 + 2 x 256 x 64 / 1e6 = 2.032768 fwd, twice that bwd
-	 *   logits     5 (GEMM) + loss 2 + 12 x 256 x 128 / 1e6 = 7.393216 fwd,
-	 *              2 x 5 + 2.393216 = 12.393216 bwd
-	 *   micro-batch fwd 53.31072 + 2.032768 + 7.393216  = 62.736704 us
-	 *               bwd 118.62144 + 4.065536 + 12.393216 = 135.080192 us
+	 *   logits     5 (GEMM) + cross-entropy 2 + 38 x 256 x 128 / 1e6
+	 *              = 8.245184 fwd, 2 x 5 + 2 + 14 x 256 x 128 / 1e6
+	 *              = 12.458752 bwd
+	 *   micro-batch fwd 53.31072 + 2.032768 + 8.245184  = 63.588672 us
+	 *               bwd 118.62144 + 4.065536 + 12.458752 = 135.145728 us
 	 *   optimizer step over P = 2 x (64 x 192 + 64 x 64 + 3 x 64 x 128 +
 	 *              2 x 64) + 2 x 128 x 64 + 64 = 98,624 parameters, 30 B
 	 *              each: 2 + 30 x 98,624 / 1e6             = 4.95872 us
-	 * One stage runs F0 B0 F1 B1 and the step: 2 x 197.816896 + 4.95872
-	 * = 400.592512 us. */
+	 * One stage runs F0 B0 F1 B1 and the step: 2 x 198.7344 + 4.95872
+	 * = 402.42752 us. */
 	tiny_trace(&t, 256, lens, per, 1);
 	CHECK(c != NULL);
 	CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
@@ -131,17 +132,17 @@ static void test_hand_time(void)
 		for (int k = 0; k < 2; k++) {
 			CHECK_EQ(r.mbs[k].tokens, 256);
 			CHECK_EQ(r.mbs[k].docs, 2);
-			CHECK_NEAR(r.mbs[k].fwd_ms, 0.062736704, 1e-12);
-			CHECK_NEAR(r.mbs[k].bwd_ms, 0.135080192, 1e-12);
+			CHECK_NEAR(r.mbs[k].fwd_ms, 0.063588672, 1e-12);
+			CHECK_NEAR(r.mbs[k].bwd_ms, 0.135145728, 1e-12);
 		}
-		CHECK_NEAR(r.iters[0].time_ms, 0.400592512, 1e-12);
-		CHECK_NEAR(r.summary.iteration_ms_mean, 0.400592512, 1e-12);
+		CHECK_NEAR(r.iters[0].time_ms, 0.40242752, 1e-12);
+		CHECK_NEAR(r.summary.iteration_ms_mean, 0.40242752, 1e-12);
 		/* nothing to lose: ideal = simulated, every part 0 */
-		CHECK_NEAR(r.summary.ideal_ms, 0.400592512, 1e-12);
+		CHECK_NEAR(r.summary.ideal_ms, 0.40242752, 1e-12);
 		for (int l = 0; l < WLB_LOST_N; l++)
 			CHECK_NEAR(r.summary.lost_ms[l], 0, 1e-12);
 		CHECK_NEAR(r.summary.bubble_fraction, 0, 1e-12);
-		CHECK_NEAR(r.summary.tokens_per_s, 512 / 0.400592512e-3, 1e-3);
+		CHECK_NEAR(r.summary.tokens_per_s, 512 / 0.40242752e-3, 1e-3);
 		CHECK_EQ(r.summary.oom, 0);
 	}
 	wlb_sim_result_free(&r);
@@ -447,14 +448,14 @@ static double coll2(double bytes)
 
 /* The tiny model's per-layer times at 256 tokens (test_hand_time): forward
  * 10 + 2.65536 + 14, backward 20 + 5.31072 + 34; embedding 2.032768 fwd,
- * 4.065536 bwd; logits + loss 7.393216 fwd, 12.393216 bwd.  Parameters: a
+ * 4.065536 bwd; logits + loss 8.245184 fwd, 12.458752 bwd.  Parameters: a
  * layer 41,088, the embedding 8,192, the output layer 8,192 + 64. */
 #define LAYER_F 26.65536
 #define LAYER_B 59.31072
 #define EMB_F 2.032768
 #define EMB_B 4.065536
-#define OUT_F 7.393216
-#define OUT_B 12.393216
+#define OUT_F 8.245184
+#define OUT_B 12.458752
 #define STEP(params) (2.0 + 30.0 * (params) / 1e6)
 
 /* ZeRO stages over dp 2, one micro-batch of 256 tokens a replica. */
@@ -496,7 +497,7 @@ static void test_zero(void)
 	CHECK_NEAR(run_us(&t), compute + fsdp + STEP(P / 2), 1e-6);
 	/* with overlap, two layers of compute are too short to hide them:
 	 * forward 2 x 21.74 + 12.70 + 12.73 = 68.9 us of gathers against
-	 * 62.7 us of compute, backward 155.7 against 135.1 */
+	 * 63.6 us of compute, backward 155.7 against 135.1 */
 	t.parallel.overlap_grad_reduce = t.parallel.overlap_param_gather = 1;
 	double ag = 2 * coll2(2 * 41088) + coll2(2 * 8192) + coll2(2 * 8256);
 	double rs = 2 * coll2(4 * 41088) + coll2(4 * 8192) + coll2(4 * 8256);
