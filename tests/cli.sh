@@ -408,8 +408,12 @@ WLB_BIN=$B sh tools/paper-sensitivity.sh 2 5 >"$T/sv.md" 2>"$T/err"
 if command -v jq >/dev/null 2>&1; then
 	WLB_BIN=$B sh tools/validate-published.sh --quick >"$T/vp.md" 2>"$T/err"
 	[ "$(grep -c '^| [a-z0-9.-]* | [0-9]* | .* | [0-9.]* | [0-9.]* | [-+][0-9.]* | [0-9.]*\( OOM\)\{0,1\} |$' "$T/vp.md")" -eq 6 ] &&
-		grep -q '^mean |error| [0-9.]* %$' "$T/vp.md" && grep -q '^extrapolated lookups: [0-9]*$' "$T/vp.md" &&
+		grep -q '^mean |error| [0-9.]* %$' "$T/vp.md" && grep -q '^extrapolated lookups: 0$' "$T/vp.md" &&
 		ok || bad "tools/validate-published.sh --quick: $(head -c 300 "$T/err")"
+	# the calibration holds: every quick row but DeepSpeed's ZeRO-3 (the
+	# model's known miss, README "Validation") within 15 % of its run
+	awk -F'|' '/^\| [abc]/ && $2 !~ /zero3/ { e = $7 + 0; if (e > 15 || e < -15) { print $2, e; bad = 1 } }
+		END { exit bad }' "$T/vp.md" >"$T/off" && ok || bad "validate-published --quick: rows off by more than 15 %: $(cat "$T/off")"
 	mkdir -p "$T/failbin"
 	printf '#!/bin/sh\necho "wlb-sim: simulated failure" >&2\nexit 3\n' >"$T/failbin/wlb-sim"
 	chmod +x "$T/failbin/wlb-sim"
