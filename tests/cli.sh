@@ -291,7 +291,9 @@ expect_err "tune bad --device" '--device: expected cpu or cuda, got "tpu"' "$U" 
 expect_err "tune --max-mem 0" "--max-mem: must be above 0" "$U" "$D/trace_full.json" --max-mem 0 -o "$T/nobest.json"
 [ ! -e "$T/nobest.json" ] && ok || bad "a refused wlb-tune wrote its config"
 expect_err "tune bad --packings" 'unknown packing "fast"' "$U" "$D/trace_full.json" --packings wlb,fast
-expect_err "tune --gpus fits nothing" "7 GPUs" "$U" "$D/trace_full.json" --gpus 7 --quiet
+# 66 = 2 x 3 x 11: no TP/CP power of two, PP of at most 32 layers and DP
+# dividing 4 micro-batches multiply to it
+expect_err "tune --gpus fits nothing" "66 GPUs" "$U" "$D/trace_full.json" --gpus 66 --quiet
 expect_err "tune unknown option" "--bogus" "$U" "$D/trace_full.json" --bogus
 expect_err "tune missing trace" "nope.json" "$U" "$T/nope.json"
 
@@ -402,6 +404,42 @@ WLB_BIN=$B sh tools/paper-sensitivity.sh 2 5 >"$T/sv.md" 2>"$T/err"
 [ "$(grep -c '^| .* | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x | [0-9.]*x |$' "$T/sv.md")" -eq 7 ] &&
 	[ "$(grep -c '^| [a-z].* | [0-9.]* | [0-9.]*x |$' "$T/sv.md")" -eq 7 ] && ok ||
 	bad "tools/paper-sensitivity.sh: $(head -c 300 "$T/err")"
+
+# Llama 3 405B at PP 16 (126 layers: 7,8,...,8,7 by default, as Llama 3 split
+# them), with and without pp_layers, every ZeRO stage, selective recompute and
+# micro-batches of 4 sequences: each runs, and they order as their semantics say
+cat >"$T/405.json" <<'EOF405'
+{"format": "wlb-trace/1", "name": "405b-pp16", "model": "llama3-405b", "gpu": "h100-sxm",
+ "parallel": {"tp": 8, "cp": 1, "pp": 16, "dp": 2, "microbatches": 16, "zero": ZERO,
+              "recompute": "REC", "micro_batch_size": MBS PPL},
+ "context": 8192, "policy": {"packing": "concat", "sharding": "per-seq"},
+ "data": {"iterations": 1, "seed": 1, "distribution": {"mixture": [{"weight": 1, "point": 8192}]}}}
+EOF405
+sim405() { # zero recompute mbs pp_layers-fragment -> "ms peak_gib tokens_per_mb" of a run
+	sed "s/ZERO/$1/; s/REC/$2/; s/MBS/$3/; s/PPL/$4/" "$T/405.json" >"$T/405v.json"
+	"$B/wlb-sim" "$T/405v.json" --quiet --json - 2>"$T/405.err" |
+		jq -r '"\(.summary.iteration_ms_mean) \(.summary.peak_mem_gib) \(.iterations[0].microbatches[0].tokens)"'
+}
+if command -v jq >/dev/null 2>&1; then
+	sed "s/ZERO/1/; s/REC/none/; s/MBS/1/; s/PPL//" "$T/405.json" >"$T/405v.json"
+	expect_ok "405B at PP 16: the default split named" "layers per stage 7,8x14,7" "$B/wlb-sim" "$T/405v.json" --quiet
+	base=$(sim405 1 none 1 "") given=$(sim405 1 none 1 ', "pp_layers": [7,8,8,8,8,8,8,8,8,8,8,8,8,8,8,7]')
+	[ -n "$base" ] && [ "$base" = "$given" ] && ok || bad "405B: pp_layers as the default split differs: '$base' vs '$given' $(cat "$T/405.err")"
+	heavy=$(sim405 1 none 1 ', "pp_layers": [6,8,8,8,8,8,8,8,8,8,8,8,8,8,8,8]')
+	awk -v a="$base" -v b="$heavy" 'BEGIN { split(a, x); split(b, y); exit !(y[1] > x[1]) }' && ok ||
+		bad "405B: moving a layer onto a full stage should slow it: '$base' vs '$heavy'"
+	z0=$(sim405 0 none 1 "") z2=$(sim405 2 none 1 "") z3=$(sim405 3 none 1 "")
+	# memory falls with every ZeRO stage; FSDP's layer gathers never make it faster
+	awk -v a="$z0" -v b="$base" -v c="$z2" -v d="$z3" 'BEGIN { split(a, p); split(b, q); split(c, r); split(d, s)
+		exit !(p[2] > q[2] && q[2] > r[2] && r[2] > s[2] && s[1] >= q[1]) }' && ok ||
+		bad "405B ZeRO 0-3: '$z0' / '$base' / '$z2' / '$z3'"
+	sel=$(sim405 1 selective 1 "")
+	awk -v a="$base" -v b="$sel" 'BEGIN { split(a, x); split(b, y); exit !(y[1] > x[1] && y[2] < x[2]) }' && ok ||
+		bad "405B selective recompute: slower and lighter expected: '$base' vs '$sel'"
+	sed "s/ZERO/1/; s/REC/none/; s/MBS/4/; s/PPL//; s/\"microbatches\": 16/\"microbatches\": 4/" "$T/405.json" >"$T/405v.json"
+	mb4=$("$B/wlb-sim" "$T/405v.json" --quiet --json - | jq -r '.iterations[0].microbatches[0].tokens')
+	[ "$mb4" = 32768 ] && ok || bad "405B micro_batch_size 4: a micro-batch of 4 x 8192 tokens expected, got '$mb4'"
+fi
 
 # the published runs (tools/validate-published.sh --quick): six rows, every cell
 # filled, the summary lines; a failing wlb-sim stops it with its message
