@@ -85,7 +85,8 @@ else bad "--compare-with: $(head -c 300 "$T/err")"; fi
 
 # wlb-tune --validate: the pick and Plain-4D through wlb-run
 if "$B/wlb-tune" "$TINY" --gpus 2 --iterations 1 --validate --device cpu --quiet >"$T/out" 2>"$T/err" &&
-   grep -q "== plain-4d" "$T/out" && grep -q "validation (cpu): speedup of the pick over Plain-4D" "$T/out"; then ok
+   grep -q "== plain-4d" "$T/out" && grep -q "validation (cpu): speedup of the pick over Plain-4D" "$T/out" &&
+   grep -q "is validated that way (zero 0, no overlapped reduction)" "$T/out"; then ok
 else bad "wlb-tune --validate: $(head -c 300 "$T/err")"; fi
 # collectives 7000x slower than NVLink: ring CP (p2p) wins, which wlb-run
 # does not run, so --validate takes the best all-gather candidate, or says
@@ -157,10 +158,11 @@ refuse "zero 3 alone: past the refusals" 's/"zero": 0, "overlap_grad_reduce": fa
 # --pp another stage count drops pp_layers (the default split)
 refuse "--pp over pp_layers" 's/"pp": 1/"pp": 2/; s/"zero": 0/"pp_layers": [1, 3], "zero": 0/' \
 	'--nproc 3: the configuration needs tp x cp x pp x dp = 8 ranks' --pp 4 --nproc 3
-# wlb-tune --validate: refused up front, naming the candidate
-sed 's/"zero": 0/"zero": 3/' "$TINY" >"$T/z3.json"
-expect_err "--validate, zero 3" '--validate: wlb-run cannot run #1: parallel.zero 3:' \
-	"$B/wlb-tune" "$T/z3.json" --fixed-parallel --iterations 1 --validate --device cpu --quiet
+# wlb-tune --validate: what wlb-run cannot run is refused up front, naming the
+# candidate (a ZeRO stage it validates as zero 0, above; recompute it cannot)
+sed 's/"zero": 0/"recompute": true, "zero": 0/' "$TINY" >"$T/rc.json"
+expect_err "--validate, full recompute" '--validate: wlb-run cannot run #1: parallel.recompute "full"' \
+	"$B/wlb-tune" "$T/rc.json" --fixed-parallel --iterations 1 --validate --device cpu --quiet
 expect_err "missing report" "nope.json" "$R" "$TINY" --device cpu --compare-with "$T/nope.json"
 expect_err "bad --timeout" "--timeout" "$R" "$TINY" --device cpu --timeout -1
 if [ -e /dev/nvidia0 ]; then :; else

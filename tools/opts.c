@@ -81,6 +81,12 @@ int wlb_opts_run_refusal(const struct wlb_trace *t, char *why, size_t cap)
 	else if (p->micro_batch_size != 1)
 		snprintf(why, cap, "parallel.micro_batch_size %d: wlb-run runs one sequence a "
 			 "micro-batch (micro_batch_size 1)", p->micro_batch_size);
+	else if (t->model.attention != WLB_ATTN_FLASH)
+		snprintf(why, cap, "model.attention \"unfused\": wlb-run runs fused (flash) attention "
+			 "only; wlb-sim models the unfused path");
+	else if (t->model.dropout > 0)
+		snprintf(why, cap, "model.dropout %g: wlb-run runs without dropout (dropout 0)",
+			 t->model.dropout);
 	else if (t->model.tied_embeddings)
 		snprintf(why, cap, "model.tied_embeddings true: wlb-run has no input embedding to tie "
 			 "(random inputs stand in for it; tied_embeddings false)");

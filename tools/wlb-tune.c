@@ -794,6 +794,16 @@ int main(int argc, char **argv)
 		struct wlb_trace best = t;
 		char why[768];
 		wlb_tune_apply(&best, &r.top[k]);
+		/* wlb-run all-reduces whole gradients after the last backward: the
+		 * pick is measured and predicted that way, both sides alike */
+		struct wlb_parallel *bp = &best.parallel;
+		if (bp->dp * bp->cp > 1 && (bp->zero != 0 || bp->overlap_grad_reduce)) {
+			printf("\nwlb-run all-reduces gradients after the last backward: #%zu (ZeRO-%d%s) is "
+			       "validated that way (zero 0, no overlapped reduction), prediction and run alike\n",
+			       k + 1, bp->zero, bp->overlap_grad_reduce ? ", overlapped" : "");
+			bp->zero = 0;
+			bp->overlap_grad_reduce = bp->overlap_param_gather = 0;
+		}
 		if (wlb_opts_run_refusal(&best, why, sizeof why)) {
 			fflush(stdout);
 			rc = fail("--validate: wlb-run cannot run #%zu: %s", k + 1, why);
