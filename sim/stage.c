@@ -82,9 +82,9 @@ int wlb_stage_plan_init(struct wlb_stage_plan *sp, const struct wlb_model *m,
  * (2), scale-mask-softmax reads and writes it (4), dropout reads it and
  * writes it and its 1-byte mask (5; without dropout 0), P V reads it (2).
  * Backward 19: dP written (2), dropout's backward reads it and the mask and
- * writes (5; without dropout 0),
- * softmax's reads P and dP and writes dS (6), dS read by its two GEMMs (4),
- * P read for dV (2).  Backward GEMMs are twice the forward's. */
+ * writes (5; without dropout 0), softmax's reads P and dP and writes dS
+ * (6), dS read by its two GEMMs (4), P read for dV (2).  Backward GEMMs are
+ * twice the forward's. */
 static void unfused_layer(const struct wlb_stage_plan *sp, int64_t tokens, double *fwd, double *bwd)
 {
 	struct wlb_cost *c = sp->cost;
@@ -92,7 +92,6 @@ static void unfused_layer(const struct wlb_stage_plan *sp, int64_t tokens, doubl
 	int64_t width = (int64_t)sp->heads * sp->model.head_dim;
 	double mm = wlb_cost_gemm_us(c, tokens, ctx, width, NULL) + wlb_cost_gemm_us(c, tokens, width, ctx, NULL);
 	double scores = (double)sp->heads * (double)tokens * (double)ctx;
-
 	double drop = sp->model.dropout > 0 ? 5.0 : 0.0;
 
 	*fwd = mm + wlb_cost_elementwise_us(c, (8.0 + drop) * scores);

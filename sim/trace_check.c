@@ -141,6 +141,11 @@ int wlb_ld_check_config(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_place(l, "model", err);
 	if ((rc = wlb_parallel_check(p, &t->model, err)) < 0)
 		return wlb_ld_place(l, "parallel", err);
+	/* the packers fill micro-batches of micro_batch_size x context tokens */
+	if ((long long)p->micro_batch_size * t->context > WLB_TRACE_CONTEXT_MAX)
+		return wlb_ld_cfail(l, err, "parallel", WLB_ERANGE,
+				    "parallel.micro_batch_size x context must be at most %lld tokens, got "
+				    "%d x %u", WLB_TRACE_CONTEXT_MAX, p->micro_batch_size, t->context);
 	if (c->gpus_per_node < 1)
 		return wlb_ld_cfail(l, err, "cluster", WLB_EINVAL,
 				    "cluster.gpus_per_node must be a positive integer, got %d",

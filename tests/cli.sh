@@ -441,6 +441,11 @@ if command -v jq >/dev/null 2>&1; then
 	[ "$mb4" = 32768 ] && ok || bad "405B micro_batch_size 4: a micro-batch of 4 x 8192 tokens expected, got '$mb4'"
 fi
 
+printf '{"format": "wlb-trace/1", "model": "llama2-7b", "parallel": {"micro_batch_size": 4},\n "context": 1073741824, "data": {"distribution": {"preset": "web"}}}\n' >"$T/mbs.json"
+expect_err "micro-batch of more than 2^31 tokens" \
+	"mbs.json:1:82: parallel.micro_batch_size x context must be at most 2147483648 tokens, got 4 x 1073741824" \
+	"$B/wlb-sim" "$T/mbs.json"
+
 # the published runs (tools/validate-published.sh --quick): six rows, every cell
 # filled, the summary lines; a failing wlb-sim stops it with its message
 if command -v jq >/dev/null 2>&1; then
