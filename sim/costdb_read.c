@@ -155,8 +155,10 @@ static int by_rank(const void *a, const void *b)
 /* Sorts n rows of elem bytes stably by cmp. */
 static int sort_rows(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *))
 {
-	struct ranked *r = malloc((n ? n : 1) * sizeof *r);
-	char *out = malloc((n ? n : 1) * elem);
+	if (n == 0) /* arr may be NULL: an empty table */
+		return 0;
+	struct ranked *r = malloc(n * sizeof *r);
+	char *out = malloc(n * elem);
 
 	if (!r || !out) {
 		free(r);
