@@ -38,6 +38,10 @@ struct tuner {
 	/* guarded by lock */
 	struct wlb_tune_cand *top;  /* k best feasible, best first */
 	size_t n_top;
+	/* phase 3's starting points, fixed before it begins so that what is
+	 * refined does not depend on which thread inserts first */
+	struct wlb_tune_cand starts[3];
+	size_t n_starts;
 	size_t next, evaluated, pruned, infeasible, planned, done;
 	int timed_out, failed;
 	struct wlb_error err;
@@ -441,24 +445,9 @@ static void *worker(void *arg)
 				break;
 			go = bundles(tn, j->cost, &tn->cfgs[i]);
 		} else {
-			pthread_mutex_lock(&tn->lock);
-			/* the best candidate of the i-th best distinct configuration */
-			struct wlb_tune_cand start;
-			size_t seen = 0, k;
-			int found = 0;
-			for (k = 0; k < tn->n_top && !found; k++) {
-				int dup = 0;
-				for (size_t l = 0; l < k; l++)
-					dup |= !memcmp(&tn->top[l].par, &tn->top[k].par, sizeof tn->top[k].par);
-				if (!dup && seen++ == i) {
-					start = tn->top[k];
-					found = 1;
-				}
-			}
-			pthread_mutex_unlock(&tn->lock);
-			if (!found || i >= 3)
+			if (i >= tn->n_starts)
 				break;
-			go = refine(tn, j->cost, &start);
+			go = refine(tn, j->cost, &tn->starts[i]);
 		}
 		pthread_mutex_lock(&tn->lock);
 		tn->done++;
@@ -539,7 +528,17 @@ int wlb_tune_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct 
 	if ((rc = run_phase(&tn, 1, threads, costs)))
 		goto nothreads;
 	qsort(tn.cfgs, tn.n_cfgs, sizeof *tn.cfgs, by_bound);
-	if ((rc = run_phase(&tn, 2, threads, costs)) || (rc = run_phase(&tn, 3, threads, costs)))
+	if ((rc = run_phase(&tn, 2, threads, costs)))
+		goto nothreads;
+	/* the best candidate of each of the three best distinct configurations */
+	for (size_t k = 0; k < tn.n_top && tn.n_starts < 3; k++) {
+		int dup = 0;
+		for (size_t l = 0; l < k; l++)
+			dup |= !memcmp(&tn.top[l].par, &tn.top[k].par, sizeof tn.top[k].par);
+		if (!dup)
+			tn.starts[tn.n_starts++] = tn.top[k];
+	}
+	if ((rc = run_phase(&tn, 3, threads, costs)))
 		goto nothreads;
 	if (!o->quiet && isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
