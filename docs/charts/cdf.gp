@@ -17,10 +17,10 @@ set yrange [0:102]
 set ytics 0,20,100
 set offsets graph 0.02, graph 0.02, 0, 0
 set grid xtics ytics back lt 1 lc rgb '#e4e4e4'
-plot 'cdf.dat' index 0 using 1:2 with steps lw 2 lc rgb '#c44e52' title 'Plain-4D (mean 1950 ms, median 1908 ms)', \
+plot 'cdf.dat' index 0 using 1:2 with steps lw 2 lc rgb '#c44e52' title 'Plain-4D (mean 2240 ms, median 2198 ms)', \
      '' index 0 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#c44e52' notitle, \
-     'cdf.dat' index 1 using 1:2 with steps lw 2 lc rgb '#dd8452' title 'Fixed-4D (mean 1965 ms, median 1844 ms)', \
+     'cdf.dat' index 1 using 1:2 with steps lw 2 lc rgb '#dd8452' title 'Fixed-4D (mean 2259 ms, median 2137 ms)', \
      '' index 1 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#dd8452' notitle, \
-     'cdf.dat' index 2 using 1:2 with steps lw 2 lc rgb '#4c72b0' title 'WLB-LLM (mean 1592 ms, median 1116 ms)', \
+     'cdf.dat' index 2 using 1:2 with steps lw 2 lc rgb '#4c72b0' title 'WLB-LLM (mean 1886 ms, median 1411 ms)', \
      '' index 2 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#4c72b0' notitle
 unset output

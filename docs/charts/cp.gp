@@ -14,11 +14,11 @@ set style fill solid 1.0 noborder
 set xlabel 'micro-batch; under each, CP ranks 0-1 with per-seq, then with per-doc'
 set ylabel 'attention time per layer, forward + backward (ms)'
 set xrange [-1:21.00]
-set yrange [0:4.2501]
+set yrange [0:4.27825]
 set boxwidth 0.9 absolute
 set xtics ('mb 0' 1.75, 'mb 1' 7.25, 'mb 2' 12.75, 'mb 3' 18.25)
 set style fill solid 1.0 border lc rgb 'white'
 plot 'cp.dat' index 0 using 1:2 with boxes lc rgb '#dd8452' title 'per-seq (one bar per CP rank)', \
      '' index 1 using 1:2 with boxes lc rgb '#4c72b0' title 'per-doc (one bar per CP rank)', \
-     '' index 2 using 1:($2+0.151789) with points pt 11 ps 1.4 lc rgb '#222222' title 'adaptive chose this sharding'
+     '' index 2 using 1:($2+0.152795) with points pt 11 ps 1.4 lc rgb '#222222' title 'adaptive chose this sharding'
 unset output

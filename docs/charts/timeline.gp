@@ -12,13 +12,13 @@ set grid ytics back lt 1 lc rgb '#e4e4e4'
 set key below center horizontal Left reverse samplen 1.5 spacing 1.1 width 1 height 1
 set style fill solid 1.0 noborder
 set xlabel 'time within the iteration (ms)'
-set xrange [0:898.492]
+set xrange [0:1140.91]
 set yrange [3.5:-0.5]
 set grid noytics
 set grid xtics back lt 1 lc rgb '#e4e4e4'
 set ytics scale 0 ('stage 0' 0, 'stage 1' 1, 'stage 2' 2, 'stage 3' 3)
 set style fill solid 1.0 noborder
-set key maxrows 1
+set key maxrows 2
 plot 'timeline.dat' index 0 using 1:2:3:4 with boxxyerror lc rgb '#ececec' notitle, \
      '' index 1 using 1:2:3:4:5 with boxxyerror lc rgb variable notitle, \
      '' index 1 using 1:2:10 with labels font ',8' tc rgb '#202020' notitle, \
@@ -26,6 +26,7 @@ plot 'timeline.dat' index 0 using 1:2:3:4 with boxxyerror lc rgb '#ececec' notit
      '' index 2 using 1:2:10 with labels font ',8' tc rgb '#ffffff' notitle, \
      '' index 3 using 1:2:3:4:5 with boxxyerror lc rgb variable notitle, \
      '' index 4 using 1:2:3:4:5 with boxxyerror lc rgb variable notitle, \
+     '' index 5 using 1:2:3:4:5 with boxxyerror lc rgb variable notitle, \
      keyentry with boxes lc rgb '#1f77b4' title 'mb 0', \
      keyentry with boxes lc rgb '#ff7f0e' title 'mb 1', \
      keyentry with boxes lc rgb '#2ca02c' title 'mb 2', \
@@ -33,5 +34,6 @@ plot 'timeline.dat' index 0 using 1:2:3:4 with boxxyerror lc rgb '#ececec' notit
      keyentry with boxes lc rgb '#c8c8c8' title 'forward: light', \
      keyentry with boxes lc rgb '#505050' title 'backward: dark', \
      keyentry with boxes lc rgb '#888888' title 'send (thin bar)', \
+     keyentry with boxes lc rgb '#222222' title 'DP sync (thin bar)', \
      keyentry with boxes lc rgb '#ececec' title 'idle (bubble)'
 unset output
