@@ -1,6 +1,7 @@
 /* wlb-sim — simulate 4D-parallel training iterations of a trace under a
  * packing and a CP sharding policy, and show where the time goes. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +93,11 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 			printf("  OOM: stage %d needs %.1f GiB per rank, the GPU has %.1f\n", st,
 			       r->mem[st].state_gib + r->mem[st].act_gib, r->mem_limit_gib);
 	printf("\n  time lost against ideal: %.1f ms per iteration\n", lost);
-	for (int l = WLB_LOST_N - 1; l >= 0; l--)
-		printf("    %-24s %9.1f ms  %5.1f %%\n", names[l], s->lost_ms[l],
-		       lost > 0 ? 100 * s->lost_ms[l] / lost : 0.0);
+	for (int l = WLB_LOST_N - 1; l >= 0; l--) {
+		/* differences of equal makespans: rounding, not time (no "-0.0") */
+		double ms = fabs(s->lost_ms[l]) < 1e-6 ? 0.0 : s->lost_ms[l];
+		printf("    %-24s %9.1f ms  %5.1f %%\n", names[l], ms, lost > 0 ? 100 * ms / lost : 0.0);
+	}
 	if (s->extrapolations)
 		printf("\n  note: %llu cost lookups fell outside the cost DB's samples (extrapolated)\n",
 		       (unsigned long long)s->extrapolations);
