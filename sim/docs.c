@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
@@ -132,6 +133,26 @@ int wlb_dist_check(const struct wlb_dist *d, struct wlb_error *err)
 	return 0;
 }
 
+double wlb_dist_mass_upto(const struct wlb_dist *d, double hi)
+{
+	double mass = 0, wsum = 0;
+
+	for (int i = 0; i < d->n; i++) {
+		const struct wlb_dist_component *c = &d->c[i];
+		double lo, top, p;
+		comp_range(c, &lo, &top);
+		if (c->kind == WLB_DIST_POINT)
+			p = c->a <= hi ? 1 : 0;
+		else if (top > lo) /* the truncated component's share at or below hi */
+			p = ((hi >= c->max && c->max > 0 ? top : comp_cdf(c, hi)) - lo) / (top - lo);
+		else
+			p = 0;
+		mass += c->weight * (p > 0 ? (p < 1 ? p : 1) : 0);
+		wsum += c->weight;
+	}
+	return wsum > 0 ? mass / wsum : 0;
+}
+
 /* A ready-to-draw mixture. */
 struct sampler {
 	gsl_rng *rng;
@@ -217,9 +238,21 @@ int wlb_lengths_read(const char *path, uint32_t **lens, size_t *n, struct wlb_er
 	*n = 0;
 	if (!f)
 		return wlb_error_set(err, WLB_EIO, "%s: cannot open lengths file: %s", path, strerror(errno));
+	/* a device (/dev/zero) would be read for ever: regular files and pipes only */
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		rc = wlb_error_set(err, WLB_EINVAL, "%s: expected a regular file of document lengths, "
+				   "got a %s", path, S_ISDIR(st.st_mode) ? "directory" : "device or socket");
+		goto done;
+	}
 	/* slurp: one pass over one buffer is what makes 1M lines take milliseconds */
 	for (;;) {
 		size_t want = size ? size * 2 : 1 << 20;
+		if (size >= WLB_LENGTHS_MAX_BYTES) {
+			rc = wlb_error_set(err, WLB_ERANGE, "%s: larger than %lld bytes, the most a lengths "
+					   "file may hold (one length a line)", path, (long long)WLB_LENGTHS_MAX_BYTES);
+			goto done;
+		}
 		char *nb = realloc(buf, want + 1);
 		if (!nb) {
 			rc = wlb_error_set(err, WLB_ENOMEM, "%s: out of memory", path);

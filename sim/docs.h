@@ -37,11 +37,17 @@ struct wlb_dist {
 	struct wlb_dist_component c[WLB_DIST_MAX_COMPONENTS];
 };
 
+/* The most bytes a lengths file may hold: 2 GiB, some 200 million lengths. */
+#define WLB_LENGTHS_MAX_BYTES (2ll << 30)
+
 /* Distribution presets of ../shared/doclen: wlb128k, prolong64k, web, bytescale. */
 int wlb_dist_preset(const char *name, struct wlb_dist *out, struct wlb_error *err);
 const char *const *wlb_dist_preset_names(void);
 /* Checks weights > 0, parameters in range, min <= max and a non-empty support. */
 int wlb_dist_check(const struct wlb_dist *d, struct wlb_error *err);
+/* The probability that a document drawn from d (each component truncated to
+ * its [min, max]) has a length in [1, hi] tokens. */
+double wlb_dist_mass_upto(const struct wlb_dist *d, double hi);
 
 /* Where the documents come from. */
 enum wlb_source_kind { WLB_SOURCE_DIST, WLB_SOURCE_BATCHES, WLB_SOURCE_LENGTHS };

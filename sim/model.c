@@ -130,6 +130,13 @@ int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 	if (m->heads % p->tp)
 		return wlb_error_set(err, WLB_EINVAL, "parallel.tp must divide heads (%d), got %d",
 				     m->heads, p->tp);
+	/* sequence parallelism splits [s, h] activations and the MLP over TP */
+	if (m->hidden % p->tp)
+		return wlb_error_set(err, WLB_EINVAL, "parallel.tp must divide model.hidden (%d), got %d",
+				     m->hidden, p->tp);
+	if (m->ffn_hidden % p->tp)
+		return wlb_error_set(err, WLB_EINVAL, "parallel.tp must divide model.ffn_hidden (%d), got %d",
+				     m->ffn_hidden, p->tp);
 	/* tp > kv_heads replicates each KV head over tp / kv_heads ranks. */
 	if (m->kv_heads % p->tp && p->tp % m->kv_heads)
 		return wlb_error_set(err, WLB_EINVAL,
@@ -139,6 +146,13 @@ int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.cp must be 1 with model.attention \"unfused\" (it has no "
 				     "context parallelism), got %d", p->cp);
+	if (p->microbatches > WLB_MAX_MICROBATCHES)
+		return wlb_error_set(err, WLB_EINVAL, "parallel.microbatches must be at most %d, got %d",
+				     WLB_MAX_MICROBATCHES, p->microbatches);
+	if ((long long)p->tp * p->cp * p->pp * p->dp > WLB_MAX_GPUS)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel: tp x cp x pp x dp must be at most %d GPUs, got %lld",
+				     WLB_MAX_GPUS, (long long)p->tp * p->cp * p->pp * p->dp);
 	if (p->pp > WLB_MAX_PP)
 		return wlb_error_set(err, WLB_EINVAL, "parallel.pp must be at most %d, got %d", WLB_MAX_PP,
 				     p->pp);

@@ -31,6 +31,11 @@ enum wlb_attention { WLB_ATTN_FLASH, WLB_ATTN_UNFUSED };
 
 /* Most pipeline stages (parallel.pp): the 1T-parameter runs use 64. */
 #define WLB_MAX_PP 128
+/* Sizes no real run reaches, refused so that a typo cannot run for hours:
+ * micro-batches per DP replica (the largest published, PTD-P on 560 GPUs,
+ * uses 1,120) and GPUs (tp x cp x pp x dp). */
+#define WLB_MAX_MICROBATCHES 16384
+#define WLB_MAX_GPUS 1048576
 
 struct wlb_model {
 	char name[32];

@@ -274,6 +274,13 @@ int wlb_ld_check_data(const struct wlb_trace *t, const struct wlb_ld *l, struct 
 	case WLB_SOURCE_DIST:
 		if ((rc = wlb_dist_check(&s->dist, err)) < 0)
 			return wlb_ld_place(l, "data.distribution", err);
+		/* longer documents are cut to the context, but a distribution with
+		 * nothing else is a mistake (a mu of 1e300, a tail in the wrong unit) */
+		if (!(wlb_dist_mass_upto(&s->dist, t->context) > 0))
+			return wlb_ld_cfail(l, err, "data.distribution", WLB_EINVAL,
+					    "data.distribution has no probability mass in [1, context = %u] "
+					    "tokens: every document would be longer than the context",
+					    t->context);
 		if (t->iterations < 1)
 			return wlb_ld_cfail(l, err, "data", WLB_EINVAL,
 					    "data.iterations must be a positive integer for a "

@@ -446,6 +446,20 @@ expect_err "micro-batch of more than 2^31 tokens" \
 	"mbs.json:1:82: parallel.micro_batch_size x context must be at most 2147483648 tokens, got 4 x 1073741824" \
 	"$B/wlb-sim" "$T/mbs.json"
 
+# the four hostile inputs of issue 17: each one line, in seconds, non-zero
+printf '{"format": "wlb-trace/1", "model": "llama2-7b", "context": 4096,\n "data": {"iterations": 1, "lengths_file": "/dev/zero"}}\n' >"$T/h1.json"
+expect_err "lengths_file /dev/zero" "data.lengths_file: /dev/zero: expected a regular file of document lengths, got a device or socket" \
+	timeout 10 "$B/wlb-sim" "$T/h1.json"
+printf '{"format": "wlb-trace/1", "model": "llama2-7b", "parallel": {"microbatches": 1000000}, "context": 4096,\n "data": {"iterations": 1, "distribution": {"preset": "web"}}}\n' >"$T/h2.json"
+expect_err "a million micro-batches" "parallel.microbatches must be at most 16384, got 1000000" \
+	timeout 10 "$B/wlb-sim" "$T/h2.json" --quiet
+printf '{"format": "wlb-trace/1", "model": "llama2-7b", "context": 4096, "data": {"iterations": 1,\n "distribution": {"mixture": [{"weight": 1, "lognormal": {"mu": 1e300, "sigma": 1}}]}}}\n' >"$T/h3.json"
+expect_err "no mass below the context" "data.distribution has no probability mass in [1, context = 4096] tokens" \
+	timeout 10 "$B/wlb-sim" "$T/h3.json" --quiet
+printf '{"format": "wlb-trace/1", "model": {"layers": 2, "hidden": 102, "ffn_hidden": 128, "heads": 4,\n "head_dim": 25, "vocab": 1000, "mlp": "swiglu"}, "parallel": {"tp": 4}, "context": 4096,\n "data": {"iterations": 1, "distribution": {"preset": "web"}}}\n' >"$T/h4.json"
+expect_err "hidden TP does not divide" "parallel.tp must divide model.hidden (102), got 4" \
+	timeout 10 "$B/wlb-sim" "$T/h4.json" --quiet
+
 # the published runs (tools/validate-published.sh --quick): six rows, every cell
 # filled, the summary lines; a failing wlb-sim stops it with its message
 if command -v jq >/dev/null 2>&1; then

@@ -58,6 +58,12 @@ void test_dist(void)
 	d = (struct wlb_dist){2, {{1, WLB_DIST_UNIFORM, 100, 300, 0, 0},
 				  {1, WLB_DIST_POINT, 5000, 0, 0, 0}}};
 	CHECK_EQ(wlb_dist_check(&d, &err), 0);
+	/* mass up to a length, by hand: half the weight is uniform on [100,
+	 * 300], half a point at 5000 */
+	CHECK_NEAR(wlb_dist_mass_upto(&d, 50), 0.0, 1e-12);
+	CHECK_NEAR(wlb_dist_mass_upto(&d, 150), 0.5 * 0.25, 1e-12);
+	CHECK_NEAR(wlb_dist_mass_upto(&d, 4999), 0.5, 1e-12);
+	CHECK_NEAR(wlb_dist_mass_upto(&d, 5000), 1.0, 1e-12);
 	CHECK_EQ(wlb_dist_sample_n(&d, 4, v, N, &err), 0);
 	double su = 0, nu = 0;
 	int other = 0;
@@ -90,5 +96,15 @@ void test_dist(void)
 	CHECK_STR_HAS(err.msg, "uniform");
 	CHECK(wlb_dist_preset("nope", &d, &err) < 0);
 	CHECK_STR_HAS(err.msg, "wlb128k");
+	/* a lognormal with mu 1e300 has no mass below any context: the trace
+	 * check refuses it (tests/cli.sh) */
+	d = (struct wlb_dist){1, {{1, WLB_DIST_LOGNORMAL, 1e300, 1, 0, 0}}};
+	CHECK_EQ(wlb_dist_check(&d, &err), 0);
+	CHECK_NEAR(wlb_dist_mass_upto(&d, 131072), 0.0, 0);
+	/* truncated to [1000, 2000]: all of it below 2000, a quarter below
+	 * 1250 of a uniform */
+	d = (struct wlb_dist){1, {{1, WLB_DIST_UNIFORM, 0, 4000, 1000, 2000}}};
+	CHECK_NEAR(wlb_dist_mass_upto(&d, 2000), 1.0, 1e-12);
+	CHECK_NEAR(wlb_dist_mass_upto(&d, 1250), 0.25, 1e-12);
 	free(v);
 }

@@ -8,7 +8,7 @@
 /* A small model for hand arithmetic: h 64, f 128, 4 heads of 16, 2 KV heads. */
 static struct wlb_model tiny(enum wlb_mlp mlp)
 {
-	struct wlb_model m = {"tiny", 4, 64, 128, 4, 2, 16, 100, mlp, 0};
+	struct wlb_model m = {"tiny", 4, 64, 128, 4, 2, 16, 100, mlp, 0, WLB_ATTN_FLASH, 0};
 	return m;
 }
 
@@ -359,6 +359,15 @@ static void checks(void)
 	q = p; q.zero = 4; bad_par(&q, &m, "parallel.zero must be 0, 1, 2 or 3, got 4");
 	q = p; q.recompute = 3; bad_par(&q, &m, "parallel.recompute must be");
 	q = p; q.micro_batch_size = 0; bad_par(&q, &m, "parallel.micro_batch_size must be >= 1, got 0");
+	q = p; q.microbatches = WLB_MAX_MICROBATCHES + 1;
+	bad_par(&q, &m, "parallel.microbatches must be at most 16384, got 16385");
+	q = p; q.dp = 1 << 16; /* 8 x 2 x 4 x 65536 = 2^22 GPUs */
+	bad_par(&q, &m, "parallel: tp x cp x pp x dp must be at most 1048576 GPUs, got 4194304");
+	/* TP must split the hidden size and the MLP that sequence parallelism splits */
+	b = m; b.hidden = 4100; b.head_dim = 128;
+	q = p; q.tp = 8; bad_par(&q, &b, "parallel.tp must divide model.hidden (4100), got 8");
+	b = m; b.ffn_hidden = 11004;
+	q = p; q.tp = 8; bad_par(&q, &b, "parallel.tp must divide model.ffn_hidden (11004), got 8");
 	q = p; q.vpp = 2; q.microbatches = 8;
 	bad_par(&q, &m, "parallel.vpp > 1 (2) requires parallel.schedule \"interleaved\", got \"1f1b\"");
 	q = p; q.vpp = 2; q.microbatches = 6; strcpy(q.schedule, "interleaved");

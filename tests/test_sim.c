@@ -15,7 +15,7 @@
 void test_sim(void);
 
 /* A tiny model: 2 heads of 32 (hidden 64), SwiGLU MLP of 128, vocab 128. */
-static const struct wlb_model tiny = {"tiny", 2, 64, 128, 2, 2, 32, 128, WLB_MLP_SWIGLU, 0};
+static const struct wlb_model tiny = {"tiny", 2, 64, 128, 2, 2, 32, 128, WLB_MLP_SWIGLU, 0, WLB_ATTN_FLASH, 0};
 
 /* Samples for micro-batches of 256 tokens at tp 1: GEMMs (m = 256) of QKV
  * (n 192 = (2 + 2*2) x 32, k 64) 3 us, output projection (64, 64) 1 us, MLP
