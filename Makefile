@@ -93,7 +93,7 @@ $(BINDIR)/wlb-profile: $(BUILD)/profiler/wlb-profile.o $(BUILD)/profiler/gpu_tim
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)
 
-$(BINDIR)/wlb-tune: $(BUILD)/tools/wlb-tune.o $(BUILD)/tools/validate.o $(BUILD)/tools/opts.o $(LIB)
+$(BINDIR)/wlb-tune: $(BUILD)/tools/wlb-tune.o $(BUILD)/tools/export.o $(BUILD)/tools/validate.o $(BUILD)/tools/opts.o $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 

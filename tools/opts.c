@@ -326,3 +326,30 @@ int wlb_opts_load(const char *path, struct wlb_trace *t)
 
 /* ---- gen ---- */
 
+/* n as "192K" when a multiple of 1024, else the number. */
+const char *wlb_opts_tokens_str(uint32_t n, char *buf, size_t cap)
+{
+	if (n && n % 1024 == 0)
+		snprintf(buf, cap, "%uK", n / 1024);
+	else
+		snprintf(buf, cap, "%u", n);
+	return buf;
+}
+
+const char *wlb_opts_thresholds_str(const struct wlb_policy *q, int kilo, char *buf, size_t cap)
+{
+	size_t n = 0;
+	char t[16];
+
+	snprintf(buf, cap, "none");
+	if (q->n_thresholds)
+		buf[0] = '\0';
+	for (int i = 0; i < q->n_thresholds && n < cap; i++) {
+		if (kilo)
+			wlb_opts_tokens_str(q->thresholds[i], t, sizeof t);
+		else
+			snprintf(t, sizeof t, "%u", q->thresholds[i]);
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", t);
+	}
+	return buf;
+}

@@ -47,6 +47,11 @@ int wlb_opts_stage_split(const struct wlb_parallel *p, int layers, char *buf, si
  * activation kept, gradients all-reduced whole after the backward (zero 0,
  * no overlap) and one sequence a micro-batch, with no input embedding. */
 int wlb_opts_run_refusal(const struct wlb_trace *t, char *why, size_t cap);
+/* n as "192K" when a multiple of 1024, else the number; returns buf. */
+const char *wlb_opts_tokens_str(uint32_t n, char *buf, size_t cap);
+/* The policy's outlier thresholds, "16384,32768" ("16K,32K" with kilo), or
+ * "none"; returns buf. */
+const char *wlb_opts_thresholds_str(const struct wlb_policy *q, int kilo, char *buf, size_t cap);
 /* Strict positive integer option value (at least lo). */
 int wlb_opt_u32(const char *opt, const char *s, uint32_t lo, uint32_t *out);
 

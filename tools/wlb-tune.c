@@ -10,6 +10,7 @@
 
 #include "cost.h"
 #include "costdb.h"
+#include "export.h"
 #include "json.h"
 #include "opts.h"
 #include "validate.h"
@@ -209,52 +210,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 /* ---- text ---- */
 
-/* n as "192K" when a multiple of 1024, else the number. */
-static const char *tok_str(uint32_t n, char *buf, size_t cap)
-{
-	if (n && n % 1024 == 0)
-		snprintf(buf, cap, "%uK", n / 1024);
-	else
-		snprintf(buf, cap, "%u", n);
-	return buf;
-}
-
-static const char *thresholds_str(const struct wlb_policy *q, int kilo, char *buf, size_t cap)
-{
-	size_t n = 0;
-	char t[16];
-
-	snprintf(buf, cap, "none");
-	if (q->n_thresholds)
-		buf[0] = '\0';
-	for (int i = 0; i < q->n_thresholds && n < cap; i++) {
-		if (kilo)
-			tok_str(q->thresholds[i], t, sizeof t);
-		else
-			snprintf(t, sizeof t, "%u", q->thresholds[i]);
-		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", t);
-	}
-	return buf;
-}
-
-/* "wlb (s_max N, outlier queues a,b)", "greedy (window W)", "bfd", "concat". */
-static void policy_phrase(const struct wlb_policy *q, char *buf, size_t cap)
-{
-	char th[96];
-
-	if (!strcmp(q->packing, "wlb")) {
-		if (q->n_thresholds)
-			snprintf(buf, cap, "wlb (s_max %u, outlier queues %s)", q->s_max,
-				 thresholds_str(q, 0, th, sizeof th));
-		else
-			snprintf(buf, cap, "wlb (s_max %u, no outlier queue)", q->s_max);
-	} else if (!strcmp(q->packing, "greedy")) {
-		snprintf(buf, cap, "greedy (window %u)", q->window);
-	} else {
-		snprintf(buf, cap, "%s", q->packing);
-	}
-}
-
 static void par_str(const struct wlb_parallel *p, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "TP%d CP%d PP%d DP%d", p->tp, p->cp, p->pp, p->dp);
@@ -268,11 +223,11 @@ static void print_row(const char *rank, const struct wlb_tune_cand *c)
 	char smax[16], th[96], win[16], ms[32];
 
 	if (wlb)
-		tok_str(q->s_max, smax, sizeof smax);
+		wlb_opts_tokens_str(q->s_max, smax, sizeof smax);
 	else
 		snprintf(smax, sizeof smax, "-");
 	if (wlb)
-		thresholds_str(q, 1, th, sizeof th);
+		wlb_opts_thresholds_str(q, 1, th, sizeof th);
 	else
 		snprintf(th, sizeof th, "-");
 	if (greedy)
@@ -342,263 +297,6 @@ static void print_result(const struct wlb_trace *t, const char *trace_name, cons
 	       b->feasible ? "" : " — infeasible: ", b->feasible ? "" : b->why);
 	if (r->n_top)
 		printf("speedup of #1 over Plain-4D: %.3fx (tokens/s)\n", speedup(r, &r->top[0]));
-}
-
-/* ---- Megatron-LM and TorchTitan ---- */
-
-static void loader_comment(const struct wlb_policy *q, const char *framework)
-{
-	char ph[160];
-
-	policy_phrase(q, ph, sizeof ph);
-	if (!strcmp(q->packing, "concat") && !strcmp(q->sharding, "per-seq"))
-		printf("# packing: %s, CP sharding: per-seq — %s's own data loader and CP split do "
-		       "this; no extra setting\n", ph, framework);
-	else
-		printf("# packing: %s, CP sharding: %s — wlb's packer and sharder drive the data "
-		       "loader; %s has no %s for them\n", ph, q->sharding, framework,
-		       strcmp(framework, "Megatron") ? "option" : "flag");
-}
-
-/* Megatron-LM's pipeline split: nothing for equal stages, else
- * --decoder-first/last-pipeline-num-layers around equal middle stages (with
- * vpp > 1, --num-layers-per-virtual-pipeline-stage when each stage's layers
- * split evenly over its chunks).  What the flags cannot say goes into *note
- * as a comment line.  Returns the number of arguments added. */
-static int megatron_split(const struct wlb_trace *t, const struct wlb_parallel *p,
-			  char (*args)[96], char *note, size_t cap)
-{
-	int L = t->model.layers, pp = p->pp, first = wlb_stage_layers(p, L, 0);
-	int last = wlb_stage_layers(p, L, pp - 1), mid = pp > 2 ? wlb_stage_layers(p, L, 1) : -1;
-	int n = 0, even = 1, mid_equal = 1;
-	char split[512];
-
-	note[0] = '\0';
-	if (pp < 2)
-		return 0;
-	for (int s = 1; s < pp; s++)
-		even &= wlb_stage_layers(p, L, s) == first;
-	for (int s = 2; s < pp - 1; s++)
-		mid_equal &= wlb_stage_layers(p, L, s) == mid;
-	wlb_opts_stage_split(p, L, split, sizeof split);
-	if (p->vpp > 1) {
-		if (even && first % p->vpp == 0)
-			snprintf(args[n++], sizeof args[0], "--num-layers-per-virtual-pipeline-stage %d",
-				 first / p->vpp);
-		else
-			snprintf(note, cap, "# layers per stage %s over %d virtual stages each: not "
-				 "expressible with --num-layers-per-virtual-pipeline-stage; set the split "
-				 "by hand (--pipeline-model-parallel-layout in recent Megatron-LM)\n",
-				 split, p->vpp);
-		return n;
-	}
-	if (even)
-		return 0;
-	if (pp == 2) { /* the last stage takes what the first leaves */
-		snprintf(args[n++], sizeof args[0], "--decoder-first-pipeline-num-layers %d", first);
-		return n;
-	}
-	if (!mid_equal) {
-		snprintf(note, cap, "# layers per stage %s: not expressible with "
-			 "--decoder-first/last-pipeline-num-layers (the middle stages differ); set the "
-			 "split by hand (--pipeline-model-parallel-layout in recent Megatron-LM)\n", split);
-		return 0;
-	}
-	if (first != mid)
-		snprintf(args[n++], sizeof args[0], "--decoder-first-pipeline-num-layers %d", first);
-	if (last != mid)
-		snprintf(args[n++], sizeof args[0], "--decoder-last-pipeline-num-layers %d", last);
-	return n;
-}
-
-static void print_megatron(const struct wlb_trace *t, const struct wlb_tune_cand *c)
-{
-	const struct wlb_model *m = &t->model;
-	const struct wlb_parallel *p = &c->par;
-	int dist_opt = p->zero == 1 || p->zero == 2;
-	char args[48][96], split_note[768];
-	int n = 0;
-
-#define ARG(...) snprintf(args[n++], sizeof args[0], __VA_ARGS__)
-	ARG("--tensor-model-parallel-size %d", p->tp);
-	ARG("--context-parallel-size %d", p->cp);
-	if (p->cp > 1)
-		ARG("--cp-comm-type %s", strcmp(p->cp_algo, "ring") ? "allgather" : "p2p");
-	ARG("--pipeline-model-parallel-size %d", p->pp);
-	n += megatron_split(t, p, args + n, split_note, sizeof split_note);
-	ARG("--seq-length %u", t->context);
-	ARG("--max-position-embeddings %u", t->context);
-	ARG("--micro-batch-size %d", p->micro_batch_size);
-	ARG("--global-batch-size %d", p->dp * p->microbatches * p->micro_batch_size);
-	if (p->tp > 1 && p->sequence_parallel)
-		ARG("--sequence-parallel");
-	if (dist_opt)
-		ARG("--use-distributed-optimizer");
-	if (p->zero == 3 && p->pp == 1)
-		ARG("--use-torch-fsdp2");
-	if (p->zero == 3 && p->pp > 1) { /* torch FSDP2 refuses pipeline parallelism */
-		ARG("--use-megatron-fsdp");
-		ARG("--data-parallel-sharding-strategy optim_grads_params");
-	}
-	if (p->overlap_grad_reduce)
-		ARG("--overlap-grad-reduce");
-	/* Megatron gathers parameters behind the forward only with its
-	 * distributed optimizer, and only with the gradient overlap on */
-	if (p->overlap_param_gather && dist_opt && p->overlap_grad_reduce)
-		ARG("--overlap-param-gather");
-	if (p->recompute == WLB_RECOMPUTE_SELECTIVE)
-		ARG("--recompute-granularity selective");
-	if (p->recompute == WLB_RECOMPUTE_FULL) {
-		ARG("--recompute-granularity full");
-		ARG("--recompute-method uniform");
-		ARG("--recompute-num-layers 1");
-	}
-	if (p->tp > 1 && p->sequence_parallel && p->tp_comm_overlap)
-		ARG("--tp-comm-overlap");
-	ARG("--num-layers %d", m->layers);
-	ARG("--hidden-size %d", m->hidden);
-	ARG("--ffn-hidden-size %d", m->ffn_hidden);
-	ARG("--num-attention-heads %d", m->heads);
-	if (m->head_dim * m->heads != m->hidden)
-		ARG("--kv-channels %d", m->head_dim);
-	if (m->kv_heads < m->heads) {
-		ARG("--group-query-attention");
-		ARG("--num-query-groups %d", m->kv_heads);
-	}
-	if (m->mlp == WLB_MLP_SWIGLU)
-		ARG("--swiglu");
-	if (!m->tied_embeddings) /* Megatron ties them unless told */
-		ARG("--untie-embeddings-and-output-weights");
-#undef ARG
-	printf("\n# Megatron-LM arguments for #1 on %d GPUs (%d per node): the data-parallel size "
-	       "(%d) is what the world size leaves\n", p->tp * p->cp * p->pp * p->dp,
-	       t->cluster.gpus_per_node, p->dp);
-	loader_comment(&c->pol, "Megatron");
-	fputs(split_note, stdout);
-	if (p->zero == 0)
-		printf("# zero 0: plain data parallelism, each rank holding the whole optimizer "
-		       "state (no --use-distributed-optimizer)\n");
-	if (p->zero == 2)
-		printf("# predicted with gradients sharded too (ZeRO-2); --use-distributed-optimizer "
-		       "reduce-scatters them but keeps every rank's whole gradient buffer "
-		       "(Megatron FSDP's --data-parallel-sharding-strategy optim_grads shards them)\n");
-	if (p->zero == 3 && p->pp > 1)
-		printf("# zero 3 with pipeline parallelism: Megatron FSDP (--use-custom-fsdp in older "
-		       "Megatron-LM); --use-torch-fsdp2 refuses pipeline parallelism\n");
-	if (p->overlap_param_gather && dist_opt && !p->overlap_grad_reduce)
-		printf("# overlap_param_gather without overlap_grad_reduce: Megatron's "
-		       "--overlap-param-gather needs --overlap-grad-reduce; left out\n");
-	for (int i = 0; i < n; i++)
-		printf("%s%s\n", args[i], i + 1 < n ? " \\" : "");
-}
-
-/* TorchTitan's own split of `layers` over `stages` stages when the embedding
- * counts as `in` layers and the output as `out` (its
- * generate_llm_fqn_per_model_part): the layers of stage s, or -1 where it
- * would refuse. */
-static int titan_stage_layers(int layers, int stages, int in, int out, int s)
-{
-	int eff = layers + in + out, per = eff / stages, n = per + (s < eff % stages);
-
-	if (stages < 2 || per < 1 || in > per || out > per)
-		return -1;
-	return n - (s == 0 ? in : 0) - (s == stages - 1 ? out : 0);
-}
-
-/* Layers of TorchTitan's virtual stage v (chunk v / pp of rank v % pp, as
- * its looped schedules place them). */
-static int virtual_stage_layers(const struct wlb_parallel *p, int layers, int v)
-{
-	return wlb_chunk_layers(p, layers, v % p->pp, v / p->pp);
-}
-
-/* TorchTitan's pipeline split: first/last_stage_less_layers that make its
- * own split ours, or else module_fqns_per_model_part spelled out. */
-static void print_titan_split(const struct wlb_trace *t, const struct wlb_parallel *p)
-{
-	int L = t->model.layers, S = p->pp * p->vpp, in, out, lps = 0;
-
-	for (in = 0; in <= L; in++) {
-		for (out = 0; out <= L; out++) {
-			int v = 0;
-			while (v < S && titan_stage_layers(L, S, in, out, v) ==
-			       virtual_stage_layers(p, L, v))
-				v++;
-			if (v == S)
-				goto found;
-		}
-	}
-	printf("# the layers per stage of #1, spelled out (no pipeline_parallel_*_less_layers "
-	       "makes TorchTitan's own split this one)\n");
-	printf("module_fqns_per_model_part = [");
-	for (int v = 0, next = 0; v < S; v++) {
-		int n = virtual_stage_layers(p, L, v);
-		printf("%s[", v ? ", " : "");
-		if (v == 0)
-			printf("\"tok_embeddings\"%s", n ? ", " : "");
-		for (int i = 0; i < n; i++, next++)
-			printf("%s\"layers.%d\"", i ? ", " : "", next);
-		if (v == S - 1)
-			printf("%s\"norm\", \"output\"", n ? ", " : "");
-		printf("]");
-	}
-	printf("]\n");
-	return;
-found:
-	printf("pipeline_parallel_first_stage_less_layers = %d\n", in);
-	printf("pipeline_parallel_last_stage_less_layers = %d\n", out);
-	if (p->vpp == 1)
-		return;
-	/* with several stages a rank, the stage count comes from layers_per_stage */
-	for (int x = 1; x <= L + in + out && !lps; x++)
-		if ((L + in + out + x - 1) / x == S)
-			lps = x;
-	if (lps)
-		printf("pipeline_parallel_layers_per_stage = %d\n", lps);
-	else
-		printf("# no pipeline_parallel_layers_per_stage gives %d stages of %d layers; "
-		       "TorchTitan's looped schedules default to 2 stages a rank\n", S, L);
-}
-
-static void print_torchtitan(const struct wlb_trace *t, const struct wlb_tune_cand *c)
-{
-	const struct wlb_parallel *p = &c->par;
-	int fsdp = p->zero == 3, mbs = p->micro_batch_size;
-
-	printf("\n# TorchTitan job config for #1 on %d GPUs (%d per node)\n",
-	       p->tp * p->cp * p->pp * p->dp, t->cluster.gpus_per_node);
-	loader_comment(&c->pol, "TorchTitan");
-	if (!fsdp)
-		printf("# zero %d: TorchTitan has no ZeRO-1/2; data parallelism replicates (DDP) "
-		       "instead, every rank holding the whole optimizer state\n", p->zero);
-	if (t->model.tied_embeddings)
-		printf("# model.tied_embeddings: TorchTitan's Llama has untied embeddings; tie them in "
-		       "the model definition\n");
-	printf("[parallelism]\n");
-	printf("data_parallel_replicate_degree = %d\n", fsdp ? 1 : p->dp);
-	printf("data_parallel_shard_degree = %d\n", fsdp ? p->dp : 1);
-	printf("tensor_parallel_degree = %d\n", p->tp);
-	if (p->tp > 1 && p->tp_comm_overlap)
-		printf("enable_async_tensor_parallel = true\n");
-	printf("context_parallel_degree = %d\n", p->cp);
-	if (p->cp > 1)
-		printf("context_parallel_rotate_method = \"%s\"\n",
-		       strcmp(p->cp_algo, "ring") ? "allgather" : "alltoall");
-	printf("pipeline_parallel_degree = %d\n", p->pp);
-	printf("pipeline_parallel_schedule = \"%s\"\n", p->vpp > 1 ? "Interleaved1F1B" : "1F1B");
-	if (p->pp > 1)
-		print_titan_split(t, p);
-	printf("pipeline_parallel_microbatch_size = %d\n", mbs);
-	printf("\n[training]\n");
-	printf("seq_len = %u\n", t->context);
-	/* with a pipeline the local batch is cut into the micro-batches; without
-	 * one, the micro-batches are gradient-accumulation steps */
-	printf("local_batch_size = %d\n", p->pp > 1 ? p->microbatches * mbs : mbs);
-	printf("global_batch_size = %d\n", p->dp * p->microbatches * mbs);
-	printf("\n[activation_checkpoint]\n");
-	printf("mode = \"%s\"\n", wlb_recompute_name(p->recompute));
-	if (p->recompute == WLB_RECOMPUTE_SELECTIVE)
-		printf("selective_ac_option = \"op\"\n");
 }
 
 /* ---- JSON ---- */
@@ -777,9 +475,9 @@ int main(int argc, char **argv)
 	if (a.output)
 		printf("wrote #1 as " WLB_CONFIG_FORMAT " to %s\n", a.output);
 	if (a.megatron)
-		print_megatron(&t, &r.top[0]);
+		wlb_export_megatron(&t, &r.top[0].par, &r.top[0].pol);
 	if (a.torchtitan)
-		print_torchtitan(&t, &r.top[0]);
+		wlb_export_torchtitan(&t, &r.top[0].par, &r.top[0].pol);
 	rc = 0;
 	if (a.validate) {
 		/* wlb-run runs all-gather CP only: the best candidate it can run */
