@@ -668,6 +668,24 @@ static void test_run_keys(void)
 	CHECK_EQ(t.parallel.micro_batch_size, 4);
 	CHECK_EQ(load_with(&t, "\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"tied_embeddings\": true}"), 0);
 	CHECK_EQ(t.model.tied_embeddings, 1);
+	/* the attention kernel and dropout (flash and 0 by default) */
+	CHECK_EQ(t.model.attention, WLB_ATTN_FLASH);
+	CHECK_NEAR(t.model.dropout, 0.0, 0);
+	CHECK_EQ(load_with(&t, "\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"dropout\": 0.1}"), 0);
+	CHECK_NEAR(t.model.dropout, 0.1, 0);
+	{ /* unfused attention needs cp 1: the base's CP 2 becomes DP */
+		struct wlb_error e = {0, ""};
+		char *b1 = replace(BASE, "\"cp\": 2, \"pp\": 2, \"dp\": 2", "\"cp\": 1, \"pp\": 2, \"dp\": 4", NULL);
+		char *b2 = b1 ? replace(b1, "\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"attention\": \"unfused\"}",
+					NULL) : NULL;
+		CHECK(b2 != NULL);
+		if (b2) {
+			CHECK_EQ(wlb_trace_load_string(&t, b2, "t.json", &e), 0);
+			CHECK_EQ(t.model.attention, WLB_ATTN_UNFUSED);
+		}
+		free(b1);
+		free(b2);
+	}
 
 	/* pp_layers: 4 layers over pp 2 as 1 + 3 */
 	CHECK_EQ(load_with(&t, "\"recompute\": true}", "\"recompute\": true, \"pp_layers\": [1, 3]}"), 0);
@@ -710,6 +728,15 @@ static void test_run_keys(void)
 	    "parallel.micro_batch_size must be a positive integer, got 0");
 	BAD("\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"tied_embeddings\": \"yes\"}", "\"yes\"",
 	    "model.tied_embeddings must be true or false, got \"yes\"");
+	BAD("\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"attention\": \"fast\"}", "\"fast\"",
+	    "model.attention must be \"flash\" or \"unfused\", got \"fast\"");
+	BAD("\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"dropout\": 1}", ": @1}",
+	    "model.dropout must be a probability in [0, 1), got 1");
+	BAD("\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"dropout\": \"0.1\"}", "\"0.1\"",
+	    "model.dropout must be a probability in [0, 1), got \"0.1\"");
+	/* unfused attention has no context parallelism (the base has cp 2) */
+	BAD("\"mlp\": \"gelu\"}", "\"mlp\": \"gelu\", \"attention\": \"unfused\"}", "\"cp\": @2",
+	    "parallel.cp must be 1 with model.attention \"unfused\" (it has no context parallelism), got 2");
 	BAD(RK, "\"recompute\": true, \"pp_layers\": [1, 2, 1]}", "[1, 2, 1]",
 	    "parallel.pp_layers must have parallel.pp (2) entries, got 3");
 	BAD(RK, "\"recompute\": true, \"pp_layers\": [1, 2]}", "[1, 2]",
