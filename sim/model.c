@@ -316,10 +316,9 @@ double wlb_model_stage_params(const struct wlb_model *m, const struct wlb_parall
 	return n / (p->tp > 1 ? p->tp : 1);
 }
 
-void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p, double params,
+void wlb_model_dp_comm(const struct wlb_parallel *p, double params,
 		       struct wlb_dp_comm *out)
 {
-	(void)m;
 	memset(out, 0, sizeof *out);
 	if (p->dp * p->cp <= 1) /* DP x CP ranks hold the same weights */
 		return;

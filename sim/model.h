@@ -149,7 +149,7 @@ struct wlb_dp_comm {
 	double grad_bytes;
 	double param_bytes;
 };
-void wlb_model_dp_comm(const struct wlb_model *m, const struct wlb_parallel *p, double params,
+void wlb_model_dp_comm(const struct wlb_parallel *p, double params,
 		       struct wlb_dp_comm *out);
 
 /* Memory per rank, bytes.  Mixed precision with Adam: bf16 weights (2 B),

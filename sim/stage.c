@@ -18,7 +18,7 @@ static void fsdp_times(const struct wlb_stage_plan *sp, double params, double *a
 	const struct wlb_parallel *p = &sp->par;
 	struct wlb_dp_comm dc;
 
-	wlb_model_dp_comm(&sp->model, p, params, &dc);
+	wlb_model_dp_comm(p, params, &dc);
 	*ag = wlb_cost_coll_us(sp->cost, WLB_ALL_GATHER, (int64_t)dc.param_bytes, p->dp * p->cp,
 			       sp->dp_nodes, NULL);
 	*rs = wlb_cost_coll_us(sp->cost, WLB_REDUCE_SCATTER, (int64_t)dc.grad_bytes, p->dp * p->cp,
@@ -252,7 +252,7 @@ double wlb_stage_dp_sync_us(const struct wlb_stage_plan *sp, int s, double bwd_w
 	double params = wlb_model_stage_params(&sp->model, p, layers, s == 0, s == p->pp - 1);
 	double comm = 0;
 
-	wlb_model_dp_comm(&sp->model, p, params, &dc);
+	wlb_model_dp_comm(p, params, &dc);
 	if (ranks > 1 && p->zero < 3) {
 		/* bucketed per layer: with overlap what outlasts the window, and
 		 * never less than the one bucket that waits for the window's end */

@@ -209,17 +209,17 @@ static void dp_comm_and_memory(void)
 	m.tied_embeddings = 0;
 
 	p.zero = 0; /* gradient all-reduce, no parameter gather */
-	wlb_model_dp_comm(&m, &p, 40192.0, &d);
+	wlb_model_dp_comm(&p, 40192.0, &d);
 	CHECK_NEAR(d.grad_bytes, 160768.0, 0);
 	CHECK_NEAR(d.param_bytes, 0.0, 0);
 	for (int z = 1; z <= 3; z++) {
 		p.zero = z;
-		wlb_model_dp_comm(&m, &p, 40192.0, &d);
+		wlb_model_dp_comm(&p, 40192.0, &d);
 		CHECK_NEAR(d.grad_bytes, 160768.0, 0);
 		CHECK_NEAR(d.param_bytes, 80384.0, 0);
 	}
 	p.dp = 1;
-	wlb_model_dp_comm(&m, &p, 40192.0, &d);
+	wlb_model_dp_comm(&p, 40192.0, &d);
 	CHECK_NEAR(d.grad_bytes + d.param_bytes, 0.0, 0);
 
 	/* Memory, first stage, P = 40,192: without FSDP params 2P = 80,384,

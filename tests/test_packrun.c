@@ -15,7 +15,7 @@ void test_paper(void);
 static void tiny_trace(struct wlb_trace *t)
 {
 	wlb_trace_init(t);
-	t->model = (struct wlb_model){"tiny", 1, 8, 16, 2, 2, 4, 10, WLB_MLP_SWIGLU, 0};
+	t->model = (struct wlb_model){"tiny", 1, 8, 16, 2, 2, 4, 10, WLB_MLP_SWIGLU, 0, WLB_ATTN_FLASH, 0};
 	t->context = 100;
 	t->parallel.tp = t->parallel.cp = t->parallel.pp = t->parallel.dp = 1;
 	t->parallel.microbatches = 2;
