@@ -40,8 +40,9 @@ size_t wlb_sched_order(int pp, int vpp, int m, int s, struct wlb_step *out)
 	return n;
 }
 
-double wlb_sched_step_us(const struct wlb_sched_in *in, const struct wlb_sched_mb *mb, int st, int c,
-			 int fwd)
+/* How long step (stage st, chunk c, forward or backward) of micro-batch mb
+ * takes under in's layers and FSDP collectives. */
+static double step_us(const struct wlb_sched_in *in, const struct wlb_sched_mb *mb, int st, int c, int fwd)
 {
 	int first = st == 0 && c == 0, last = st == in->pp - 1 && c == in->vpp - 1;
 	double layers = in->chunk_layers ? in->chunk_layers[st * in->vpp + c] : 1;
@@ -133,7 +134,7 @@ int wlb_sched_run(struct wlb_sched *s, struct wlb_graph *g, const struct wlb_sch
 				const struct wlb_sched_mb *mb = &in->mb[(size_t)d * m + x.mb];
 				int fwd = x.kind == WLB_STEP_FWD;
 				int first = st == 0 && x.chunk == 0, last = st == pp - 1 && x.chunk == vpp - 1;
-				double dur = wlb_sched_step_us(in, mb, st, x.chunk, fwd);
+				double dur = step_us(in, mb, st, x.chunk, fwd);
 				size_t i = IDX(d, x.mb, x.chunk, st);
 				x.replica = (uint32_t)d;
 				uint32_t id = add(s, g, wlb_sched_stream(pp, d, st, 0), dur, x);

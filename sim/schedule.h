@@ -47,11 +47,6 @@ struct wlb_sched_in {
 	const double *dp_sync_us;            /* per stage, exposed gradient sync; NULL = none */
 };
 
-/* How long step (stage st, chunk c, forward or backward) of micro-batch mb
- * takes under in's layers and FSDP collectives. */
-double wlb_sched_step_us(const struct wlb_sched_in *in, const struct wlb_sched_mb *mb, int st, int c,
-			 int fwd);
-
 enum wlb_step_kind { WLB_STEP_FWD, WLB_STEP_BWD, WLB_STEP_SEND_FWD, WLB_STEP_SEND_BWD,
 		     WLB_STEP_DP_SYNC, WLB_STEP_BARRIER };
 

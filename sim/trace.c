@@ -345,7 +345,7 @@ static int parse_cluster(struct wlb_ld *l, json_t *v, struct wlb_cluster *c)
 static int get_recompute(struct wlb_ld *l, json_t *obj, int *out)
 {
 	json_t *v = wlb_ld_enter(l, obj, "recompute");
-	int rc = 1;
+	int rc = 1, mode;
 
 	if (!v)
 		return 0;
@@ -353,8 +353,9 @@ static int get_recompute(struct wlb_ld *l, json_t *obj, int *out)
 		*out = json_is_true(v) ? WLB_RECOMPUTE_FULL : WLB_RECOMPUTE_NONE;
 		goto out;
 	}
-	if (json_is_string(v) && wlb_recompute_parse(json_string_value(v)) >= 0) {
-		*out = wlb_recompute_parse(json_string_value(v));
+	mode = json_is_string(v) ? wlb_recompute_parse(json_string_value(v)) : -1;
+	if (mode >= 0) {
+		*out = mode;
 		goto out;
 	}
 	rc = wlb_ld_bad(l, v, WLB_EINVAL, "\"none\", \"selective\" or \"full\" (or false / true "
