@@ -76,7 +76,7 @@ static void memory_ladder(struct wlb_cost *c)
 	struct wlb_error e;
 	struct wlb_sim_opts so = {WLB_ORDER_PACKED, -1, 1};
 	struct wlb_sim_result sr;
-	double peak[4][3], tps[4][3];
+	double peak[4][3];
 
 	small_trace(&t);
 	t.iterations = 3;
@@ -88,7 +88,6 @@ static void memory_ladder(struct wlb_cost *c)
 			t.parallel.recompute = m;
 			CHECK_EQ(wlb_sim_run(&t, c, &so, &sr, &e), 0);
 			peak[z][m] = sr.summary.peak_mem_gib;
-			tps[z][m] = sr.summary.tokens_per_s;
 			wlb_sim_result_free(&sr);
 		}
 	/* each saving holds less: a premise of the test */
@@ -119,7 +118,6 @@ static void memory_ladder(struct wlb_cost *c)
 				wlb_sim_result_free(&sr);
 			}
 	}
-	(void)tps;
 	wlb_tune_result_free(&r);
 	wlb_trace_free(&t);
 }
