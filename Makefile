@@ -62,6 +62,8 @@ help:
 	@echo "make test-gpu   the GPU checks (kernels against CPU references, NCCL values, a short profile)"
 	@echo "make test-emu   the attention kernels' logic on the CPU, every case"
 	@echo "make asan       the same under AddressSanitizer + UBSan"
+	@echo "make check-props N=20000 SEED=1  N random traces through the invariant checks (props)"
+	@echo "make valgrind   the unit tests under valgrind memcheck (VG_SKIP=\"name ...\" skips tests)"
 	@echo "make bench      packing benchmarks, each with its target"
 	@echo "make install    install commands and data under PREFIX=$(PREFIX)"
 	@echo "make clean      remove build/ and bin/"
@@ -188,6 +190,32 @@ clean:
 -include $(wildcard $(BUILD)/backend/*.d)
 -include $(SIM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/tools/*.d $(BUILD)/profiler/*.d) \
          $(wildcard $(BUILD)/tests/bench_*.d $(BUILD)/tests/gpu/*.d)
+
+# Property tests and valgrind (README "Property tests and valgrind").
+# props draws random traces and checks the invariants of packer, sharder,
+# simulator and config round trip; make test runs PROPS_N cases of seed 1,
+# make check-props N cases of SEED.  make valgrind runs the unit tests, built
+# -O1 -g in build/valgrind, under memcheck; WLB_SKIP (test names, space
+# separated) leaves out the slowest there.
+PROPS    := $(BUILD)/tests/props
+PROPS_N  ?= 1500
+N        ?= 20000
+SEED     ?= 1
+VG_SKIP  ?=
+$(PROPS): $(BUILD)/tests/props.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+-include $(BUILD)/tests/props.d
+test: $(PROPS)
+test: export WLB_PROPS = $(PROPS) -q -n $(PROPS_N) -c $(BUILD)/costdb/h100-sxm.db
+.PHONY: check-props valgrind
+check-props: $(PROPS) $(BUILD)/costdb/h100-sxm.db
+	$(PROPS) -n $(N) -s $(SEED) -c $(BUILD)/costdb/h100-sxm.db
+valgrind:
+	@command -v valgrind >/dev/null || { echo "make valgrind: valgrind is not installed (apt-get install valgrind)"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build/valgrind BINDIR=build/valgrind/bin CFLAGS="-O1 -g" \
+	  build/valgrind/tests/unit
+	WLB_SKIP="$(VG_SKIP)" valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
+	  --errors-for-leak-kinds=definite -q build/valgrind/tests/unit
 
 # make test-gpu: every GPU check (GPU_CHECKS, added to above), each printing
 # "N passed, M failed" and exiting 2 when there is no CUDA device.  Last in

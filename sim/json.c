@@ -313,17 +313,27 @@ fail:
 	return n;
 }
 
-int wlb_json_write_prec(json_t *j, const char *path, int precision, struct wlb_error *err)
+char *wlb_json_text(const json_t *j, int precision, size_t *len)
 {
 	const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(precision);
 	char *text;
-	int rc;
 
 	if (!j || !(text = json_dumps(j, flags)))
+		return NULL;
+	*len = strlen(text);
+	text[(*len)++] = '\n'; /* json_dumps leaves room for the NUL: it becomes the newline */
+	return text;
+}
+
+int wlb_json_write_prec(json_t *j, const char *path, int precision, struct wlb_error *err)
+{
+	size_t len;
+	char *text = wlb_json_text(j, precision, &len);
+	int rc;
+
+	if (!text)
 		return wlb_error_set(err, WLB_ENOMEM, "out of memory building JSON");
-	size_t len = strlen(text);
-	text[len] = '\n'; /* json_dumps leaves room for the NUL: it becomes the newline */
-	rc = wlb_file_write(path, text, len + 1, err);
+	rc = wlb_file_write(path, text, len, err);
 	free(text);
 	return rc;
 }

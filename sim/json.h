@@ -68,5 +68,8 @@ int wlb_json_write(json_t *j, const char *path, struct wlb_error *err);
 /* Writes len bytes to path atomically (temp file, fsync, rename); "-" = stdout. */
 int wlb_file_write(const char *path, const char *data, size_t len, struct wlb_error *err);
 int wlb_json_write_prec(json_t *j, const char *path, int precision, struct wlb_error *err);
+/* The text wlb_json_write_prec writes (newline-terminated, not NUL-terminated),
+ * its length in *len; NULL when j is NULL or out of memory.  Caller frees. */
+char *wlb_json_text(const json_t *j, int precision, size_t *len);
 
 #endif

@@ -17,6 +17,11 @@ out=$(mktemp); trap 'rm -f "$out"' EXIT
 cat "$out"; add "$out" unit
 sh "$dir/cli.sh" >"$out"; cat "$out"; add "$out" cli
 sh "$dir/cli_run.sh" >"$out"; cat "$out"; add "$out" run
+# the property tests (tests/props.c): random traces through the invariants
+if [ -n "${WLB_PROPS:-}" ]; then
+	$WLB_PROPS >"$out" || true
+	cat "$out"; add "$out" props
+fi
 # two cases of the GPU attention check, emulated on the CPU
 if [ -n "${WLB_EMU:-}" ]; then
 	: >"$out"
