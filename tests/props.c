@@ -233,6 +233,10 @@ static int gen_trace(struct gen *g, struct wlb_trace *t, struct wlb_error *err)
 		if (gen_batches(r, t->context, &t->source))
 			return wlb_error_set(err, WLB_ENOMEM, "out of memory");
 		t->iterations = coin(r, 0.5) ? 0 : (uint32_t)pick(r, 1, (int)t->source.n_batches);
+		if (coin(r, 0.5)) { /* the same lengths as a lengths file: cut into batches */
+			t->source.kind = WLB_SOURCE_LENGTHS;
+			t->iterations = coin(r, 0.5) ? 0 : (uint32_t)pick(r, 1, 3);
+		}
 	}
 	return wlb_trace_check(t, err);
 }
@@ -594,10 +598,12 @@ static uint64_t splitmix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* t as wlb-trace/1 on stderr; lengths go to a file the trace names, kept. */
 static void print_trace(const struct wlb_trace *t, const char *preset)
 {
 	char path[] = "/tmp/wlb-props-XXXXXX";
 	struct wlb_error e = {0, ""};
+	struct wlb_trace u = *t; /* shares t's source */
 	int fd = mkstemp(path);
 	char buf[4096];
 	size_t n;
@@ -606,7 +612,16 @@ static void print_trace(const struct wlb_trace *t, const char *preset)
 	if (fd < 0)
 		return;
 	close(fd);
-	if (wlb_trace_save(t, preset, path, &e)) {
+	if (t->source.kind == WLB_SOURCE_LENGTHS) {
+		FILE *lf;
+		snprintf(u.lengths_file, sizeof u.lengths_file, "%s.lengths", path);
+		if (!(lf = fopen(u.lengths_file, "w")))
+			return;
+		for (size_t i = 0; i < t->source.n_lens; i++)
+			fprintf(lf, "%u\n", t->source.lens[i]);
+		fclose(lf);
+	}
+	if (wlb_trace_save(&u, preset, path, &e)) {
 		fprintf(stderr, "  (trace not written: %s)\n", e.msg);
 	} else if ((in = fopen(path, "r"))) {
 		while ((n = fread(buf, 1, sizeof buf, in)) > 0)
@@ -641,7 +656,7 @@ static int run_case(uint64_t seed, uint64_t k, gsl_rng *r, struct wlb_cost *cost
 			return 1;
 		}
 	}
-	seen.batches_src += t.source.kind == WLB_SOURCE_BATCHES;
+	seen.batches_src += t.source.kind != WLB_SOURCE_DIST;
 	so.order = (enum wlb_mb_order)pick(r, 0, 2);
 	so.timeline_iter = coin(r, 0.3) ? 0 : -1;
 
@@ -746,7 +761,7 @@ int main(int argc, char **argv)
 	if (!quiet)
 		fprintf(stderr, "props: %llu micro-batches checked (%llu over cp > 1 ranks: %llu "
 			"per-seq, %llu per-doc), %llu iterations simulated, %llu traces from explicit "
-			"batches, %llu redraws, %lds\n", seen.mbs, seen.cp_mbs, seen.per_seq, seen.per_doc,
+			"batches or lengths, %llu redraws, %lds\n", seen.mbs, seen.cp_mbs, seen.per_seq, seen.per_doc,
 			seen.iters, seen.batches_src, seen.redraws, (long)(time(NULL) - t0));
 	printf("props: %u passed, %u failed\n", pass, fail);
 	gsl_rng_free(r);
