@@ -63,7 +63,7 @@ help:
 	@echo "make test-emu   the attention kernels' logic on the CPU, every case"
 	@echo "make asan       the same under AddressSanitizer + UBSan"
 	@echo "make check-props N=20000 SEED=1  N random traces through the invariant checks (props)"
-	@echo "make valgrind   the unit tests under valgrind memcheck (VG_SKIP=\"name ...\" skips tests)"
+	@echo "make valgrind   unit tests and 300 property cases under valgrind memcheck (VG_SKIP=\"name ...\")"
 	@echo "make bench      packing benchmarks, each with its target"
 	@echo "make install    install commands and data under PREFIX=$(PREFIX)"
 	@echo "make clean      remove build/ and bin/"
@@ -194,11 +194,11 @@ clean:
 # Property tests and valgrind (README "Property tests and valgrind").
 # props draws random traces and checks the invariants of packer, sharder,
 # simulator and config round trip; make test runs PROPS_N cases of seed 1,
-# make check-props N cases of SEED.  make valgrind runs the unit tests, built
-# -O1 -g in build/valgrind, under memcheck; WLB_SKIP (test names, space
-# separated) leaves out the slowest there.
+# make check-props N cases of SEED.  make valgrind runs the unit tests and
+# 300 property cases, built -O1 -g in build/valgrind, under memcheck; VG_SKIP
+# (unit test names, space separated) leaves tests out there.
 PROPS    := $(BUILD)/tests/props
-PROPS_N  ?= 1500
+PROPS_N  ?= 3000
 N        ?= 20000
 SEED     ?= 1
 VG_SKIP  ?=
@@ -210,12 +210,14 @@ test: export WLB_PROPS = $(PROPS) -q -n $(PROPS_N) -c $(BUILD)/costdb/h100-sxm.d
 .PHONY: check-props valgrind
 check-props: $(PROPS) $(BUILD)/costdb/h100-sxm.db
 	$(PROPS) -n $(N) -s $(SEED) -c $(BUILD)/costdb/h100-sxm.db
-valgrind:
+VALGRIND := valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
+            --errors-for-leak-kinds=definite --show-leak-kinds=definite -q
+valgrind: $(BUILD)/costdb/h100-sxm.db
 	@command -v valgrind >/dev/null || { echo "make valgrind: valgrind is not installed (apt-get install valgrind)"; exit 1; }
 	@$(MAKE) --no-print-directory BUILD=build/valgrind BINDIR=build/valgrind/bin CFLAGS="-O1 -g" \
-	  build/valgrind/tests/unit
-	WLB_SKIP="$(VG_SKIP)" valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
-	  --errors-for-leak-kinds=definite -q build/valgrind/tests/unit
+	  build/valgrind/tests/unit build/valgrind/tests/props
+	WLB_SKIP="$(VG_SKIP)" $(VALGRIND) build/valgrind/tests/unit
+	$(VALGRIND) build/valgrind/tests/props -q -n 300 -c $(BUILD)/costdb/h100-sxm.db
 
 # make test-gpu: every GPU check (GPU_CHECKS, added to above), each printing
 # "N passed, M failed" and exiting 2 when there is no CUDA device.  Last in
