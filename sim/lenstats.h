@@ -1,7 +1,7 @@
 /* lenstats.h — the statistics of a set of document lengths that `wlb-trace
- * stats` prints, in O(n) time and O(1) extra memory in n: two passes, the
- * quantiles exact by a two-level 16-bit histogram instead of a sort, so 100M
- * lengths take a fraction of a second. */
+ * stats` prints, in O(n) time and O(1) extra memory in n: exact quantiles
+ * from 16-bit histograms instead of a sort, so that 100M lengths take a
+ * fraction of a second. */
 #ifndef WLB_LENSTATS_H
 #define WLB_LENSTATS_H
 

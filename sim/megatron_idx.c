@@ -1,5 +1,6 @@
 /* megatron_idx.c — a Megatron-LM .idx read through a read-only mmap, checked
  * in one sequential pass over its arrays. */
+#define _DEFAULT_SOURCE /* MAP_POPULATE, where there is one */
 #include "megatron_idx.h"
 
 #include <errno.h>
@@ -17,12 +18,12 @@ enum { HDR_BYTES = 34 }; /* magic, version, dtype code, two counts */
 
 /* little-endian loads from possibly unaligned bytes (the arrays start at
  * offset 34); compilers turn these into single loads */
-static uint32_t ld32(const unsigned char *p)
+static inline uint32_t ld32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t ld64(const unsigned char *p)
+static inline uint64_t ld64(const unsigned char *p)
 {
 	return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
 }
@@ -192,7 +193,11 @@ int wlb_midx_read(const char *path, uint32_t **lens, size_t *n, struct wlb_error
 	memset(h + got, 0, sizeof h - (size_t)got);
 	if ((rc = parse_header(path, h, size, &sc, &dc, &isz, err)) < 0)
 		goto done;
-	map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0
+#endif
+	/* populated at once: one call maps what page faults would, page by page */
+	map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (map == MAP_FAILED) {
 		rc = wlb_error_set(err, WLB_EIO, "%s: cannot map: %s", path, strerror(errno));
 		goto done;
