@@ -72,6 +72,18 @@ expect_ok "compare" "WLB-LLM" "$W" pack "$T/g.json" --compare
 expect_ok "json to stdout" '"format": "wlb-report/1"' "$W" pack "$T/g.json" --json - --compare
 expect_ok "lengths file" "summary over" "$W" pack "$D/trace_lengths.json" --summary
 expect_ok "explicit batches" "summary over" "$W" pack "$D/trace_batches.json" --summary
+# a Megatron-LM .idx as the lengths file: the same statistics as its text twin
+# (7 documents: the eight of the index less its empty one)
+expect_ok "megatron .idx stats" "7 documents, 154059 tokens" "$W" stats "$D/trace_megatron.json"
+expect_ok "megatron .idx pack" "summary over" "$W" pack "$D/trace_megatron.json" --summary
+"$W" stats "$D/trace_megatron.json" | tail -n +2 >"$T/idx.out"
+sed "s|megatron_small.idx|$(cd "$D" && pwd)/megatron_small.txt|" "$D/trace_megatron.json" >"$T/twin.json"
+"$W" stats "$T/twin.json" | tail -n +2 >"$T/txt.out"
+cmp -s "$T/idx.out" "$T/txt.out" && ok || bad "stats of megatron_small.idx and .txt differ"
+head -c 200 "$D/megatron_small.idx" >"$T/cut.idx"
+sed "s|megatron_small.idx|cut.idx|" "$D/trace_megatron.json" >"$T/cut.json"
+expect_err "truncated .idx" "cut.idx: byte 200: truncated: the header declares 14 sequences and 9 document indices, expected 274 bytes, got 200" \
+	"$W" stats "$T/cut.json"
 
 # determinism: same inputs and seed, byte-identical reports and traces
 "$W" pack "$T/g.json" --compare --no-timing --json "$T/a.json" >/dev/null 2>&1
