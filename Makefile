@@ -120,6 +120,10 @@ $(UNIT): $(TEST_OBJ) $(PROF_OBJ) $(BACKEND_C:%.c=$(BUILD)/%.o) $(LIB)
 $(BUILD)/tests/bench_%: $(BUILD)/tests/bench_%.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# make bench: a 100M-document Megatron-LM .idx through wlb-trace stats, against
+# cat (tests/bench_idx.c writes it under $(BUILD), tests/bench.sh deletes it)
+BENCH    += $(BUILD)/tests/bench_idx
+
 # the GPU interface on a real GPU: device query, GEMM values, timings, NCCL
 $(BUILD)/tests/gpu/check_gpu: $(BUILD)/tests/gpu/check_gpu.o $(BACKEND_LIB) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(GPU_LIBS)

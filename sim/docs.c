@@ -13,6 +13,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "grow.h"
+#include "megatron_idx.h"
 
 /* ---- presets (../shared/doclen/README.md, checked there by Monte Carlo) ---- */
 
@@ -244,6 +245,11 @@ int wlb_lengths_read(const char *path, uint32_t **lens, size_t *n, struct wlb_er
 		rc = wlb_error_set(err, WLB_EINVAL, "%s: expected a regular file of document lengths, "
 				   "got a %s", path, S_ISDIR(st.st_mode) ? "directory" : "device or socket");
 		goto done;
+	}
+	/* a Megatron-LM index (by its name or its magic) has a reader of its own */
+	if (wlb_midx_is(path, fileno(f))) {
+		fclose(f);
+		return wlb_midx_read(path, lens, n, err);
 	}
 	/* slurp: one pass over one buffer is what makes 1M lines take milliseconds */
 	for (;;) {

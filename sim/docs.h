@@ -67,7 +67,9 @@ struct wlb_source {
 void wlb_source_free(struct wlb_source *s);
 
 /* Reads a lengths file: one positive integer per line (blank lines and lines
- * starting with '#' skipped).  Errors name the file and line. */
+ * starting with '#' skipped).  Errors name the file and line.  A Megatron-LM
+ * .idx (named *.idx, or starting with its magic) is read by wlb_midx_read
+ * (megatron_idx.h): one length per document, errors naming the byte. */
 int wlb_lengths_read(const char *path, uint32_t **lens, size_t *n, struct wlb_error *err);
 
 struct wlb_stream;

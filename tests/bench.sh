@@ -46,3 +46,25 @@ awk -v a="$t405" -v b="$t7" 'BEGIN {
 	printf "  %-50s %7.0f /s  target: thousands  %s\n", "7B-128K (paper config), iterations per second", 200 / b, (200 / b >= 1000) ? "ok" : "MISSED"
 	printf "  %-50s\n", "(for scale: Calculon evaluates ~226 fixed-length configurations/s on 2 cores)"
 }'
+
+# a Megatron-LM .idx of 100M documents (~2 GB, under $build) through
+# wlb-trace stats, against cat reading the same file from the page cache:
+# the reader and the statistics are one pass each, so the target is 2 x cat
+idir="$build/bench-idx"; trap 'rm -rf "$dir" "$idir"' EXIT
+mkdir -p "$idir"
+docs=100000000 note=
+free_kb=$(df -Pk "$idir" | awk 'NR == 2 { print $4 }')
+if [ "$free_kb" -lt 4000000 ]; then
+	docs=10000000 note=" (scaled down: $((free_kb / 1024)) MiB free under $build)"
+fi
+"$build/tests/bench_idx" "$idir" "$docs"
+tcat=$(best cat "$idir/docs.idx")
+tst=$(best "$WLB_BIN/wlb-trace" stats "$idir/docs.json")
+printf '\n%s documents in a Megatron-LM .idx (%s MB), best of 3%s\n' "$docs" \
+	"$(($(wc -c <"$idir/docs.idx") / 1000000))" "$note"
+awk -v c="$tcat" -v s="$tst" 'BEGIN {
+	printf "  %-50s %7.3f s\n", "cat docs.idx >/dev/null", c
+	printf "  %-50s %7.3f s   target: within 2 x cat  %s\n", "wlb-trace stats (read, check, statistics)", s,
+		s <= 2 * c ? "ok" : "MISSED"
+}'
+rm -rf "$idir"

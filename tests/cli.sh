@@ -72,6 +72,52 @@ expect_ok "compare" "WLB-LLM" "$W" pack "$T/g.json" --compare
 expect_ok "json to stdout" '"format": "wlb-report/1"' "$W" pack "$T/g.json" --json - --compare
 expect_ok "lengths file" "summary over" "$W" pack "$D/trace_lengths.json" --summary
 expect_ok "explicit batches" "summary over" "$W" pack "$D/trace_batches.json" --summary
+# a Megatron-LM .idx as the lengths file: the same statistics as its text twin
+# (7 documents: the eight of the index less its empty one)
+expect_ok "megatron .idx stats" "7 documents, 154059 tokens" "$W" stats "$D/trace_megatron.json"
+expect_ok "megatron .idx pack" "summary over" "$W" pack "$D/trace_megatron.json" --summary
+"$W" stats "$D/trace_megatron.json" | tail -n +2 >"$T/idx.out"
+sed "s|megatron_small.idx|$(cd "$D" && pwd)/megatron_small.txt|" "$D/trace_megatron.json" >"$T/twin.json"
+"$W" stats "$T/twin.json" | tail -n +2 >"$T/txt.out"
+cmp -s "$T/idx.out" "$T/txt.out" && ok || bad "stats of megatron_small.idx and .txt differ"
+head -c 200 "$D/megatron_small.idx" >"$T/cut.idx"
+sed "s|megatron_small.idx|cut.idx|" "$D/trace_megatron.json" >"$T/cut.json"
+expect_err "truncated .idx" "cut.idx: byte 200: truncated: the header declares 14 sequences and 9 document indices, expected 274 bytes, got 200" \
+	"$W" stats "$T/cut.json"
+
+# tools/lengths-from-hf.py, the JSON-lines path (standard library only)
+if command -v python3 >/dev/null 2>&1; then
+	L=$(dirname "$0")/../tools/lengths-from-hf.py
+	printf '{"n": 100, "ids": [7, 8, 9]}\n\n{"n": 0, "ids": []}\n{"n": 2048, "ids": [5]}\n' >"$T/c.jsonl"
+	python3 "$L" --jsonl "$T/c.jsonl" --count-field n -o "$T/hf.txt" >/dev/null 2>&1
+	[ "$(grep -v '^#' "$T/hf.txt" | tr '\n' ' ')" = "100 2048 " ] && ok ||
+		bad "lengths-from-hf --count-field: $(cat "$T/hf.txt")"
+	grep -q "1 empty documents left out" "$T/hf.txt" && ok || bad "lengths-from-hf: empty documents not counted"
+	python3 "$L" --jsonl - --tokens-field ids --add-eod -o - <"$T/c.jsonl" >"$T/hf2.txt"
+	[ "$(grep -v '^#' "$T/hf2.txt" | tr '\n' ' ')" = "4 2 " ] && ok ||
+		bad "lengths-from-hf --tokens-field --add-eod: $(cat "$T/hf2.txt")"
+	# what it writes is a lengths file wlb reads
+	sed "s|megatron_small.idx|hf.txt|" "$D/trace_megatron.json" >"$T/hf.json"
+	expect_ok "lengths-from-hf output as lengths_file" "2 documents, 2148 tokens" "$W" stats "$T/hf.json"
+	printf '{"n": 1}\n{"m": 2}\n' >"$T/d.jsonl"
+	expect_err "lengths-from-hf missing field" 'd.jsonl:2: no field "n"' \
+		python3 "$L" --jsonl "$T/d.jsonl" --count-field n -o "$T/never.txt"
+	[ ! -e "$T/never.txt" ] && ok || bad "lengths-from-hf left a file behind after an error"
+	printf '{"n": 1}\n{"n": -3}\n' >"$T/d.jsonl"
+	expect_err "lengths-from-hf negative count" "d.jsonl:2: n: expected a token count" \
+		python3 "$L" --jsonl "$T/d.jsonl" --count-field n -o -
+	printf '{"n": 1}\n{"n": 2,\n' >"$T/d.jsonl"
+	expect_err "lengths-from-hf bad JSON" "d.jsonl:2: not JSON" \
+		python3 "$L" --jsonl "$T/d.jsonl" --count-field n -o -
+	if ! python3 -c 'import datasets' 2>/dev/null; then
+		python3 "$L" --hf some/dataset --field input_ids -o - >/dev/null 2>"$T/err"
+		[ $? -eq 2 ] && grep -q "pip install datasets" "$T/err" && ok ||
+			bad "lengths-from-hf --hf without datasets: $(cat "$T/err")"
+	fi
+	expect_ok "lengths-from-hf --help" "--count-field n_tokens" python3 "$L" --help
+else
+	echo "cli: python3 not found: tools/lengths-from-hf.py not tested" >&2
+fi
 
 # determinism: same inputs and seed, byte-identical reports and traces
 "$W" pack "$T/g.json" --compare --no-timing --json "$T/a.json" >/dev/null 2>&1

@@ -16,6 +16,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "cost.h"
+#include "lenstats.h"
 #include "packrun.h"
 #include "report.h"
 #include "opts.h"
@@ -135,12 +136,13 @@ done:
 static int cmd_stats(int argc, char **argv)
 {
 	static const double qs[] = {0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999};
-	static const uint32_t cuts[] = {8192, 32768, 65536, 131072};
+	enum { NQ = sizeof qs / sizeof qs[0] };
 	struct wlb_trace t;
 	struct wlb_opts a = {.usage = usage};
+	struct wlb_lenstats s;
 	struct wlb_error e;
-	uint32_t *lens = NULL;
-	double *v = NULL;
+	uint32_t *owned = NULL;
+	const uint32_t *lens;
 	size_t n = 0;
 	int rc = 1;
 
@@ -154,61 +156,47 @@ static int cmd_stats(int argc, char **argv)
 	if (wlb_opts_load(argv[optind], &t) || wlb_opts_apply(&t, &a))
 		goto done;
 	uint64_t batch = (uint64_t)t.parallel.dp * (uint64_t)t.parallel.microbatches * t.context;
-	if (t.source.kind == WLB_SOURCE_DIST && a.docs) {
-		lens = malloc(a.docs * sizeof *lens);
-		if (!lens || wlb_dist_sample_n(&t.source.dist, t.source.seed, lens, a.docs, &e)) {
-			fail("%s", lens ? e.msg : "out of memory");
+	if (t.source.kind != WLB_SOURCE_DIST) { /* a file's lengths, read in place */
+		lens = t.source.lens;
+		n = t.source.n_lens;
+	} else if (a.docs) {
+		owned = malloc(a.docs * sizeof *owned);
+		if (!owned || wlb_dist_sample_n(&t.source.dist, t.source.seed, owned, a.docs, &e)) {
+			fail("%s", owned ? e.msg : "out of memory");
 			goto done;
 		}
+		lens = owned;
 		n = a.docs;
-	} else if (wlb_source_collect(&t.source, t.source.kind == WLB_SOURCE_DIST ?
-				      (uint64_t)(t.iterations ? t.iterations : 1) * batch : 0,
-				      &lens, &n, &e)) {
+	} else if (wlb_source_collect(&t.source, (uint64_t)(t.iterations ? t.iterations : 1) * batch,
+				      &owned, &n, &e)) {
+		fail_err(&e);
+		goto done;
+	} else
+		lens = owned;
+	if (wlb_lenstats(lens, n, qs, NQ, &s, &e)) {
 		fail_err(&e);
 		goto done;
 	}
-	v = malloc(n * sizeof *v);
-	if (!v) {
-		fail("out of memory");
-		goto done;
-	}
-	double tok = 0, above[4] = {0};
-	for (size_t i = 0; i < n; i++) {
-		v[i] = lens[i];
-		tok += lens[i];
-		for (int k = 0; k < 4; k++)
-			if (lens[i] > cuts[k])
-				above[k] += lens[i];
-	}
-	gsl_sort(v, 1, n);
-	printf("%s: %zu documents, %.0f tokens (%.2f global batches of %llu)\n", argv[optind], n, tok,
-	       tok / (double)batch, (unsigned long long)batch);
-	printf("  mean %.0f  stddev %.0f  min %.0f  max %.0f\n", gsl_stats_mean(v, 1, n),
-	       n > 1 ? gsl_stats_sd(v, 1, n) : 0.0, v[0], v[n - 1]);
+	printf("%s: %zu documents, %.0f tokens (%.2f global batches of %llu)\n", argv[optind], n,
+	       s.tokens, s.tokens / (double)batch, (unsigned long long)batch);
+	printf("  mean %.0f  stddev %.0f  min %u  max %u\n", s.mean, s.sd, s.min, s.max);
 	printf("  quantile  ");
-	for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
+	for (int k = 0; k < NQ; k++)
 		printf(" %8g", qs[k] * 100);
 	printf("  (%%)\n  length    ");
-	for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
-		printf(" %8.0f", gsl_stats_quantile_from_sorted_data(v, 1, n, qs[k]));
+	for (int k = 0; k < NQ; k++)
+		printf(" %8.0f", s.q[k]);
 	printf("\n  tokens in documents longer than 8K / 32K / 64K / 128K: %.1f %% / %.1f %% / %.1f %% / %.1f %%\n",
-	       100 * above[0] / tok, 100 * above[1] / tok, 100 * above[2] / tok, 100 * above[3] / tok);
+	       100 * s.above[0] / s.tokens, 100 * s.above[1] / s.tokens, 100 * s.above[2] / s.tokens,
+	       100 * s.above[3] / s.tokens);
 	printf("  log2 bin        documents   tokens\n");
-	for (int b = 0; b < 32; b++) {
-		double lo = ldexp(1, b), hi = ldexp(1, b + 1), dn = 0, dt = 0;
-		for (size_t i = 0; i < n; i++)
-			if (v[i] >= lo && v[i] < hi) {
-				dn++;
-				dt += v[i];
-			}
-		if (dn > 0)
-			printf("  [%7.0f, %7.0f)  %6.2f %%  %6.2f %%\n", lo, hi, 100 * dn / (double)n,
-			       100 * dt / tok);
-	}
+	for (int b = 0; b < 32; b++)
+		if (s.bin_docs[b] > 0)
+			printf("  [%7.0f, %7.0f)  %6.2f %%  %6.2f %%\n", ldexp(1, b), ldexp(1, b + 1),
+			       100 * (double)s.bin_docs[b] / (double)n, 100 * s.bin_tokens[b] / s.tokens);
 	rc = 0;
 done:
-	free(lens);
-	free(v);
+	free(owned);
 	wlb_trace_free(&t);
 	return rc;
 }
