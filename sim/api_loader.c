@@ -23,7 +23,9 @@
 #define STATE_VERSION 1u
 
 struct pushed { uint64_t id; uint32_t len; };
-struct origin { uint64_t doc, offset; int live; };
+/* A piece as the stream cut it; concat may emit it in parts (a sequence
+ * boundary cuts it again), each part starting `used` tokens in. */
+struct origin { uint64_t doc, offset; uint32_t len, used; };
 
 struct wlb_loader {
 	struct wlb_trace t;            /* model, gpu, parallel, context, policy */
@@ -101,7 +103,7 @@ static void on_piece(void *ctx, const struct wlb_doc *piece, uint64_t doc, uint6
 		l->oom = 1;
 		return;
 	}
-	l->org[l->org_head + l->org_n++] = (struct origin){l->cur_id, offset, 1};
+	l->org[l->org_head + l->org_n++] = (struct origin){l->cur_id, offset, piece->len, 0};
 }
 
 /* The cost DB of gpu: $WLB_COSTDB_DIR, beside this library (the build tree,
@@ -284,16 +286,16 @@ static int to_spans(struct wlb_loader *l, struct wlb_iteration *it)
 		for (uint32_t k = 0; k < p->mb[b].n; k++) {
 			const struct wlb_doc *d = &p->docs[p->mb[b].first + k];
 			uint32_t rel = d->id - l->org_base;
-			if (rel >= l->org_n || !l->org[l->org_head + rel].live)
+			struct origin *o = rel < l->org_n ? &l->org[l->org_head + rel] : NULL;
+			if (!o || d->len > o->len - o->used)
 				return wlb_error_set(&l->err, WLB_EINVAL, "internal: piece %u has no origin",
 						     d->id);
-			struct origin *o = &l->org[l->org_head + rel];
-			l->spans[at++] = (struct wlb_span){o->doc, o->offset, d->len};
-			o->live = 0;
+			l->spans[at++] = (struct wlb_span){o->doc, o->offset + o->used, d->len};
+			o->used += d->len;
 		}
 	}
 	l->mb_start[p->n_mb] = at;
-	while (l->org_n > 0 && !l->org[l->org_head].live) {
+	while (l->org_n > 0 && l->org[l->org_head].used == l->org[l->org_head].len) {
 		l->org_head++;
 		l->org_n--;
 		l->org_base++;
@@ -378,7 +380,8 @@ int wlb_loader_save(wlb_loader *l, void **blob, size_t *len)
 		const struct origin *o = &l->org[l->org_head + i];
 		wlb_blob_u64(&b, o->doc);
 		wlb_blob_u64(&b, o->offset);
-		wlb_blob_u32(&b, (uint32_t)o->live);
+		wlb_blob_u32(&b, o->len);
+		wlb_blob_u32(&b, o->used);
 	}
 	if ((rc = wlb_stream_save(l->st, &b, &l->err)) || (rc = wlb_packer_save(l->pk, &b, &l->err))) {
 		wlb_blob_free(&b);
@@ -445,12 +448,15 @@ static int read_data(struct wlb_loader *l, struct wlb_rblob *r)
 	l->q_n = (size_t)n;
 	l->org_base = wlb_rblob_u32(r);
 	n = wlb_rblob_u64(r);
-	if (r->bad || n > (r->n - r->at) / 20 || WLB_GROW(l->org, l->org_cap, (size_t)n + 1))
+	if (r->bad || n > (r->n - r->at) / 24 || WLB_GROW(l->org, l->org_cap, (size_t)n + 1))
 		return WLB_EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		l->org[i].doc = wlb_rblob_u64(r);
 		l->org[i].offset = wlb_rblob_u64(r);
-		l->org[i].live = (int)wlb_rblob_u32(r);
+		l->org[i].len = wlb_rblob_u32(r);
+		l->org[i].used = wlb_rblob_u32(r);
+		if (l->org[i].used > l->org[i].len)
+			r->bad = 1;
 	}
 	l->org_n = (size_t)n;
 	return r->bad ? WLB_EINVAL : 0;

@@ -17,6 +17,15 @@ out=$(mktemp); trap 'rm -f "$out"' EXIT
 cat "$out"; add "$out" unit
 sh "$dir/cli.sh" >"$out"; cat "$out"; add "$out" cli
 sh "$dir/cli_run.sh" >"$out"; cat "$out"; add "$out" run
+# the Python package (python/wlb) over libwlb.so ($WLB_LIB, set by make
+# test); not with a sanitized library, which python3 cannot load
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "python: skipped: no python3"; echo "python: 0 passed, 0 failed"
+elif [ -z "${WLB_LIB:-}" ] || ldd "$WLB_LIB" 2>/dev/null | grep -q libasan; then
+	echo "python: skipped: WLB_LIB unset or a sanitized library"; echo "python: 0 passed, 0 failed"
+else
+	python3 "$dir/../python/tests/run.py" >"$out" 2>&1; cat "$out"; add "$out" python
+fi
 # two cases of the GPU attention check, emulated on the CPU
 if [ -n "${WLB_EMU:-}" ]; then
 	: >"$out"

@@ -310,9 +310,10 @@ static void zero_timing(struct wlb_packrun *r)
 }
 
 /* --dump: where each piece came from (indexed by piece id, which the stream
- * numbers from 0), and the iterations as they are packed. */
+ * numbers from 0; concat may emit a piece in parts, each `used` tokens
+ * further in), and the iterations as they are packed. */
 struct dump {
-	struct { uint64_t doc, offset; } *at;
+	struct { uint64_t doc, offset, used; } *at;
 	size_t cap;
 	json_t *iters;
 	int oom;
@@ -327,6 +328,7 @@ static void dump_piece(void *ctx, const struct wlb_doc *piece, uint64_t doc, uin
 	}
 	d->at[piece->id].doc = doc;
 	d->at[piece->id].offset = offset;
+	d->at[piece->id].used = 0;
 }
 
 static int dump_iter(void *ctx, const struct wlb_packed *p, const struct wlb_iter_rec *rec)
@@ -339,7 +341,9 @@ static int dump_iter(void *ctx, const struct wlb_packed *p, const struct wlb_ite
 		for (uint32_t k = 0; k < p->mb[b].n; k++) {
 			const struct wlb_doc *x = &p->docs[p->mb[b].first + k];
 			d->oom |= json_array_append_new(mb, json_pack("[I, I, I]", (json_int_t)d->at[x->id].doc,
-						       (json_int_t)d->at[x->id].offset, (json_int_t)x->len));
+						       (json_int_t)(d->at[x->id].offset + d->at[x->id].used),
+						       (json_int_t)x->len));
+			d->at[x->id].used += x->len;
 		}
 		d->oom |= json_array_append_new(it, mb);
 	}
