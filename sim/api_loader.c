@@ -19,6 +19,9 @@
 #include "trace.h"
 #include "wlb.h"
 
+_Static_assert(WLB_MAX_QUEUES == sizeof ((struct wlb_loader_config *)0)->thresholds /
+	       sizeof(uint32_t), "wlb.h's thresholds hold WLB_MAX_QUEUES");
+
 #define STATE_MAGIC "WLBSTATE"
 #define STATE_VERSION 1u
 
