@@ -66,6 +66,8 @@ help:
 	@echo "make valgrind   unit tests and 300 property cases under valgrind memcheck (VG_SKIP=\"name ...\")"
 	@echo "make bench      packing benchmarks, each with its target"
 	@echo "make install    install commands and data under PREFIX=$(PREFIX)"
+	@echo "                (and libwlb.so, include/wlb.h, lib/pkgconfig/wlb.pc; DESTDIR honoured)"
+	@echo "make examples   build the C example of libwlb (examples/pack_stream.c) against libwlb.so"
 	@echo "make clean      remove build/ and bin/"
 
 deps:
@@ -189,6 +191,50 @@ install: all
 
 clean:
 	rm -rf build $(BINDIR)
+
+# ---- libwlb.so: the public API (sim/wlb.h) as a shared library ----
+# Versioned soname (libwlb.so.0 -> libwlb.so.0.1).  Every C object is built
+# -fPIC with hidden visibility, so the static libwlb.a keeps working and the
+# .so exports only what wlb.h marks WLB_API (check: nm -D --defined-only).
+SOMAJOR  := $(firstword $(subst ., ,$(VERSION)))
+SHLIB    := $(BUILD)/libwlb.so.$(VERSION)
+EXAMPLES := $(BUILD)/examples/pack_stream
+ALL_CFLAGS += -fPIC -fvisibility=hidden
+
+.PHONY: examples install-lib
+all: $(SHLIB)
+
+# objects from before -fPIC are rebuilt once: the stamp is newer than them
+$(SIM_OBJ): $(BUILD)/.pic-stamp
+$(BUILD)/.pic-stamp:
+	@mkdir -p $(BUILD)
+	@touch $@
+
+$(SHLIB): $(SIM_OBJ)
+	$(CC) -shared -Wl,-soname,libwlb.so.$(SOMAJOR) $(LDFLAGS) -o $@ $^ $(LIBS) -ldl
+	ln -sf libwlb.so.$(VERSION) $(BUILD)/libwlb.so.$(SOMAJOR)
+	ln -sf libwlb.so.$(SOMAJOR) $(BUILD)/libwlb.so
+
+# the C example, built as a user would: wlb.h only, linked to the .so
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c sim/wlb.h $(SHLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) -Isim -o $@ $< -L$(BUILD) -lwlb -Wl,-rpath,$(abspath $(BUILD))
+
+# the Python tests (tests/run.sh) load this library
+test: $(SHLIB) $(EXAMPLES)
+test: export WLB_LIB := $(abspath $(SHLIB))
+
+install: install-lib
+install-lib: $(SHLIB)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libwlb.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libwlb.so.$(SOMAJOR)
+	ln -sf libwlb.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libwlb.so
+	install -m 644 sim/wlb.h $(DESTDIR)$(PREFIX)/include/wlb.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LIBS) -ldl|' \
+	  sim/wlb.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/wlb.pc
+# ---- end of libwlb.so ----
 
 .SECONDARY:
 -include $(wildcard $(BUILD)/backend/*.d)

@@ -12,6 +12,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "blob.h"
 #include "grow.h"
 #include "megatron_idx.h"
 
@@ -343,6 +344,8 @@ struct wlb_stream {
 	uint32_t next_id;
 	uint32_t batches;
 	uint64_t tokens;
+	uint64_t docs_read;     /* documents read so far (the current one included) */
+	uint64_t doc_off;       /* tokens of the current document handed out */
 	struct wlb_doc *buf;
 	size_t cap;
 };
@@ -399,6 +402,9 @@ static int push(struct wlb_stream *s, size_t *n, uint32_t len)
 	if (WLB_GROW(s->buf, s->cap, *n + 1))
 		return WLB_ENOMEM;
 	s->buf[*n] = (struct wlb_doc){s->next_id++, len, s->batches};
+	if (s->src->on_piece)
+		s->src->on_piece(s->src->piece_ctx, &s->buf[*n], s->docs_read - 1, s->doc_off);
+	s->doc_off += len;
 	(*n)++;
 	s->tokens += len;
 	return 0;
@@ -407,13 +413,21 @@ static int push(struct wlb_stream *s, size_t *n, uint32_t len)
 /* Reads the next document of a budgeted source into doc_left; 0 at the end. */
 static int read_doc(struct wlb_stream *s)
 {
+	uint32_t len;
+
 	if (s->src->kind == WLB_SOURCE_DIST) {
-		s->doc_left = sampler_draw(&s->sampler);
-		return 1;
+		len = sampler_draw(&s->sampler);
+	} else if (s->src->kind == WLB_SOURCE_CALLBACK) {
+		if (!s->src->read(s->src->read_ctx, &len))
+			return 0;
+	} else {
+		if (s->pos >= s->src->n_lens)
+			return 0;
+		len = s->src->lens[s->pos++];
 	}
-	if (s->pos >= s->src->n_lens)
-		return 0;
-	s->doc_left = s->src->lens[s->pos++];
+	s->doc_left = len;
+	s->docs_read++;
+	s->doc_off = 0;
 	return 1;
 }
 
@@ -425,13 +439,16 @@ size_t wlb_stream_next(struct wlb_stream *s, const struct wlb_doc **docs)
 	if (s->src->kind == WLB_SOURCE_BATCHES) {
 		if (s->batches >= s->src->n_batches)
 			return 0;
-		for (size_t i = s->src->batch_start[s->batches]; i < s->src->batch_start[s->batches + 1]; i++)
+		for (size_t i = s->src->batch_start[s->batches]; i < s->src->batch_start[s->batches + 1]; i++) {
+			s->docs_read++;
+			s->doc_off = 0;
 			for (uint64_t left = s->src->lens[i]; left > 0;) {
 				uint32_t piece = left < s->context ? (uint32_t)left : s->context;
 				if (push(s, &n, piece))
 					return 0;
 				left -= piece;
 			}
+		}
 	} else {
 		uint64_t fill = 0;
 		while (fill < s->budget) {
@@ -456,6 +473,43 @@ size_t wlb_stream_next(struct wlb_stream *s, const struct wlb_doc **docs)
 	s->batches++;
 	*docs = s->buf;
 	return n;
+}
+
+uint64_t wlb_stream_held_tokens(const struct wlb_stream *s)
+{
+	return s->doc_left + s->piece_left;
+}
+
+int wlb_stream_save(const struct wlb_stream *s, struct wlb_blob *b, struct wlb_error *err)
+{
+	if (s->src->kind == WLB_SOURCE_DIST)
+		return wlb_error_set(err, WLB_EINVAL, "a stream over a distribution cannot be saved");
+	wlb_blob_u64(b, s->pos);
+	wlb_blob_u64(b, s->doc_left);
+	wlb_blob_u32(b, s->piece_left);
+	wlb_blob_u32(b, s->next_id);
+	wlb_blob_u32(b, s->batches);
+	wlb_blob_u64(b, s->tokens);
+	wlb_blob_u64(b, s->docs_read);
+	wlb_blob_u64(b, s->doc_off);
+	return b->oom ? wlb_error_set(err, WLB_ENOMEM, "out of memory") : 0;
+}
+
+int wlb_stream_load(struct wlb_stream *s, struct wlb_rblob *r, struct wlb_error *err)
+{
+	if (s->src->kind == WLB_SOURCE_DIST)
+		return wlb_error_set(err, WLB_EINVAL, "a stream over a distribution cannot be restored");
+	s->pos = (size_t)wlb_rblob_u64(r);
+	s->doc_left = wlb_rblob_u64(r);
+	s->piece_left = wlb_rblob_u32(r);
+	s->next_id = wlb_rblob_u32(r);
+	s->batches = wlb_rblob_u32(r);
+	s->tokens = wlb_rblob_u64(r);
+	s->docs_read = wlb_rblob_u64(r);
+	s->doc_off = wlb_rblob_u64(r);
+	if (r->bad || s->pos > s->src->n_lens || s->piece_left > s->context)
+		return wlb_error_set(err, WLB_EINVAL, "saved stream state is truncated or inconsistent");
+	return 0;
 }
 
 int wlb_source_collect(const struct wlb_source *src, uint64_t max_tokens, uint32_t **lens,

@@ -50,7 +50,7 @@ int wlb_dist_check(const struct wlb_dist *d, struct wlb_error *err);
 double wlb_dist_mass_upto(const struct wlb_dist *d, double hi);
 
 /* Where the documents come from. */
-enum wlb_source_kind { WLB_SOURCE_DIST, WLB_SOURCE_BATCHES, WLB_SOURCE_LENGTHS };
+enum wlb_source_kind { WLB_SOURCE_DIST, WLB_SOURCE_BATCHES, WLB_SOURCE_LENGTHS, WLB_SOURCE_CALLBACK };
 
 struct wlb_source {
 	enum wlb_source_kind kind;
@@ -62,6 +62,15 @@ struct wlb_source {
 	size_t n_lens;
 	size_t *batch_start;
 	size_t n_batches;
+	/* WLB_SOURCE_CALLBACK (the library's push queue): read(ctx, &len) gives
+	 * the next document's length and returns 1, or 0 when none is there. */
+	int (*read)(void *ctx, uint32_t *len);
+	void *read_ctx;
+	/* Optional, any source: called as the stream cuts each piece, with the
+	 * index of its document in dataloader order (0, 1, ...) and the tokens of
+	 * that document before the piece. */
+	void (*on_piece)(void *ctx, const struct wlb_doc *piece, uint64_t doc, uint64_t offset);
+	void *piece_ctx;
 };
 
 void wlb_source_free(struct wlb_source *s);
@@ -86,6 +95,17 @@ size_t wlb_stream_next(struct wlb_stream *s, const struct wlb_doc **docs);
 uint32_t wlb_stream_batches(const struct wlb_stream *s);
 /* Tokens handed out so far. */
 uint64_t wlb_stream_tokens(const struct wlb_stream *s);
+
+/* Where a stream stands (not its source's documents nor a distribution's
+ * generator): what wlb_stream_load needs to continue a stream over the same
+ * source exactly.  Save fails on a distribution source (WLB_EINVAL). */
+struct wlb_blob;
+struct wlb_rblob;
+int wlb_stream_save(const struct wlb_stream *s, struct wlb_blob *b, struct wlb_error *err);
+int wlb_stream_load(struct wlb_stream *s, struct wlb_rblob *r, struct wlb_error *err);
+/* Tokens of the current document not yet handed out (CALLBACK sources: what
+ * the stream holds beyond what read() has still to give). */
+uint64_t wlb_stream_held_tokens(const struct wlb_stream *s);
 
 /* The document lengths a stream over src reads, in order, before any cutting:
  * all of a finite source (or until max_tokens), or a distribution's draws

@@ -113,6 +113,28 @@ uint64_t wlb_packer_pending_tokens(const struct wlb_packer *pk)
 	return pk->ops->pending_tokens(pk->state);
 }
 
+uint32_t wlb_packer_batches_needed(const struct wlb_packer *pk)
+{
+	return pk->ops->batches_needed ? pk->ops->batches_needed(pk->state) : 1;
+}
+
+int wlb_packer_save(const struct wlb_packer *pk, struct wlb_blob *b, struct wlb_error *err)
+{
+	wlb_blob_u32(b, pk->iter);
+	if (pk->ops->save(pk->state, b) || b->oom)
+		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
+	return 0;
+}
+
+int wlb_packer_load(struct wlb_packer *pk, struct wlb_rblob *r, struct wlb_error *err)
+{
+	pk->iter = wlb_rblob_u32(r);
+	if (pk->ops->load(pk->state, r) || r->bad)
+		return wlb_error_set(err, WLB_EINVAL, "saved \"%s\" packer state is truncated or "
+				     "inconsistent", pk->ops->name);
+	return 0;
+}
+
 void wlb_packed_free(struct wlb_packed *p)
 {
 	free(p->mb);

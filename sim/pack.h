@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blob.h"
 #include "docs.h"
 #include "err.h"
 #include "order.h"
@@ -65,6 +66,13 @@ struct wlb_packer_ops {
 		    struct wlb_packed *out);
 	uint64_t (*pending_tokens)(const void *state);
 	void (*destroy)(void *state);
+	/* What the packer carries between iterations (queued, carried-over and
+	 * packed-ahead documents) into a blob, and back into a fresh state made
+	 * with the same params: the library's saved state.  0 or a negative wlb_err. */
+	int (*save)(const void *state, struct wlb_blob *b);
+	int (*load)(void *state, struct wlb_rblob *r);
+	/* Global batches the next call reads from the stream (NULL: one). */
+	uint32_t (*batches_needed)(const void *state);
 };
 
 /* The packers, NULL-terminated. */
@@ -80,6 +88,13 @@ int wlb_packer_next(struct wlb_packer *pk, struct wlb_stream *s, struct wlb_pack
 		    struct wlb_error *err);
 /* Tokens read from the stream but not yet emitted (queued, carried over). */
 uint64_t wlb_packer_pending_tokens(const struct wlb_packer *pk);
+/* Global batches the next wlb_packer_next reads from the stream: 1, or a
+ * windowed packer's window (0 while it emits what it packed ahead). */
+uint32_t wlb_packer_batches_needed(const struct wlb_packer *pk);
+/* The packer's state (iterations emitted and what its ops carry) into b, and
+ * back into a packer created with the same name and params. */
+int wlb_packer_save(const struct wlb_packer *pk, struct wlb_blob *b, struct wlb_error *err);
+int wlb_packer_load(struct wlb_packer *pk, struct wlb_rblob *r, struct wlb_error *err);
 
 /* For packers: writes docs[0..n) into out as the packer's next iteration, doc i into micro-batch bin[i]
  * (0 <= bin < n_bins), in dataloader order (by id) inside each one, or with

@@ -81,7 +81,21 @@ static void bfd_destroy(void *state)
 	free(b);
 }
 
+static int bfd_save(const void *state, struct wlb_blob *w)
+{
+	const struct bfd *b = state;
+	wlb_blob_docs(w, b->pool, b->n_pool);
+	return 0;
+}
+
+static int bfd_load(void *state, struct wlb_rblob *r)
+{
+	struct bfd *b = state;
+	b->n_pool = wlb_rblob_docs(r, &b->pool, &b->cap_pool);
+	return r->bad ? WLB_EINVAL : 0;
+}
+
 const struct wlb_packer_ops wlb_pack_bfd = {
 	"bfd", "best-fit decreasing into fixed-length sequences (Fewer Truncations)",
-	bfd_create, bfd_next, bfd_pending, bfd_destroy,
+	bfd_create, bfd_next, bfd_pending, bfd_destroy, bfd_save, bfd_load, NULL,
 };

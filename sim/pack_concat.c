@@ -83,7 +83,21 @@ static void concat_destroy(void *state)
 	free(c);
 }
 
+static int concat_save(const void *state, struct wlb_blob *b)
+{
+	const struct concat *c = state;
+	wlb_blob_docs(b, c->pool, c->n_pool);
+	return 0;
+}
+
+static int concat_load(void *state, struct wlb_rblob *r)
+{
+	struct concat *c = state;
+	c->n_pool = wlb_rblob_docs(r, &c->pool, &c->cap_pool);
+	return r->bad ? WLB_EINVAL : 0;
+}
+
 const struct wlb_packer_ops wlb_pack_concat = {
 	"concat", "fixed-length sequences of the token stream in order (Plain-4D)",
-	concat_create, concat_next, concat_pending, concat_destroy,
+	concat_create, concat_next, concat_pending, concat_destroy, concat_save, concat_load, NULL,
 };

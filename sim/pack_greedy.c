@@ -149,7 +149,63 @@ static void greedy_destroy(void *state)
 	free(g);
 }
 
+/* The pool, then each iteration of the window not yet emitted: its
+ * documents and their bins. */
+static int greedy_save(const void *state, struct wlb_blob *b)
+{
+	const struct greedy *g = state;
+	wlb_blob_docs(b, g->pool, g->n_pool);
+	wlb_blob_u32(b, g->n_iters - g->next_iter);
+	for (uint32_t j = g->next_iter; j < g->n_iters; j++) {
+		size_t lo = g->it_off[j], hi = g->it_off[j + 1];
+		wlb_blob_docs(b, g->out + lo, hi - lo);
+		for (size_t i = lo; i < hi; i++)
+			wlb_blob_u32(b, g->out_bin[i]);
+	}
+	return 0;
+}
+
+static int greedy_load(void *state, struct wlb_rblob *r)
+{
+	struct greedy *g = state;
+	struct wlb_doc *d = NULL;
+	size_t cap = 0;
+	uint32_t left;
+
+	g->n_pool = wlb_rblob_docs(r, &g->pool, &g->cap_pool);
+	left = wlb_rblob_u32(r);
+	if (r->bad || left > g->window || WLB_GROW(g->it_off, g->cap_off, left + 1))
+		return WLB_EINVAL;
+	g->it_off[0] = 0;
+	for (uint32_t j = 0; j < left && !r->bad; j++) {
+		size_t n = wlb_rblob_docs(r, &d, &cap), at = g->it_off[j];
+		if (r->bad || WLB_GROW(g->out, g->cap_out, at + n + 1) ||
+		    WLB_GROW(g->out_bin, g->cap_out_bin, at + n + 1)) {
+			free(d);
+			return WLB_EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			g->out[at + i] = d[i];
+			g->out_bin[at + i] = wlb_rblob_u32(r);
+			if (g->out_bin[at + i] >= g->n_bins)
+				r->bad = 1;
+		}
+		g->it_off[j + 1] = at + n;
+	}
+	free(d);
+	g->n_iters = left;
+	g->next_iter = 0;
+	return r->bad ? WLB_EINVAL : 0;
+}
+
+static uint32_t greedy_batches_needed(const void *state)
+{
+	const struct greedy *g = state;
+	return g->next_iter == g->n_iters ? g->window : 0;
+}
+
 const struct wlb_packer_ops wlb_pack_greedy = {
 	"greedy", "fixed-length sequences balanced greedily over a window (Fixed-4D)",
-	greedy_create, greedy_next, greedy_pending, greedy_destroy,
+	greedy_create, greedy_next, greedy_pending, greedy_destroy, greedy_save, greedy_load,
+	greedy_batches_needed,
 };

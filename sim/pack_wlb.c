@@ -176,7 +176,27 @@ static void wlbp_destroy(void *state)
 	free(w);
 }
 
+static int wlbp_save(const void *state, struct wlb_blob *b)
+{
+	const struct wlbp *w = state;
+	for (int k = 0; k < w->n_queues; k++)
+		wlb_blob_docs(b, w->q[k].d + w->q[k].head, w->q[k].n);
+	wlb_blob_docs(b, w->remained, w->n_remained);
+	return 0;
+}
+
+static int wlbp_load(void *state, struct wlb_rblob *r)
+{
+	struct wlbp *w = state;
+	for (int k = 0; k < w->n_queues; k++) {
+		w->q[k].head = 0;
+		w->q[k].n = wlb_rblob_docs(r, &w->q[k].d, &w->q[k].cap);
+	}
+	w->n_remained = wlb_rblob_docs(r, &w->remained, &w->cap_remained);
+	return r->bad ? WLB_EINVAL : 0;
+}
+
 const struct wlb_packer_ops wlb_pack_wlb = {
 	"wlb", "variable-length packing with outlier delay (WLB-LLM Algorithm 1)",
-	wlbp_create, wlbp_next, wlbp_pending, wlbp_destroy,
+	wlbp_create, wlbp_next, wlbp_pending, wlbp_destroy, wlbp_save, wlbp_load, NULL,
 };

@@ -313,6 +313,8 @@ int wlb_ld_check_data(const struct wlb_trace *t, const struct wlb_ld *l, struct 
 			return wlb_ld_cfail(l, err, "data", WLB_EINVAL,
 					    "data.lengths_file holds no lengths");
 		return 0;
+	case WLB_SOURCE_CALLBACK: /* the library's, never a trace's */
+		break;
 	}
 	return wlb_ld_cfail(l, err, "data", WLB_EINVAL, "data has an unknown source kind (%d)",
 			    (int)s->kind);

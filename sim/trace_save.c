@@ -153,6 +153,9 @@ static json_t *data_json(const struct wlb_trace *t, const char *dist_preset,
 	case WLB_SOURCE_LENGTHS:
 		fail |= set(o, "lengths_file", json_string(lengths_file));
 		break;
+	case WLB_SOURCE_CALLBACK: /* the library's: nothing a file can hold */
+		fail = 1;
+		break;
 	}
 	if (fail) {
 		json_decref(o);

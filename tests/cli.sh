@@ -526,4 +526,45 @@ if command -v jq >/dev/null 2>&1; then
 		bad "validate-published, failing wlb-sim: $(head -c 300 "$T/err")"; fi
 fi
 
+# libwlb.so: make install into a DESTDIR, then the C example built against
+# the installed library through pkg-config, as a user would build it; the
+# soname and the exported symbols (wlb.h's only).  Skipped for a sanitized
+# library (make asan), which a plain program cannot load.
+L=${WLB_LIB:-build/libwlb.so}
+if [ -f "$L" ] && command -v pkg-config >/dev/null 2>&1 && ! ldd "$L" 2>/dev/null | grep -q libasan; then
+	make -s --no-print-directory install-lib DESTDIR="$T/inst" PREFIX=/usr/local BUILD="$(dirname "$L")" \
+		>"$T/out" 2>"$T/err" && ok || bad "make install-lib DESTDIR: $(head -c 300 "$T/err")"
+	for f in lib/libwlb.so.0.1 lib/libwlb.so.0 lib/libwlb.so include/wlb.h lib/pkgconfig/wlb.pc; do
+		[ -e "$T/inst/usr/local/$f" ] && ok || bad "make install-lib: no $f"
+	done
+	readelf -d "$T/inst/usr/local/lib/libwlb.so.0.1" | grep -q 'SONAME.*\[libwlb.so.0\]' && ok ||
+		bad "libwlb.so.0.1: soname is not libwlb.so.0"
+	nm -D --defined-only "$L" | awk '$2 == "T" { print $3 }' | sort >"$T/syms"
+	sed -n 's/^WLB_API [^(]*[ *]\(wlb_[a-z_]*\)(.*/\1/p' sim/wlb.h | sort >"$T/api"
+	[ -s "$T/api" ] && cmp -s "$T/syms" "$T/api" && ok ||
+		bad "libwlb.so exports other than wlb.h's: $(diff "$T/api" "$T/syms" | head -c 300)"
+	flags=$(PKG_CONFIG_SYSROOT_DIR="$T/inst" PKG_CONFIG_PATH="$T/inst/usr/local/lib/pkgconfig" \
+		pkg-config --cflags --libs wlb)
+	case "$flags" in *"-I$T/inst/usr/local/include"*"-L$T/inst/usr/local/lib"*"-lwlb"*) ok ;;
+		*) bad "pkg-config --cflags --libs wlb: \"$flags\"" ;; esac
+	# shellcheck disable=SC2086 # flags are words
+	if ${CC:-cc} -std=c11 -Wall -Wextra -Werror examples/pack_stream.c $flags -o "$T/pack_stream" 2>"$T/err"; then
+		ok
+		printf '5000\n300\n9000\n12\n700\n' >"$T/lens"
+		LD_LIBRARY_PATH="$T/inst/usr/local/lib" "$T/pack_stream" 4096 1 2 2 <"$T/lens" >"$T/out" 2>"$T/err"
+		# by hand: batches of 2 x 4096 = 8192 tokens; doc 0 (5000) is cut at
+		# the context, doc 2 (9000) at the batch boundary (8192 - 5300 = 2892
+		# tokens in), its last piece is [8192, 9000); one full batch, then
+		# the partial one after finish
+		grep -q '^libwlb 0.1$' "$T/out" && [ "$(grep -c '^iteration' "$T/out")" -eq 2 ] &&
+			grep -q '^  mb 0: 0:0+4096$' "$T/out" && grep -q ' 2:0+2892' "$T/out" &&
+			grep -q ' 2:8192+808' "$T/out" && ok || bad "installed pack_stream: $(head -c 300 "$T/out") $(head -c 200 "$T/err")"
+		LD_LIBRARY_PATH="$T/inst/usr/local/lib" ldd "$T/pack_stream" | grep -q "$T/inst/usr/local/lib/libwlb.so.0" &&
+			ok || bad "pack_stream does not load the installed libwlb.so.0"
+	else
+		bad "examples/pack_stream.c against the installed libwlb: $(head -c 300 "$T/err")"
+	fi
+	expect_err "pack_stream usage" "usage: pack_stream" env LD_LIBRARY_PATH="$T/inst/usr/local/lib" "$T/pack_stream"
+fi
+
 echo "cli: $pass passed, $fail failed"

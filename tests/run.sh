@@ -22,6 +22,15 @@ if [ -n "${WLB_PROPS:-}" ]; then
 	$WLB_PROPS >"$out" || true
 	cat "$out"; add "$out" props
 fi
+# the Python package (python/wlb) over libwlb.so ($WLB_LIB, set by make
+# test); not with a sanitized library, which python3 cannot load
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "python: skipped: no python3"; echo "python: 0 passed, 0 failed"
+elif [ -z "${WLB_LIB:-}" ] || ldd "$WLB_LIB" 2>/dev/null | grep -q libasan; then
+	echo "python: skipped: WLB_LIB unset or a sanitized library"; echo "python: 0 passed, 0 failed"
+else
+	python3 "$dir/../python/tests/run.py" >"$out" 2>&1; cat "$out"; add "$out" python
+fi
 # two cases of the GPU attention check, emulated on the CPU
 if [ -n "${WLB_EMU:-}" ]; then
 	: >"$out"

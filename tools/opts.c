@@ -142,6 +142,7 @@ static const struct option opts[] = {
 	{"check", no_argument, 0, O_CHECK}, {"compare-with", required_argument, 0, O_CMPWITH},
 	{"timeout", required_argument, 0, O_TIMEOUT}, {"id-file", required_argument, 0, O_IDFILE},
 	{"doc-order", required_argument, 0, O_DOCORDER}, {"cp-algo", required_argument, 0, O_CPALGO},
+	{"dump", required_argument, 0, O_DUMP},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
@@ -178,6 +179,7 @@ int wlb_opts_parse(int argc, char **argv, struct wlb_opts *a, const char *allowe
 			return fail("--%s does not apply to this command (see %s --help)", name, wlb_prog);
 		switch (c) {
 		case O_JSON: a->json = optarg; break;
+		case O_DUMP: a->dump = optarg; break;
 		case O_COMPARE: a->compare = 1; break;
 		case O_SUMMARY: a->summary = 1; break;
 		case O_NOTIME: a->no_timing = 1; break;

@@ -16,6 +16,8 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "cost.h"
+#include "grow.h"
+#include "json.h"
 #include "lenstats.h"
 #include "packrun.h"
 #include "report.h"
@@ -40,7 +42,7 @@ static void usage(FILE *f)
 "                       [--window W] [--doc-order O] [--iterations I] [--seed S]\n"
 "                       [--json FILE|-] [--compare]\n"
 "                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB]\n"
-"                       [--cp-algo allgather|ring]\n"
+"                       [--cp-algo allgather|ring] [--dump FILE]\n"
 "\n"
 "gen    writes a wlb-trace/1 file drawing documents from a distribution preset\n"
 "       (wlb128k, prolong64k, web, bytescale); defaults: llama2-7b, context 131072,\n"
@@ -70,6 +72,10 @@ static void usage(FILE *f)
 "  --cp-algo A       allgather or ring: under ring, adaptive weighs each layout\n"
 "                    by its ring steps                     (trace, default allgather)\n"
 "  --json FILE       write the wlb-report/1 document (- for stdout)\n"
+"  --dump FILE       write every iteration's micro-batches as JSON: {\"format\":\n"
+"                    \"wlb-pack-dump/1\", \"iterations\": [[[[doc, offset, length], ...]\n"
+"                    per micro-batch] per iteration]}, doc = the document's index\n"
+"                    in dataloader order, offset = where the piece starts in it\n"
 "  --summary         print only the summary, not each iteration\n"
 "  --no-timing       report packing times as 0, for byte-identical output\n"
 "\n"
@@ -291,6 +297,73 @@ static void zero_timing(struct wlb_packrun *r)
 		r->iters[i].pack_us = 0;
 }
 
+/* --dump: where each piece came from (indexed by piece id, which the stream
+ * numbers from 0; concat may emit a piece in parts, each `used` tokens
+ * further in), and the iterations as they are packed. */
+struct dump {
+	struct { uint64_t doc, offset, used; } *at;
+	size_t cap;
+	json_t *iters;
+	int oom;
+};
+
+static void dump_piece(void *ctx, const struct wlb_doc *piece, uint64_t doc, uint64_t offset)
+{
+	struct dump *d = ctx;
+	if (WLB_GROW(d->at, d->cap, (size_t)piece->id + 1)) {
+		d->oom = 1;
+		return;
+	}
+	d->at[piece->id].doc = doc;
+	d->at[piece->id].offset = offset;
+	d->at[piece->id].used = 0;
+}
+
+static int dump_iter(void *ctx, const struct wlb_packed *p, const struct wlb_iter_rec *rec)
+{
+	struct dump *d = ctx;
+	json_t *it = json_array();
+	(void)rec;
+	for (uint32_t b = 0; b < p->n_mb && !d->oom; b++) {
+		json_t *mb = json_array();
+		for (uint32_t k = 0; k < p->mb[b].n; k++) {
+			const struct wlb_doc *x = &p->docs[p->mb[b].first + k];
+			d->oom |= json_array_append_new(mb, json_pack("[I, I, I]", (json_int_t)d->at[x->id].doc,
+						       (json_int_t)(d->at[x->id].offset + d->at[x->id].used),
+						       (json_int_t)x->len));
+			d->at[x->id].used += x->len;
+		}
+		d->oom |= json_array_append_new(it, mb);
+	}
+	d->oom |= json_array_append_new(d->iters, it);
+	return d->oom ? WLB_ENOMEM : 0;
+}
+
+static int dump_run(const struct wlb_trace *t, const struct wlb_workload *w, const char *path)
+{
+	struct wlb_trace c = *t;
+	struct dump d = {NULL, 0, json_array(), 0};
+	struct wlb_packrun_hooks hooks = {&d, NULL, dump_iter};
+	struct wlb_packrun r;
+	struct wlb_error e;
+	int rc = 0;
+
+	c.source.on_piece = dump_piece;
+	c.source.piece_ctx = &d;
+	if (wlb_packrun_with(&c, w, &hooks, &r, &e)) {
+		rc = d.oom ? fail("--dump: out of memory") : fail("%s", e.msg);
+	} else {
+		json_t *j = json_pack("{s:s, s:O}", "format", "wlb-pack-dump/1", "iterations", d.iters);
+		if (!j || wlb_json_write(j, path, &e))
+			rc = j ? fail_err(&e) : fail("--dump: out of memory");
+		json_decref(j);
+		wlb_packrun_free(&r);
+	}
+	json_decref(d.iters);
+	free(d.at);
+	return rc;
+}
+
 static int cmd_pack(int argc, char **argv)
 {
 	struct wlb_trace t;
@@ -308,7 +381,7 @@ static int cmd_pack(int argc, char **argv)
 	memset(b, 0, sizeof b);
 	wlb_trace_init(&t);
 	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
-		       "json compare summary no-timing workload costdb cp-algo"))
+		       "json compare summary no-timing workload costdb cp-algo dump"))
 		goto done;
 	if (optind + 1 != argc) {
 		fail("pack: expected one TRACE (see --help)");
@@ -335,7 +408,7 @@ static int cmd_pack(int argc, char **argv)
 		wlb_workload_cost(&work, cost, &t.model, &t.parallel, t.context);
 		w = &work;
 	}
-	if (run(&t, w, NULL, NULL, 0, &main_run))
+	if (run(&t, w, NULL, NULL, 0, &main_run) || (a.dump && dump_run(&t, w, a.dump)))
 		goto done;
 	if (a.compare) {
 		/* Plain-4D; Fixed-4D = greedy (window 1) with the better static sharder
