@@ -185,9 +185,8 @@ install: all
 	install -m 644 traces/run/*.json $(DESTDIR)$(PREFIX)/share/wlb/traces/run/
 	install -d $(DESTDIR)$(PREFIX)/share/wlb/costdb
 	install -m 644 $(COSTDBS) $(DESTDIR)$(PREFIX)/share/wlb/costdb/
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/wlb
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(filter-out %_int.h sim/curve.h,$(wildcard sim/*.h)) $(DESTDIR)$(PREFIX)/include/wlb/
+# the library's public face is include/wlb.h, libwlb.so and wlb.pc
+# (install-lib, below); the internal headers and libwlb.a stay in the tree
 
 clean:
 	rm -rf build $(BINDIR)
