@@ -134,10 +134,10 @@ static void cmp_line(const char *field, double meas, double pred)
 
 static json_t *load_report(const char *path)
 {
-	json_error_t je;
-	json_t *rep = json_load_file(path, 0, &je);
+	struct wlb_error e;
+	json_t *rep = wlb_json_read(path, "report", 0, &e);
 	if (!rep) {
-		fail("--compare-with %s:%d:%d: %s", path, je.line, je.column, je.text);
+		fail("--compare-with %s", e.msg);
 		return NULL;
 	}
 	if (!json_is_object(json_object_get(rep, "summary")) ||

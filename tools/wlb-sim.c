@@ -11,6 +11,7 @@
 #include "report.h"
 #include "report_sim.h"
 #include "sim.h"
+#include "stop.h"
 
 #define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
 
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 	int n_runs = 0, n_cmp = 0, rc = 1;
 
 	wlb_prog = "wlb-sim";
+	wlb_stop_install();
 	wlb_gsl_quiet();
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
@@ -300,5 +302,5 @@ done:
 		wlb_sim_result_free(&runs[i].r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
-	return rc;
+	return rc && wlb_stop_requested() ? WLB_STOP_STATUS : rc;
 }

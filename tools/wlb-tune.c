@@ -13,6 +13,7 @@
 #include "export.h"
 #include "json.h"
 #include "opts.h"
+#include "stop.h"
 #include "validate.h"
 #include "tune.h"
 
@@ -399,6 +400,7 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	wlb_prog = "wlb-tune";
+	wlb_stop_install();
 	wlb_gsl_quiet();
 	memset(&a, 0, sizeof a);
 	memset(&r, 0, sizeof r);
@@ -517,5 +519,5 @@ done:
 	wlb_tune_result_free(&r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
-	return rc;
+	return rc && wlb_stop_requested() ? WLB_STOP_STATUS : rc;
 }
