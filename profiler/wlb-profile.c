@@ -22,6 +22,7 @@
 #include "cost.h"
 #include "costdb.h"
 #include "nccl_tests.h"
+#include "stop.h"
 
 #ifndef WLB_VERSION
 #define WLB_VERSION "0.1"
@@ -372,6 +373,11 @@ static int measure_mode(const char *out, const char *gpu, const char *ops, const
 		info.sm_clock_mhz, info.power_w, info.temp_c, out, quick ? " (quick)" : "");
 	rc = wlb_measure(out, &spec.dev, &run, &wlb_gpu_timer, &mo, &st, &e);
 	wlb_gpu_close();
+	if (rc == WLB_EINTR) {
+		fail("interrupted; every finished measurement is kept in %s: run the same command "
+		     "again to continue", out);
+		return WLB_STOP_STATUS;
+	}
 	if (rc)
 		return fail("%s (every finished measurement is kept: run the same command again to "
 			    "continue)", e.msg);
@@ -410,6 +416,7 @@ int main(int argc, char **argv)
 
 	wlb_gpu_worker(); /* an NCCL worker of a measuring run never returns */
 	wlb_gsl_quiet();
+	wlb_stop_install();
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
