@@ -110,23 +110,29 @@ int wlb_lines_open(struct wlb_lines *r, const char *path, const char *what,
 
 int wlb_lines_next(struct wlb_lines *r, struct wlb_error *err)
 {
-	size_t n;
+	size_t n = 0;
+	int c;
 
-	if (!fgets(r->buf, sizeof r->buf, r->f)) {
-		if (ferror(r->f))
-			return wlb_error_set(err, WLB_EIO, "%s:%ld: read error: %s", r->path,
-					     r->line + 1, strerror(errno));
-		return 0;
+	/* a byte at a time (these files are small), so that a line is never
+	 * held past the limit and a NUL byte is seen */
+	while ((c = getc(r->f)) != EOF && c != '\n') {
+		if (n == WLB_LINE_MAX)
+			return wlb_error_set(err, WLB_ERANGE, "%s:%ld: line longer than %d bytes, the "
+					     "most a line may hold", r->path, r->line + 1, WLB_LINE_MAX);
+		if (!c)
+			return wlb_error_set(err, WLB_EINVAL, "%s:%ld: a NUL byte: not a text file",
+					     r->path, r->line + 1);
+		r->buf[n++] = (char)c;
 	}
+	if (ferror(r->f))
+		return wlb_error_set(err, WLB_EIO, "%s:%ld: read error: %s", r->path, r->line + 1,
+				     strerror(errno));
+	if (c == EOF && n == 0)
+		return 0;
 	r->line++;
-	n = strlen(r->buf);
-	if (n && r->buf[n - 1] == '\n')
-		r->buf[--n] = '\0';
-	else if (n > WLB_LINE_MAX)
-		return wlb_error_set(err, WLB_ERANGE, "%s:%ld: line longer than %d bytes, the "
-				     "most a line may hold", r->path, r->line, WLB_LINE_MAX);
 	if (n && r->buf[n - 1] == '\r')
-		r->buf[--n] = '\0';
+		n--;
+	r->buf[n] = '\0';
 	return 1;
 }
 

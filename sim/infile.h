@@ -32,14 +32,15 @@ struct wlb_lines {
 	FILE *f;
 	const char *path;
 	long line;                  /* 1-based number of the line in buf */
-	char buf[WLB_LINE_MAX + 2]; /* the line, its newline removed */
+	char buf[WLB_LINE_MAX + 1]; /* the line, its newline removed */
 };
 
 /* wlb_infile_open into r (r->path borrows path).  0 or a negative wlb_err. */
 int wlb_lines_open(struct wlb_lines *r, const char *path, const char *what,
 		   struct wlb_error *err);
 /* The next line in r->buf (a trailing "\r" removed): 1, or 0 at the end, or a
- * negative wlb_err ("FILE:LINE: line longer than N bytes", a read error). */
+ * negative wlb_err ("FILE:LINE: line longer than N bytes", a NUL byte, a read
+ * error). */
 int wlb_lines_next(struct wlb_lines *r, struct wlb_error *err);
 void wlb_lines_close(struct wlb_lines *r);
 
