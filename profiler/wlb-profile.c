@@ -371,6 +371,7 @@ static int measure_mode(const char *out, const char *gpu, const char *ops, const
 	fprintf(stderr, "wlb-profile: %s (%d SMs, %.0f GiB, driver %s, CUDA %s; SM clock %.0f MHz, %.0f W, "
 		"%.0f C) into %s%s\n", info.name, info.sms, info.mem_gib, info.driver, info.cuda,
 		info.sm_clock_mhz, info.power_w, info.temp_c, out, quick ? " (quick)" : "");
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	rc = wlb_measure(out, &spec.dev, &run, &wlb_gpu_timer, &mo, &st, &e);
 	wlb_gpu_close();
 	if (rc == WLB_EINTR) {
@@ -416,7 +417,6 @@ int main(int argc, char **argv)
 
 	wlb_gpu_worker(); /* an NCCL worker of a measuring run never returns */
 	wlb_gsl_quiet();
-	wlb_stop_install();
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {

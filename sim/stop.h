@@ -15,7 +15,9 @@
 #define WLB_STOP_STATUS 130
 
 /* Catches SIGINT and SIGTERM (even when the shell started the command with
- * SIGINT ignored, as it does for `cmd &` in scripts). */
+ * SIGINT ignored, as it does for `cmd &` in scripts).  Commands call it just
+ * before their long part: until then the signals keep their default action,
+ * so a command blocked earlier (opening a FIFO, loading) still ends at once. */
 void wlb_stop_install(void);
 /* Whether a signal asked the run to stop. */
 int wlb_stop_requested(void);

@@ -483,15 +483,22 @@ fi
 # bounded input (README "Traces"): a directory, a FIFO, /dev/zero and a
 # missing file are refused in one line by every reader of user files, at once
 mkfifo "$T/fifo"
+# refusal WHAT: the message for $f (of kind $k, "" when missing) read as WHAT
+refusal() {
+	if [ "$k" ]; then echo "$f: expected a regular file ($1), got a $k"
+	else echo "$f: cannot open $1: No such file or directory"; fi
+}
 for f in "$T" "$T/fifo" /dev/zero "$T/missing"; do
-	case $f in "$T") want="got a directory" ;; "$T/fifo") want="got a FIFO" ;;
-		/dev/zero) want="got a device" ;; *) want="No such file or directory" ;; esac
-	expect_err "wlb-sim trace $f" "$f: $want" timeout 10 "$B/wlb-sim" "$f" --quiet
-	expect_err "wlb-sim --config $f" "$want" timeout 10 "$B/wlb-sim" traces/7b-128k.json --config "$f" --quiet
-	expect_err "wlb-plot $f" "$f: $want" timeout 10 "$B/wlb-plot" "$f" -o "$T/charts"
-	expect_err "wlb-profile --import-nccl-tests $f" "$f: $want" timeout 10 "$B/wlb-profile" \
+	case $f in "$T") k="directory" ;; "$T/fifo") k="FIFO" ;; /dev/zero) k="device" ;; *) k="" ;; esac
+	expect_err "wlb-sim trace $f" "$(refusal trace)" timeout 10 "$B/wlb-sim" "$f" --quiet
+	expect_err "wlb-sim --config $f" "--config: $(refusal config)" \
+		timeout 10 "$B/wlb-sim" traces/7b-128k.json --config "$f" --quiet
+	expect_err "wlb-plot $f" "$(refusal report)" timeout 10 "$B/wlb-plot" "$f" -o "$T/charts"
+	expect_err "wlb-profile --import-nccl-tests $f" "$(refusal "nccl-tests log")" timeout 10 "$B/wlb-profile" \
 		--import-nccl-tests "$f" --op all_gather --ranks 8 -o "$T/imp.db"
-	expect_err "wlb-profile --import-attn $f" "$f: $want" timeout 10 "$B/wlb-profile" --import-attn "$f" -o "$T/imp.db"
+	expect_err "wlb-profile --import-attn $f" "$(refusal "attention CSV")" \
+		timeout 10 "$B/wlb-profile" --import-attn "$f" -o "$T/imp.db"
+	expect_err "wlb-sim --costdb $f" "$f: " timeout 10 "$B/wlb-sim" traces/7b-128k.json --costdb "$f" --quiet
 done
 # a 100 MB line: refused at its first megabytes, naming FILE:LINE and the limit
 head -c 100000000 /dev/zero | tr '\0' 7 >"$T/long.txt"
@@ -505,9 +512,9 @@ expect_err "attention CSV of one 100 MB line" "long.txt:1: line longer than 6553
 rm -f "$T/long.txt"
 # JSON nested too deep, in a trace and a report
 printf '{"format": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}\n' >"$T/deep.json"
-expect_err "trace nested 70 deep" "deep.json:1:76: JSON nested deeper than 64 arrays and objects" \
+expect_err "trace nested 70 deep" "deep.json:1:75: JSON nested deeper than 64 arrays and objects" \
 	"$B/wlb-sim" "$T/deep.json"
-expect_err "report nested 70 deep" "deep.json:1:76: JSON nested deeper than 64 arrays and objects" \
+expect_err "report nested 70 deep" "deep.json:1:75: JSON nested deeper than 64 arrays and objects" \
 	"$B/wlb-plot" "$T/deep.json" -o "$T/charts"
 # the limits, from the command line too (README "Traces")
 expect_err "--iterations over the limit" "data.iterations must be at most 1000000, got 1000001" \
@@ -522,7 +529,7 @@ expect_err "--window over the limit" "policy.window must be at most 1024 global 
 # progress, signals it, checks status, last line and that $T/int holds nothing
 interrupt() {
 	sig=$1 desc=$2 msg=$3; shift 3
-	rm -rf "$T/int"; mkdir "$T/int"
+	rm -rf "$T/int" "$T/int.err"; mkdir "$T/int"
 	"$@" >"$T/int.out" 2>"$T/int.err" &
 	pid=$!
 	n=0

@@ -144,7 +144,6 @@ int main(int argc, char **argv)
 	int n_runs = 0, n_cmp = 0, rc = 1;
 
 	wlb_prog = "wlb-sim";
-	wlb_stop_install();
 	wlb_gsl_quiet();
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
@@ -183,6 +182,7 @@ int main(int argc, char **argv)
 
 	struct wlb_policy pol = t.policy;
 	wlb_policy_defaults(&pol, t.context);
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	if (a.compare) {
 		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, cost, &so) ||
 		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, cost, &so) ||

@@ -364,6 +364,7 @@ static int cmd_pack(int argc, char **argv)
 		wlb_workload_cost(&work, cost, &t.model, &t.parallel, t.context);
 		w = &work;
 	}
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	if (run(&t, w, NULL, NULL, 0, a.quiet, &main_run))
 		goto done;
 	if (a.compare) {
@@ -434,7 +435,6 @@ done:
 int main(int argc, char **argv)
 {
 	wlb_prog = "wlb-trace";
-	wlb_stop_install();
 	wlb_gsl_quiet();
 	if (argc < 2) {
 		usage(stderr);

@@ -400,7 +400,6 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	wlb_prog = "wlb-tune";
-	wlb_stop_install();
 	wlb_gsl_quiet();
 	memset(&a, 0, sizeof a);
 	memset(&r, 0, sizeof r);
@@ -438,6 +437,7 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	mem_limit = a.o.max_mem_gib > 0 ? a.o.max_mem_gib : wlb_cost_device(cost)->mem_gib;
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	if (wlb_tune_run(&t, cost, &a.o, &r, &e)) {
 		fail("%s", e.msg);
 		goto done;
