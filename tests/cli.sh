@@ -525,21 +525,6 @@ expect_err "--window over the limit" "policy.window must be at most 1024 global 
 # progress and Ctrl-C (README "Progress and interrupting"): a long run shows
 # progress on stderr, stops at SIGINT / SIGTERM with one line and status 130,
 # and leaves no output file, temp or final
-# interrupt SIG NAME MSG CMD...: starts CMD (over 10 s), waits for its
-# progress, signals it, checks status, last line and that $T/int holds nothing
-interrupt() {
-	sig=$1 desc=$2 msg=$3; shift 3
-	rm -rf "$T/int" "$T/int.err"; mkdir "$T/int"
-	"$@" >"$T/int.out" 2>"$T/int.err" &
-	pid=$!
-	n=0
-	while [ ! -s "$T/int.err" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-	kill "-$sig" "$pid"
-	wait "$pid"; rc=$?
-	if [ "$rc" -eq 130 ] && [ "$(tail -n 1 "$T/int.err")" = "$msg" ] && grep -q "^  [a-z]* [0-9]" "$T/int.err" &&
-	   [ -z "$(ls -A "$T/int")" ]; then ok
-	else bad "$desc: rc $rc, files '$(ls -A "$T/int")', stderr: $(tail -c 300 "$T/int.err")"; fi
-}
 interrupt INT "wlb-sim SIGINT" "wlb-sim: interrupted; nothing written" \
 	"$B/wlb-sim" traces/7b-128k.json --iterations 200000 --json "$T/int/out.json" --csv "$T/int/out.csv"
 interrupt TERM "wlb-tune SIGTERM" "wlb-tune: interrupted; nothing written" \
