@@ -126,7 +126,9 @@ static void test_trace_limits(void)
 	load_case(__LINE__, trace_text(8, 2, 16384, 1 << 20, 1, 1),
 		  "got 2 x 16384 x 1 x 1048576");
 	/* the command line's --iterations, checked after the overrides */
-	CHECK_EQ(wlb_trace_load_string(&t, trace_text(8, 1, 1, 4096, 1, 1), "t.json", &e), 0);
+	char *text = trace_text(8, 1, 1, 4096, 1, 1);
+	CHECK_EQ(wlb_trace_load_string(&t, text, "t.json", &e), 0);
+	free(text);
 	t.iterations = WLB_MAX_ITERATIONS + 1;
 	CHECK(wlb_trace_check(&t, &e) < 0);
 	CHECK_STR_HAS(e.msg, "data.iterations must be at most 1000000, got 1000001");
@@ -349,8 +351,10 @@ static void test_stop(void)
 	struct wlb_trace t;
 	struct wlb_packrun r;
 	struct wlb_error e = {0, ""};
+	char *text = trace_text(8, 1, 2, 4096, 1, 5);
 
-	CHECK_EQ(wlb_trace_load_string(&t, trace_text(8, 1, 2, 4096, 1, 5), "t.json", &e), 0);
+	CHECK_EQ(wlb_trace_load_string(&t, text, "t.json", &e), 0);
+	free(text);
 	CHECK(!wlb_stop_requested());
 	CHECK_EQ(wlb_packrun(&t, NULL, &r, &e), 0);
 	CHECK_EQ(r.n_iters, 5);
