@@ -36,6 +36,16 @@ enum wlb_attention { WLB_ATTN_FLASH, WLB_ATTN_UNFUSED };
  * uses 1,120) and GPUs (tp x cp x pp x dp). */
 #define WLB_MAX_MICROBATCHES 16384
 #define WLB_MAX_GPUS 1048576
+/* Model sizes, each some ten times the largest published (Megatron's 1T:
+ * 128 layers, hidden 25,600, 160 heads; PaLM: FFN 73,728; Gemma: head_dim
+ * 256, vocabulary 256K), so that a typo's arithmetic cannot overflow or run
+ * for hours. */
+#define WLB_MAX_LAYERS 1024
+#define WLB_MAX_HIDDEN 262144
+#define WLB_MAX_FFN_HIDDEN 1048576
+#define WLB_MAX_HEADS 4096      /* model.heads and model.kv_heads */
+#define WLB_MAX_HEAD_DIM 2048
+#define WLB_MAX_VOCAB 16777216
 
 struct wlb_model {
 	char name[32];

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "grow.h"
+#include "stop.h"
 
 static double now_us(void)
 {
@@ -104,6 +105,9 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 		goto done;
 
 	for (uint32_t it = 0; t->iterations == 0 || it < t->iterations; it++) {
+		/* SIGINT / SIGTERM: polled once an iteration, costing nothing */
+		if ((rc = wlb_stop_check(err)))
+			goto done;
 		double t0 = now_us();
 		rc = wlb_packer_next(pk, st, &packed, err);
 		double t1 = now_us();

@@ -11,6 +11,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "grow.h"
+#include "progress.h"
 #include "stage.h"
 #include "workload.h"
 
@@ -55,6 +56,7 @@ struct ctx {
 	double flops, tokens, time_ms, mem_limit;
 	uint64_t extrap0;
 	struct wlb_sharding alt;       /* the static layouts, for the timeline iteration */
+	struct wlb_progress prog;
 };
 
 /* Variant v of the schedule input: 0 actual, 1 CP balanced, 2 micro-batches
@@ -343,13 +345,8 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	if (WLB_GROW(c->times, c->cap_times, r->n_iters + 1))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	c->times[r->n_iters++] = it->time_ms;
-	if (!c->o->quiet && isatty(STDERR_FILENO) && c->t->iterations > 1) {
-		int w = 40, done = (int)(w * r->n_iters / c->t->iterations);
-		fprintf(stderr, "\r  simulating [%.*s%*s] %zu/%u", done, "########################################",
-			w - done, "", r->n_iters, c->t->iterations);
-		if (r->n_iters == c->t->iterations)
-			fputs("\r\033[K", stderr);
-	}
+	if (c->t->iterations > 1)
+		wlb_progress_show(&c->prog, r->n_iters, c->t->iterations, "iterations");
 	return 0;
 }
 
@@ -454,7 +451,9 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 					 c.sp.fsdp_first_rs_us, c.sp.fsdp_last_ag_us, c.sp.fsdp_last_rs_us,
 					 p->overlap_param_gather, p->overlap_grad_reduce};
 	wlb_workload_cost(&w, cost, &t->model, p, t->context);
+	wlb_progress_start(&c.prog, "simulating", o->quiet);
 	rc = wlb_packrun_with(t, &w, &hooks, &out->pack, err);
+	wlb_progress_end(&c.prog);
 	if (rc)
 		goto done;
 	summarize(&c);

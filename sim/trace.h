@@ -17,6 +17,22 @@
 #include "pack.h"
 #include "shard.h"
 
+/* Trace sizes no real run reaches, refused so that a typo cannot run for
+ * hours or exhaust memory (the model's and parallel layout's are in model.h,
+ * the documents' in docs.h):
+ * - iterations (data.iterations, --iterations): a whole pretraining run is
+ *   some 10^5 steps and a study simulates hundreds;
+ * - tokens an iteration, dp x microbatches x micro_batch_size x context:
+ *   2^34, a thousand times the largest published global batch (16M tokens,
+ *   Llama 3 405B), whose documents the stream holds at once;
+ * - policy.window, global batches the greedy packer holds together: the
+ *   paper's largest is 8;
+ * - cluster.gpus_per_node: the largest NVLink domain is 576. */
+#define WLB_MAX_ITERATIONS 1000000
+#define WLB_MAX_BATCH_TOKENS (1ll << 34)
+#define WLB_MAX_WINDOW 1024
+#define WLB_MAX_GPUS_PER_NODE 4096
+
 struct wlb_cluster {
 	int gpus_per_node;
 	int nodes;          /* 0 = as many as tp*cp*pp*dp needs */

@@ -100,6 +100,10 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.doc_order must be one of: stream, zigzag, got \"%s\"",
 				    pol.doc_order);
+	if (pol.window > WLB_MAX_WINDOW)
+		return wlb_ld_cfail(l, err, "policy", WLB_ERANGE,
+				    "policy.window must be at most %d global batches, got %u",
+				    WLB_MAX_WINDOW, pol.window);
 	if (pol.n_thresholds > WLB_MAX_QUEUES)
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.outlier_thresholds must hold at most %d thresholds, "
@@ -146,10 +150,23 @@ int wlb_ld_check_config(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_cfail(l, err, "parallel", WLB_ERANGE,
 				    "parallel.micro_batch_size x context must be at most %lld tokens, got "
 				    "%d x %u", WLB_TRACE_CONTEXT_MAX, p->micro_batch_size, t->context);
+	/* the stream holds an iteration's documents at once */
+	long long rows = (long long)p->dp * p->microbatches;
+	long long seq = (long long)p->micro_batch_size * t->context;
+	if (seq > WLB_MAX_BATCH_TOKENS / rows)
+		return wlb_ld_cfail(l, err, "parallel", WLB_ERANGE,
+				    "parallel.dp x microbatches x micro_batch_size x context must be at "
+				    "most %lld tokens an iteration, got %d x %d x %d x %u",
+				    WLB_MAX_BATCH_TOKENS, p->dp, p->microbatches, p->micro_batch_size,
+				    t->context);
 	if (c->gpus_per_node < 1)
 		return wlb_ld_cfail(l, err, "cluster", WLB_EINVAL,
 				    "cluster.gpus_per_node must be a positive integer, got %d",
 				    c->gpus_per_node);
+	if (c->gpus_per_node > WLB_MAX_GPUS_PER_NODE)
+		return wlb_ld_cfail(l, err, "cluster", WLB_ERANGE,
+				    "cluster.gpus_per_node must be at most %d, got %d",
+				    WLB_MAX_GPUS_PER_NODE, c->gpus_per_node);
 	if (c->nodes < 0)
 		return wlb_ld_cfail(l, err, "cluster", WLB_EINVAL,
 				    "cluster.nodes must be a positive integer (or 0 for as many as "

@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "sim.h"
+#include "stop.h"
 
 static double now_s(void)
 {
@@ -43,6 +45,7 @@ struct tuner {
 	struct wlb_tune_cand starts[3];
 	size_t n_starts;
 	size_t next, evaluated, pruned, infeasible, planned, done;
+	struct wlb_progress prog;
 	int timed_out, failed;
 	struct wlb_error err;
 };
@@ -326,11 +329,10 @@ struct job_ctx {
 
 static void progress(struct tuner *tn)
 {
-	if (tn->o->quiet || !isatty(STDERR_FILENO) || !tn->planned)
-		return;
-	int w = 40, d = (int)(w * tn->done / tn->planned);
-	fprintf(stderr, "\r  tuning [%.*s%*s] %zu/%zu evaluated %zu pruned", d,
-		"########################################", w - d, "", tn->evaluated, tn->planned, tn->pruned);
+	char extra[64];
+
+	snprintf(extra, sizeof extra, "steps, %zu evaluated, %zu pruned", tn->evaluated, tn->pruned);
+	wlb_progress_show(&tn->prog, tn->done, tn->planned, extra);
 }
 
 /* Phase 2: the policy bundles on one configuration, unless its bound says
@@ -425,7 +427,7 @@ static void *worker(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&tn->lock);
 		size_t i = tn->next++;
-		int stop = tn->timed_out || tn->failed;
+		int stop = tn->timed_out || tn->failed || wlb_stop_requested();
 		pthread_mutex_unlock(&tn->lock);
 		if (stop)
 			break;
@@ -505,6 +507,7 @@ int wlb_tune_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct 
 	tn.iterations = o->iterations ? o->iterations : 20;
 	tn.max_mem = o->max_mem_gib > 0 ? o->max_mem_gib : wlb_cost_device(cost)->mem_gib;
 	tn.t0 = now_s();
+	wlb_progress_start(&tn.prog, "tuning", o->quiet);
 	pthread_mutex_init(&tn.lock, NULL);
 	if (!(tn.top = calloc((size_t)tn.k, sizeof *tn.top))) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
@@ -540,8 +543,11 @@ int wlb_tune_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct 
 	}
 	if ((rc = run_phase(&tn, 3, threads, costs)))
 		goto nothreads;
-	if (!o->quiet && isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
+	wlb_progress_end(&tn.prog);
+	/* SIGINT / SIGTERM: the workers stopped at their next candidate; what
+	 * they found is incomplete */
+	if ((rc = wlb_stop_check(err)))
+		goto done;
 	out->configs = tn.n_cfgs;
 	out->evaluated = tn.evaluated;
 	out->pruned = tn.pruned;

@@ -494,7 +494,7 @@ expect_err "micro-batch of more than 2^31 tokens" \
 
 # the four hostile inputs of issue 17: each one line, in seconds, non-zero
 printf '{"format": "wlb-trace/1", "model": "llama2-7b", "context": 4096,\n "data": {"iterations": 1, "lengths_file": "/dev/zero"}}\n' >"$T/h1.json"
-expect_err "lengths_file /dev/zero" "data.lengths_file: /dev/zero: expected a regular file of document lengths, got a device or socket" \
+expect_err "lengths_file /dev/zero" "data.lengths_file: /dev/zero: expected a regular file (lengths file), got a device" \
 	timeout 10 "$B/wlb-sim" "$T/h1.json"
 printf '{"format": "wlb-trace/1", "model": "llama2-7b", "parallel": {"microbatches": 1000000}, "context": 4096,\n "data": {"iterations": 1, "distribution": {"preset": "web"}}}\n' >"$T/h2.json"
 expect_err "a million micro-batches" "parallel.microbatches must be at most 16384, got 1000000" \
@@ -566,5 +566,59 @@ if [ -f "$L" ] && command -v pkg-config >/dev/null 2>&1 && ! ldd "$L" 2>/dev/nul
 	fi
 	expect_err "pack_stream usage" "usage: pack_stream" env LD_LIBRARY_PATH="$T/inst/usr/local/lib" "$T/pack_stream"
 fi
+
+# bounded input (README "Traces"): a directory, a FIFO, /dev/zero and a
+# missing file are refused in one line by every reader of user files, at once
+mkfifo "$T/fifo"
+# refusal WHAT: the message for $f (of kind $k, "" when missing) read as WHAT
+refusal() {
+	if [ "$k" ]; then echo "$f: expected a regular file ($1), got a $k"
+	else echo "$f: cannot open $1: No such file or directory"; fi
+}
+for f in "$T" "$T/fifo" /dev/zero "$T/missing"; do
+	case $f in "$T") k="directory" ;; "$T/fifo") k="FIFO" ;; /dev/zero) k="device" ;; *) k="" ;; esac
+	expect_err "wlb-sim trace $f" "$(refusal trace)" timeout 10 "$B/wlb-sim" "$f" --quiet
+	expect_err "wlb-sim --config $f" "--config: $(refusal config)" \
+		timeout 10 "$B/wlb-sim" traces/7b-128k.json --config "$f" --quiet
+	expect_err "wlb-plot $f" "$(refusal report)" timeout 10 "$B/wlb-plot" "$f" -o "$T/charts"
+	expect_err "wlb-profile --import-nccl-tests $f" "$(refusal "nccl-tests log")" timeout 10 "$B/wlb-profile" \
+		--import-nccl-tests "$f" --op all_gather --ranks 8 -o "$T/imp.db"
+	expect_err "wlb-profile --import-attn $f" "$(refusal "attention CSV")" \
+		timeout 10 "$B/wlb-profile" --import-attn "$f" -o "$T/imp.db"
+	expect_err "wlb-sim --costdb $f" "$f: " timeout 10 "$B/wlb-sim" traces/7b-128k.json --costdb "$f" --quiet
+done
+# a 100 MB line: refused at its first megabytes, naming FILE:LINE and the limit
+head -c 100000000 /dev/zero | tr '\0' 7 >"$T/long.txt"
+printf '{"format": "wlb-trace/1", "model": "llama2-7b", "context": 4096,\n "data": {"lengths_file": "long.txt"}}\n' >"$T/long.json"
+expect_err "lengths file of one 100 MB line" "long.txt:1: line longer than 65536 bytes, the most a line may hold" \
+	timeout 10 "$B/wlb-sim" "$T/long.json" --quiet
+expect_err "nccl-tests log of one 100 MB line" "long.txt:1: line longer than 65536 bytes" \
+	timeout 10 "$B/wlb-profile" --import-nccl-tests "$T/long.txt" --op all_gather --ranks 8 -o "$T/imp.db"
+expect_err "attention CSV of one 100 MB line" "long.txt:1: line longer than 65536 bytes" \
+	timeout 10 "$B/wlb-profile" --import-attn "$T/long.txt" -o "$T/imp.db"
+rm -f "$T/long.txt"
+# JSON nested too deep, in a trace and a report
+printf '{"format": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}\n' >"$T/deep.json"
+expect_err "trace nested 70 deep" "deep.json:1:75: JSON nested deeper than 64 arrays and objects" \
+	"$B/wlb-sim" "$T/deep.json"
+expect_err "report nested 70 deep" "deep.json:1:75: JSON nested deeper than 64 arrays and objects" \
+	"$B/wlb-plot" "$T/deep.json" -o "$T/charts"
+# the limits, from the command line too (README "Traces")
+expect_err "--iterations over the limit" "data.iterations must be at most 1000000, got 1000001" \
+	"$B/wlb-sim" traces/7b-128k.json --iterations 1000001 --quiet
+expect_err "--window over the limit" "policy.window must be at most 1024 global batches, got 1025" \
+	"$B/wlb-trace" pack traces/7b-128k.json --window 1025
+
+# progress and Ctrl-C (README "Progress and interrupting"): a long run shows
+# progress on stderr, stops at SIGINT / SIGTERM with one line and status 130,
+# and leaves no output file, temp or final
+interrupt INT "wlb-sim SIGINT" "wlb-sim: interrupted; nothing written" \
+	"$B/wlb-sim" traces/7b-128k.json --iterations 200000 --json "$T/int/out.json" --csv "$T/int/out.csv"
+interrupt TERM "wlb-tune SIGTERM" "wlb-tune: interrupted; nothing written" \
+	"$B/wlb-tune" traces/7b-128k.json --iterations 500 --threads 2 --json "$T/int/out.json" -o "$T/int/best.json"
+interrupt INT "wlb-trace pack SIGINT" "wlb-trace: interrupted; nothing written" \
+	"$B/wlb-trace" pack traces/7b-128k.json --iterations 900000 --workload flops --summary --json "$T/int/out.json"
+expect_ok "--quiet: no progress" "iteration" "$B/wlb-trace" pack traces/7b-128k.json --iterations 3 --summary --quiet
+[ ! -s "$T/err" ] && ok || bad "wlb-trace pack --quiet printed on stderr: $(head -c 200 "$T/err")"
 
 echo "cli: $pass passed, $fail failed"

@@ -169,4 +169,8 @@ if [ -e /dev/nvidia0 ]; then :; else
 	expect_err "no GPU" "cuda" "$R" "$TINY" --device cuda --timeout 30
 fi
 
+# Ctrl-C (README "Progress and interrupting"): the ranks stop, one line, 130
+interrupt INT "wlb-run SIGINT" "wlb-run: interrupted; nothing written" \
+	"$R" "$TINY" --device cpu --iterations 500 --json "$T/int/run.json"
+
 echo "run: $pass passed, $fail failed"

@@ -11,6 +11,7 @@
 #include "report.h"
 #include "report_sim.h"
 #include "sim.h"
+#include "stop.h"
 
 #define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
 
@@ -181,6 +182,7 @@ int main(int argc, char **argv)
 
 	struct wlb_policy pol = t.policy;
 	wlb_policy_defaults(&pol, t.context);
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	if (a.compare) {
 		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, cost, &so) ||
 		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, cost, &so) ||
@@ -300,5 +302,5 @@ done:
 		wlb_sim_result_free(&runs[i].r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
-	return rc;
+	return rc && wlb_stop_requested() ? WLB_STOP_STATUS : rc;
 }

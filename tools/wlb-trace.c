@@ -20,7 +20,9 @@
 #include "json.h"
 #include "lenstats.h"
 #include "packrun.h"
+#include "progress.h"
 #include "report.h"
+#include "stop.h"
 #include "opts.h"
 #include "trace.h"
 
@@ -41,7 +43,7 @@ static void usage(FILE *f)
 "       wlb-trace pack  TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
 "                       [--window W] [--doc-order O] [--iterations I] [--seed S]\n"
 "                       [--json FILE|-] [--compare]\n"
-"                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB]\n"
+"                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB] [--quiet]\n"
 "                       [--cp-algo allgather|ring] [--dump FILE]\n"
 "\n"
 "gen    writes a wlb-trace/1 file drawing documents from a distribution preset\n"
@@ -78,6 +80,7 @@ static void usage(FILE *f)
 "                    in dataloader order, offset = where the piece starts in it\n"
 "  --summary         print only the summary, not each iteration\n"
 "  --no-timing       report packing times as 0, for byte-identical output\n"
+"  --quiet           no progress on stderr\n"
 "\n"
 "examples:\n"
 "  wlb-trace gen --preset wlb128k --model llama2-7b --context 131072 -o 7b-128k.json\n"
@@ -271,11 +274,23 @@ static void print_iterations(const struct wlb_packrun *r)
 	}
 }
 
+static int show_iter(void *ctx, const struct wlb_packed *p, const struct wlb_iter_rec *rec)
+{
+	struct wlb_progress *prog = ctx;
+
+	(void)p;
+	wlb_progress_show(prog, rec->iter + 1, prog->total, "iterations");
+	return 0;
+}
+
 static int run(const struct wlb_trace *t, const struct wlb_workload *w, const char *packing,
-	       const char *sharding, uint32_t window, struct wlb_packrun *r)
+	       const char *sharding, uint32_t window, int quiet, struct wlb_packrun *r)
 {
 	struct wlb_trace c = *t;
 	struct wlb_error e;
+	struct wlb_progress prog;
+	struct wlb_packrun_hooks hooks = {&prog, NULL, show_iter};
+	int rc;
 
 	if (packing) { /* a bundle: its packer's own document order */
 		snprintf(c.policy.packing, sizeof c.policy.packing, "%s", packing);
@@ -285,9 +300,11 @@ static int run(const struct wlb_trace *t, const struct wlb_workload *w, const ch
 		snprintf(c.policy.sharding, sizeof c.policy.sharding, "%s", sharding);
 	if (window)
 		c.policy.window = window;
-	if (wlb_packrun(&c, w, r, &e))
-		return fail("%s", e.msg);
-	return 0;
+	wlb_progress_start(&prog, "packing", quiet);
+	prog.total = c.iterations;
+	rc = wlb_packrun_with(&c, w, &hooks, r, &e);
+	wlb_progress_end(&prog);
+	return rc ? fail("%s", e.msg) : 0;
 }
 
 static void zero_timing(struct wlb_packrun *r)
@@ -381,7 +398,7 @@ static int cmd_pack(int argc, char **argv)
 	memset(b, 0, sizeof b);
 	wlb_trace_init(&t);
 	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
-		       "json compare summary no-timing workload costdb cp-algo dump"))
+		       "json compare summary no-timing workload costdb cp-algo dump quiet"))
 		goto done;
 	if (optind + 1 != argc) {
 		fail("pack: expected one TRACE (see --help)");
@@ -408,14 +425,17 @@ static int cmd_pack(int argc, char **argv)
 		wlb_workload_cost(&work, cost, &t.model, &t.parallel, t.context);
 		w = &work;
 	}
-	if (run(&t, w, NULL, NULL, 0, &main_run) || (a.dump && dump_run(&t, w, a.dump)))
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
+	if (run(&t, w, NULL, NULL, 0, a.quiet, &main_run) || (a.dump && dump_run(&t, w, a.dump)))
 		goto done;
 	if (a.compare) {
 		/* Plain-4D; Fixed-4D = greedy (window 1) with the better static sharder
 		 * over the run (lower sum of slowest-rank tile-padded attention);
 		 * WLB-LLM = wlb + adaptive with the trace's knobs */
-		if (run(&t, w, "concat", "per-seq", 0, &b[0]) || run(&t, w, "greedy", "per-seq", 1, &b[1]) ||
-		    run(&t, w, "greedy", "per-doc", 1, &b[2]) || run(&t, w, "wlb", "adaptive", 0, &b[3]))
+		if (run(&t, w, "concat", "per-seq", 0, a.quiet, &b[0]) ||
+		    run(&t, w, "greedy", "per-seq", 1, a.quiet, &b[1]) ||
+		    run(&t, w, "greedy", "per-doc", 1, a.quiet, &b[2]) ||
+		    run(&t, w, "wlb", "adaptive", 0, a.quiet, &b[3]))
 			goto done;
 		cmp[0] = (struct wlb_named_run){"Plain-4D", &b[0]};
 		cmp[1] = (struct wlb_named_run){"Fixed-4D",
@@ -489,7 +509,9 @@ int main(int argc, char **argv)
 		return cmd_gen(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return cmd_stats(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "pack"))
-		return cmd_pack(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "pack")) {
+		int rc = cmd_pack(argc - 1, argv + 1);
+		return rc && wlb_stop_requested() ? WLB_STOP_STATUS : rc;
+	}
 	return fail("unknown command \"%s\" (expected gen, stats or pack; see --help)", argv[1]);
 }

@@ -13,6 +13,7 @@
 #include "export.h"
 #include "json.h"
 #include "opts.h"
+#include "stop.h"
 #include "validate.h"
 #include "tune.h"
 
@@ -436,6 +437,7 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	mem_limit = a.o.max_mem_gib > 0 ? a.o.max_mem_gib : wlb_cost_device(cost)->mem_gib;
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	if (wlb_tune_run(&t, cost, &a.o, &r, &e)) {
 		fail("%s", e.msg);
 		goto done;
@@ -517,5 +519,5 @@ done:
 	wlb_tune_result_free(&r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
-	return rc;
+	return rc && wlb_stop_requested() ? WLB_STOP_STATUS : rc;
 }
