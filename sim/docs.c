@@ -239,15 +239,18 @@ int wlb_lengths_read(const char *path, uint32_t **lens, size_t *n, struct wlb_er
 	if (!f)
 		return wlb_error_set(err, WLB_EIO, "%s: cannot open lengths file: %s", path, strerror(errno));
 	/* a device (/dev/zero) would be read for ever: regular files and pipes only */
-	struct stat st;
+	struct stat st = {0};
 	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
 		rc = wlb_error_set(err, WLB_EINVAL, "%s: expected a regular file of document lengths, "
 				   "got a %s", path, S_ISDIR(st.st_mode) ? "directory" : "device or socket");
 		goto done;
 	}
-	/* slurp: one pass over one buffer is what makes 1M lines take milliseconds */
+	/* slurp: one pass over one buffer is what makes 1M lines take milliseconds;
+	 * a regular file's size is the first guess (1 MiB for a pipe, /proc) */
+	size_t first = S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < WLB_LENGTHS_MAX_BYTES
+			       ? (size_t)st.st_size + 1 : 1 << 20;
 	for (;;) {
-		size_t want = size ? size * 2 : 1 << 20;
+		size_t want = size ? size * 2 : first;
 		if (size >= WLB_LENGTHS_MAX_BYTES) {
 			rc = wlb_error_set(err, WLB_ERANGE, "%s: larger than %lld bytes, the most a lengths "
 					   "file may hold (one length a line)", path, (long long)WLB_LENGTHS_MAX_BYTES);
