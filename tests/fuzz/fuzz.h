@@ -1,7 +1,7 @@
 /* fuzz.h — what every fuzz harness (tests/fuzz/fuzz_*.c) defines, and their
  * scratch files (fuzz_tmp.c) for parsers that take a path: one private
  * directory per process under /tmp, each named file created once, then
- * truncated and rewritten on every call (fast), all removed at exit. */
+ * rewritten and cut to size on every call (fast), all removed at exit. */
 #ifndef WLB_FUZZ_H
 #define WLB_FUZZ_H
 
