@@ -20,7 +20,7 @@ for n in "$@"; do
 		-artifact_prefix="$build/crashes/$n-" -print_final_stats=1 "$corpus" >"$log" 2>&1; then
 		tail -n 40 "$log"
 		art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-		echo "fuzz_$n: FAILED; the input is ${art:-(not saved: see $log)}"
+		echo "fuzz_$n: FAILED (log $log); the input is ${art:-not saved}"
 		[ -n "$art" ] && echo "reproduce: $bin $art"
 		exit 1
 	fi
