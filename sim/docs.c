@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
@@ -245,9 +246,14 @@ int wlb_lengths_read(const char *path, uint32_t **lens, size_t *n, struct wlb_er
 		fclose(f);
 		return wlb_midx_read(path, lens, n, err);
 	}
-	/* slurp: one pass over one buffer is what makes 1M lines take milliseconds */
+	/* slurp: one pass over one buffer is what makes 1M lines take milliseconds;
+	 * a regular file's size is the first guess (1 MiB for /proc files) */
+	struct stat st = {0};
+	(void)fstat(fileno(f), &st);
+	size_t first = S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < WLB_LENGTHS_MAX_BYTES
+			       ? (size_t)st.st_size + 1 : 1 << 20;
 	for (;;) {
-		size_t want = size ? size * 2 : 1 << 20, from = size;
+		size_t want = size ? size * 2 : first, from = size;
 		if (size >= WLB_LENGTHS_MAX_BYTES) {
 			rc = wlb_error_set(err, WLB_ERANGE, "%s: larger than %lld bytes, the most a lengths "
 					   "file may hold (one length a line)", path, (long long)WLB_LENGTHS_MAX_BYTES);

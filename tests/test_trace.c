@@ -767,10 +767,48 @@ static void test_run_keys(void)
 #undef RK
 }
 
+/* wlb_lengths_read sizes its buffer from the file: a 1-byte file without a
+ * newline, and one past the 1 MiB a pipe starts with (150,001 lines, the
+ * last without newline), each read whole. */
+static void test_lengths_sizes(void)
+{
+	char path[64];
+	uint32_t *lens = NULL;
+	size_t n = 0;
+	struct wlb_error e;
+	FILE *f;
+
+	t_tmp_file(path);
+	t_write_file(path, "7");
+	CHECK_EQ(wlb_lengths_read(path, &lens, &n, &e), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(n == 1 ? lens[0] : 0, 7);
+	free(lens);
+	lens = NULL;
+	if ((f = fopen(path, "w"))) {
+		for (int i = 0; i < 150000; i++)
+			fputs("1234567\n", f);
+		fputs("9", f);
+		fclose(f);
+	}
+	CHECK_EQ(wlb_lengths_read(path, &lens, &n, &e), 0);
+	CHECK_EQ(n, 150001);
+	if (n == 150001) {
+		uint64_t sum = 0;
+		for (size_t i = 0; i < n; i++)
+			sum += lens[i];
+		CHECK_EQ(sum, 150000ull * 1234567 + 9);
+		CHECK_EQ(lens[n - 1], 9);
+	}
+	free(lens);
+	t_tmp_remove(path);
+}
+
 void test_trace(void)
 {
 	test_defaults();
 	test_load_files();
+	test_lengths_sizes();
 	test_load_inline();
 	test_errors();
 	test_run_keys();
