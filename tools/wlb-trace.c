@@ -255,6 +255,9 @@ static void print_summary(const struct wlb_pack_summary *s)
 	       s->shard_ms_per_batch);
 	printf("  per-doc share        %7.1f %%   of micro-batches sharded per document\n",
 	       100 * s->per_doc_share);
+	printf("  hybrid share         %7.1f %%   of micro-batches sharded hybrid\n", 100 * s->hybrid_share);
+	printf("  cut documents        %7.1f %%   of documents cut per document (the rest kept whole)\n",
+	       100 * s->cut_doc_share);
 }
 
 static void print_iterations(const struct wlb_packrun *r)
