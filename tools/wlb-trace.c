@@ -50,11 +50,13 @@ static void usage(FILE *f)
 "       reports balance per iteration and in summary: imbalance_pp (max/mean of\n"
 "       micro-batch work W per iteration), imbalance_cp (max/mean of attention\n"
 "       pairs over CP ranks), token delay, packing time.  --compare runs Plain-4D\n"
-"       (concat + per-seq), Fixed-4D (greedy + the better static sharder) and\n"
-"       WLB-LLM (wlb + adaptive) on the same documents.\n"
+"       (concat + per-seq), Fixed-4D (greedy + the better static sharder),\n"
+"       WLB-LLM (wlb + adaptive) and WLB+hybrid (wlb + hybrid) on the same documents.\n"
 "\n"
 "  --packing P       concat | greedy | bfd | wlb          (trace policy, default wlb)\n"
-"  --sharding S      per-seq | per-doc | adaptive         (default adaptive)\n"
+"  --sharding S      per-seq | per-doc | adaptive | hybrid (default adaptive);\n"
+"                    hybrid keeps some documents whole in per-seq's chunks and\n"
+"                    cuts the rest per document, where the estimate says faster\n"
 "  --s-max N         wlb: most tokens per micro-batch     (default 1.5 x context)\n"
 "  --thresholds L    wlb: outlier queue thresholds, or none (default context/4,context/2)\n"
 "  --window W        greedy: global batches per window    (default 1)\n"
@@ -66,7 +68,7 @@ static void usage(FILE *f)
 "                    layer's forward+backward time from the cost DB, default) or flops\n"
 "                    (one layer's forward FLOPs: W = lin*d + att*d(d+1)/2)\n"
 "  --costdb DB       the cost DB (default: the built-in one of the trace's gpu)\n"
-"  --cp-algo A       allgather or ring: under ring, adaptive weighs each layout\n"
+"  --cp-algo A       allgather or ring: under ring, adaptive and hybrid weigh each layout\n"
 "                    by its ring steps                     (trace, default allgather)\n"
 "  --json FILE       write the wlb-report/1 document (- for stdout)\n"
 "  --summary         print only the summary, not each iteration\n"
@@ -311,8 +313,8 @@ static int cmd_pack(int argc, char **argv)
 	struct wlb_trace t;
 	struct wlb_opts a = {.usage = usage};
 	struct wlb_error e;
-	struct wlb_packrun main_run, b[4];
-	struct wlb_named_run cmp[3];
+	struct wlb_packrun main_run, b[5];
+	struct wlb_named_run cmp[4];
 	struct wlb_cost *cost = NULL;
 	struct wlb_workload work;
 	const struct wlb_workload *w = NULL;
@@ -357,17 +359,19 @@ static int cmd_pack(int argc, char **argv)
 		 * over the run (lower sum of slowest-rank tile-padded attention);
 		 * WLB-LLM = wlb + adaptive with the trace's knobs */
 		if (run(&t, w, "concat", "per-seq", 0, &b[0]) || run(&t, w, "greedy", "per-seq", 1, &b[1]) ||
-		    run(&t, w, "greedy", "per-doc", 1, &b[2]) || run(&t, w, "wlb", "adaptive", 0, &b[3]))
+		    run(&t, w, "greedy", "per-doc", 1, &b[2]) || run(&t, w, "wlb", "adaptive", 0, &b[3]) ||
+		    run(&t, w, "wlb", "hybrid", 0, &b[4]))
 			goto done;
 		cmp[0] = (struct wlb_named_run){"Plain-4D", &b[0]};
 		cmp[1] = (struct wlb_named_run){"Fixed-4D",
 			b[2].summary.cp_cost < b[1].summary.cp_cost ? &b[2] : &b[1]};
 		cmp[2] = (struct wlb_named_run){"WLB-LLM", &b[3]};
-		n_cmp = 3;
+		cmp[3] = (struct wlb_named_run){"WLB+hybrid", &b[4]};
+		n_cmp = 4;
 	}
 	if (a.no_timing) {
 		zero_timing(&main_run);
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			zero_timing(&b[i]);
 	}
 	if (a.json) {
@@ -408,7 +412,7 @@ static int cmd_pack(int argc, char **argv)
 	rc = 0;
 done:
 	wlb_packrun_free(&main_run);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		wlb_packrun_free(&b[i]);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
