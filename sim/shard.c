@@ -313,17 +313,18 @@ int wlb_layout_cost(struct wlb_sharding *s, const struct wlb_shard_estimate *est
 
 void wlb_layout_swap(struct wlb_sharding *s, struct wlb_shard_buf *b)
 {
-#define SWAP(x, y) do { __typeof__(x) t_ = (x); (x) = (y); (y) = t_; } while (0)
-	SWAP(s->pieces, b->pieces);
-	SWAP(s->cap_pieces, b->cap);
-	SWAP(s->n_pieces, b->n);
-	SWAP(s->rank_start, b->start);
-	SWAP(s->rank_tokens, b->tokens);
-	SWAP(s->rank_cost, b->cost);
-	SWAP(s->src, b->src);
-	SWAP(s->cap_src, b->cap_src);
-	SWAP(s->n_cut, b->n_cut);
-#undef SWAP
+	struct wlb_shard_buf cur = {s->pieces, s->cap_pieces, s->n_pieces, s->rank_start, s->rank_tokens,
+				    s->rank_cost, s->src, s->cap_src, s->n_cut};
+	s->pieces = b->pieces;
+	s->cap_pieces = b->cap;
+	s->n_pieces = b->n;
+	s->rank_start = b->start;
+	s->rank_tokens = b->tokens;
+	s->rank_cost = b->cost;
+	s->src = b->src;
+	s->cap_src = b->cap_src;
+	s->n_cut = b->n_cut;
+	*b = cur;
 }
 
 int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind, const struct wlb_doc *docs,
