@@ -71,7 +71,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 	struct wlb_policy pol = t->policy;
 	struct wlb_pack_summary *sum = &out->summary;
 	double *vals = NULL, delay_tok = 0, disp_tok = 0, pack_us = 0, shard_us = 0, cp_imb = 0;
-	size_t cap_vals = 0, n_cp = 0, n_perdoc = 0;
+	size_t cap_vals = 0, n_cp = 0, n_perdoc = 0, n_hybrid = 0;
+	uint64_t n_cut = 0;
 	int cp = t->parallel.cp, rc;
 
 	memset(out, 0, sizeof *out);
@@ -90,8 +91,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 	wlb_pack_params_from_trace(t, w, &out->params);
 	snprintf(out->packing, sizeof out->packing, "%s", pol.packing);
 	if (wlb_shard_parse(pol.sharding, &out->sharding)) {
-		rc = wlb_error_set(err, WLB_EINVAL, "unknown sharding \"%s\" (expected per-seq, per-doc "
-				   "or adaptive)", pol.sharding);
+		rc = wlb_error_set(err, WLB_EINVAL, "unknown sharding \"%s\" (expected per-seq, per-doc, "
+				   "adaptive or hybrid)", pol.sharding);
 		goto done;
 	}
 	rc = wlb_packer_create(&pk, pol.packing, &out->params, err);
@@ -151,6 +152,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 				n_cp++;
 			}
 			n_perdoc += sh.used == WLB_SHARD_PER_DOC && mb->n > 0;
+			n_hybrid += sh.used == WLB_SHARD_HYBRID;
+			n_cut += sh.n_cut;
 			if (hooks && hooks->mb && (rc = hooks->mb(hooks->ctx, &packed, b, &sh)))
 				goto done;
 			sum->cp_cost += mr->cp_cost_max;
@@ -192,6 +195,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 	}
 	sum->imbalance_cp = n_cp ? cp_imb / (double)n_cp : 1.0;
 	sum->per_doc_share = out->n_mbs ? (double)n_perdoc / (double)out->n_mbs : 0;
+	sum->hybrid_share = out->n_mbs ? (double)n_hybrid / (double)out->n_mbs : 0;
+	sum->cut_doc_share = sum->documents ? (double)n_cut / (double)sum->documents : 0;
 	sum->token_delay_iters = sum->tokens ? delay_tok / (double)sum->tokens : 0;
 	sum->token_displacement_iters = sum->tokens ? disp_tok / (double)sum->tokens : 0;
 	sum->tokens_in = wlb_stream_tokens(st);

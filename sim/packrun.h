@@ -41,6 +41,8 @@ struct wlb_pack_summary {
 	double pack_ms_per_batch;
 	double shard_ms_per_batch;
 	double per_doc_share;            /* fraction of micro-batches sharded per-doc */
+	double hybrid_share;             /* fraction of micro-batches sharded hybrid */
+	double cut_doc_share;            /* fraction of documents cut per document */
 	double cp_cost;                  /* sum over micro-batches of the slowest rank's estimate */
 };
 

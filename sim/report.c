@@ -56,7 +56,8 @@ static json_t *summary(const struct wlb_pack_summary *s)
 			 "pending_tokens", (json_int_t)s->pending_tokens,
 			 "pack_ms_per_batch", s->pack_ms_per_batch,
 			 "shard_ms_per_batch", s->shard_ms_per_batch,
-			 "per_doc_share", s->per_doc_share);
+			 "per_doc_share", s->per_doc_share, "hybrid_share", s->hybrid_share,
+			 "cut_doc_share", s->cut_doc_share);
 }
 
 json_t *wlb_report_doclen(const struct wlb_packrun *run)

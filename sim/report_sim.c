@@ -31,6 +31,10 @@ static json_t *summary(const struct wlb_sim_summary *s, const struct wlb_pack_su
 			      "peak_mem_gib", s->peak_mem_gib, "oom", s->oom, "lost_ms", lost(s->lost_ms),
 			      "tokens", (json_int_t)ps->tokens, "pending_tokens", (json_int_t)ps->pending_tokens,
 			      "extrapolated_lookups", (json_int_t)s->extrapolations);
+	/* the CP layouts the sharder chose */
+	json_object_set_new(o, "per_doc_share", json_real(ps->per_doc_share));
+	json_object_set_new(o, "hybrid_share", json_real(ps->hybrid_share));
+	json_object_set_new(o, "cut_doc_share", json_real(ps->cut_doc_share));
 	return o;
 }
 

@@ -94,7 +94,7 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 	}
 	if (wlb_shard_parse(pol.sharding, &sk))
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
-				    "policy.sharding must be one of: per-seq, per-doc, adaptive, "
+				    "policy.sharding must be one of: per-seq, per-doc, adaptive, hybrid, "
 				    "got \"%s\"", pol.sharding);
 	if (wlb_doc_order_parse(pol.doc_order, &order))
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,

@@ -373,19 +373,19 @@ static int bundles(struct tuner *tn, struct wlb_cost *cost, const struct cfg *cf
  * from the best policy found on this configuration. */
 static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune_cand *start)
 {
-	static const char *const shardings[] = {"per-seq", "per-doc", "adaptive"};
+	static const char *const shardings[] = {"per-seq", "per-doc", "adaptive", "hybrid"};
 	static const char *const algos[] = {"allgather", "ring"};
 	static const double smax[] = {1.0, 1.25, 1.5, 1.75, 2.0};
 	static const struct { int n; const double *v; } thr[] = {
 		{0, NULL}, {1, half}, {1, quarter}, {2, quarter_half}, {3, three}};
 	static const uint32_t windows[] = {1, 2, 4, 8};
 	/* values per coordinate: sharding, s_max, thresholds, window, CP algorithm */
-	static const int n_values[] = {3, 5, 5, 4, 2};
+	static const int n_values[] = {4, 5, 5, 4, 2};
 	uint32_t ctx = tn->t->context;
 	struct wlb_tune_cand best = *start, c;
 	int is = 2, ism = 2, ith = 3, iw = 0, ia = !strcmp(best.par.cp_algo, "ring");
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (!strcmp(best.pol.sharding, shardings[i]))
 			is = i;
 	for (int pass = 0; pass < 3; pass++) {

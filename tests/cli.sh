@@ -197,6 +197,18 @@ else bad "sim --compare lacks Plain-4D / Fixed-4D / WLB-LLM with speedups: $(hea
 grep -Eq '^WLB-LLM +wlb +adaptive .* zigzag$' "$T/cmp.txt" &&
 	grep -Eq '^this policy +wlb +adaptive .* stream$' "$T/cmp.txt" && ok ||
 	bad "sim --compare --doc-order stream: no own row beside WLB-LLM's: $(head -c 300 "$T/err")"
+# hybrid CP sharding: its own row in --compare, what it chose in the summary,
+# never slower than adaptive here (tools/hybrid-check.sh checks every trace)
+grep -Eq '^WLB-LLM \+ hybrid +wlb +hybrid .* [0-9]+\.[0-9]{3}x' "$T/cmp.txt" && ok ||
+	bad "sim --compare lacks a WLB-LLM + hybrid row: $(head -c 300 "$T/cmp.txt")"
+expect_ok "sim hybrid" "% hybrid;" "$S" traces/paper/7b-128k.json --iterations 3 --quiet --sharding hybrid
+expect_ok "pack hybrid" "of micro-batches sharded hybrid" "$W" pack traces/paper/7b-128k.json --iterations 3 \
+	--sharding hybrid --summary
+expect_err "bad --sharding" '--sharding: expected per-seq, per-doc, adaptive or hybrid, got "mixed"' \
+	"$S" traces/run/tiny.json --sharding mixed
+WLB_BIN="$B" sh tools/hybrid-check.sh traces/paper/7b-128k.json traces/run/tiny.json >"$T/hc.txt" 2>&1 &&
+	grep -q '^2 traces: hybrid / adaptive min' "$T/hc.txt" && ok ||
+	bad "tools/hybrid-check.sh: $(tail -c 300 "$T/hc.txt")"
 # ring CP: said in the header, timed otherwise than the all-gather
 expect_ok "sim ring" "ring attention over CP" "$S" traces/run/tiny.json --cp-algo ring --quiet
 ms() { "$S" traces/paper/7b-128k.json --iterations 3 --quiet "$@" | awk '/iteration time/ { print $3 }'; }
@@ -401,14 +413,14 @@ if command -v gnuplot >/dev/null 2>&1; then
 	expect_ok "plot measured" "$T/ms/measured.png" "$G" "$D/report_small.json" "$T/measured.json" -o "$T/ms" --only measured
 	png_ok "$T/ms/measured.png" && grep -q '"Plain-4D" 421.25 446.5 -5.7$' "$T/ms/measured.dat" && ok \
 		|| bad "wlb-plot: measured.png or its data is wrong"
-	# a real report from wlb-sim --compare: every chart, the timeline's every task
+	# a real report from wlb-sim --compare (four policies, five CDF points each): every chart, the timeline's every task
 	"$S" "$D/trace_full.json" --iterations 4 --compare --json "$T/real.json" >/dev/null 2>&1
 	expect_ok "plot real report" "$T/rc/index.html" "$G" "$T/real.json" -o "$T/rc"
 	for c in microbatch cp timeline cdf doclen speedup; do
 		png_ok "$T/rc/$c.png" && ok || bad "wlb-plot on a wlb-sim report: $c.png is not a PNG of plausible size"
 	done
 	[ "$(grep -c '"[0-9]*"$' "$T/rc/timeline.dat")" -eq "$(grep -c '"kind": ' "$T/real.json")" ] &&
-		[ "$(grep -c '^[0-9]' "$T/rc/cdf.dat")" -eq 15 ] && ok \
+		[ "$(grep -c '^[0-9]' "$T/rc/cdf.dat")" -eq 20 ] && ok \
 		|| bad "wlb-plot: timeline.dat or cdf.dat does not hold every task / iteration of the report"
 	# several reports: per-report charts named after them, speedup against the context
 	sed 's/"context": 131072/"context": 65536/' "$T/real.json" >"$T/real64.json"

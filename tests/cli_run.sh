@@ -43,6 +43,9 @@ for o in "--cp 2 --microbatches 4" "--cp 4 --microbatches 4" "--tp 2 --cp 1 --mi
 	run_check "check $o" "$TINY" $o --packing concat --sharding per-doc
 	same_sig "signature $o"
 done
+# hybrid's layout: the same step again
+run_check "concat + hybrid, cp 4" "$TINY" --cp 4 --microbatches 4 --packing concat --sharding hybrid
+same_sig "signature hybrid"
 run_check "interleaved, pp 2 vpp 2" "$D/run_interleaved.json" --packing concat --sharding per-seq
 same_sig "signature interleaved"
 run_check "interleaved with cp 2" "$D/run_interleaved.json" --cp 2 --packing concat --sharding per-seq

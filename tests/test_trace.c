@@ -553,7 +553,7 @@ static void test_errors(void)
 	BAD("\"packing\": \"greedy\"", "\"packing\": \"lpt\"", "\"lpt\"", "policy.packing must be one of: ");
 	BAD("\"packing\": \"greedy\"", "\"packing\": \"lpt\"", "\"lpt\"", "got \"lpt\"");
 	BAD("\"sharding\": \"per-doc\"", "\"sharding\": \"ring\"", "\"ring\"",
-	    "policy.sharding must be one of: per-seq, per-doc, adaptive, got \"ring\"");
+	    "policy.sharding must be one of: per-seq, per-doc, adaptive, hybrid, got \"ring\"");
 	BAD("[2048, 4096]", "[4096, 2048]", "2048",
 	    "policy.outlier_thresholds[1] must be greater than the one before it (4096), got 2048");
 	BAD("[2048, 4096]", "[2048, 2048]", "2048, @2048",

@@ -138,14 +138,14 @@ void test_tune(void)
 	small_trace(&t);
 
 	/* a space the search covers completely: concat on the trace's own
-	 * configuration with the three sharders and the two CP algorithms -> the
+	 * configuration with the four sharders and the two CP algorithms -> the
 	 * brute-force best */
 	struct wlb_tune_opts o = {.iterations = 6, .max_delay = -1, .threads = 2, .top_k = 3,
 				  .quiet = 1, .fixed_parallel = 1, .packings = "concat"};
 	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
 	double best = 0;
-	const char *sh[] = {"per-seq", "per-doc", "adaptive"};
-	for (int i = 0; i < 6; i++) {
+	const char *sh[] = {"per-seq", "per-doc", "adaptive", "hybrid"};
+	for (int i = 0; i < 8; i++) {
 		double x = sim_tps(&t, c, "concat", sh[i / 2], i % 2 ? "ring" : "allgather");
 		best = x > best ? x : best;
 	}
@@ -153,14 +153,14 @@ void test_tune(void)
 	CHECK_NEAR(r1.top[0].tokens_per_s, best, 1e-9 * best);
 	wlb_tune_result_free(&r1);
 
-	/* the CP algorithm is searched too: on ring_trace the best of the six
+	/* the CP algorithm is searched too: on ring_trace the best of the eight
 	 * (sharding, algorithm) pairs, found by brute force, is ring with a
-	 * per-document layout, though all-gather is better for per-seq */
+	 * layout that cuts documents, though all-gather is better for per-seq */
 	struct wlb_trace rt;
 	ring_trace(&rt);
 	CHECK_EQ(wlb_tune_run(&rt, c, &o, &r1, &e), 0);
 	double best_ring = 0, best_ag = 0, seq_ring = sim_tps(&rt, c, "concat", "per-seq", "ring");
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		double a = sim_tps(&rt, c, "concat", sh[i], "allgather");
 		double b = sim_tps(&rt, c, "concat", sh[i], "ring");
 		best_ag = a > best_ag ? a : best_ag;

@@ -39,6 +39,17 @@ static void loader_comment(const struct wlb_policy *q, const char *framework)
 		printf("# packing: %s, CP sharding: %s — wlb's packer and sharder drive the data "
 		       "loader; %s has no %s for them\n", ph, q->sharding, framework,
 		       strcmp(framework, "Megatron") ? "option" : "flag");
+	if (strcmp(q->sharding, "hybrid"))
+		return;
+	/* what a loader for hybrid needs, and why the stock CP splits are not it */
+	if (!strcmp(framework, "Megatron"))
+		printf("# hybrid CP layout: stock Megatron-Core/TransformerEngine cannot express it — "
+		       "THD (cu_seqlens) CP cuts every sequence into 2*cp chunks (per-doc, each padded "
+		       "to a multiple of 2*cp), BSHD cuts the packed sequence (per-seq, no document "
+		       "mask)\n");
+	printf("# hybrid needs a custom data loader that places each CP rank's tokens from wlb's "
+	       "pieces (document, q_len, kv_len) and a varlen attention given that rank's "
+	       "cu_seqlens_q / cu_seqlens_kv against the all-gathered K and V (as wlb-run does)\n");
 }
 
 /* Megatron-LM's pipeline split: nothing for equal stages, else

@@ -261,7 +261,7 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 		case O_SHARDING: {
 			enum wlb_shard_kind k;
 			if (wlb_shard_parse(arg, &k))
-				return fail("--sharding: expected per-seq, per-doc or adaptive, got \"%s\"", arg);
+				return fail("--sharding: expected per-seq, per-doc, adaptive or hybrid, got \"%s\"", arg);
 			snprintf(t->policy.sharding, sizeof t->policy.sharding, "%s", arg);
 			break;
 		}

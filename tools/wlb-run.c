@@ -51,7 +51,7 @@ static void usage(FILE *f)
 "                     from the environment instead (cuda only, with --id-file)\n"
 "  --check            first check, for every micro-batch, that the device's\n"
 "                     layouts give back libwlb's piece lists and that CP-sharded\n"
-"                     attention (per-seq, per-doc and the plan's) equals\n"
+"                     attention (per-seq, per-doc, hybrid and the plan's) equals\n"
 "                     unsharded attention: output, dQ, dK, dV\n"
 "  --compare-with R   print measured against the report R (wlb-sim --json) per\n"
 "                     field, with the error in percent\n"

@@ -38,7 +38,7 @@ static void usage(FILE *f)
 "                     trace's; the documents stay the trace's, and the options\n"
 "                     below still override it\n"
 "  --packing P        concat | greedy | bfd | wlb              (trace policy)\n"
-"  --sharding S       per-seq | per-doc | adaptive\n"
+"  --sharding S       per-seq | per-doc | adaptive | hybrid\n"
 "  --s-max, --thresholds, --window, --doc-order   packer knobs, as in wlb-trace\n"
 "                     pack (--doc-order: stream or zigzag, default zigzag for wlb)\n"
 "  --mb-order O       micro-batch order in each pipeline: packed | heavy-first |\n"
@@ -54,8 +54,9 @@ static void usage(FILE *f)
 "  --timeline-iter K  the iteration whose timeline and per-CP-rank attention the\n"
 "                     report and --chrome-trace show (default 0)\n"
 "  --compare          Plain-4D (concat + per-seq), Fixed-4D (greedy + the better\n"
-"                     static sharder), WLB-LLM (wlb + adaptive), and the policy of\n"
-"                     the command line if it is another one, on the same documents\n"
+"                     static sharder), WLB-LLM (wlb + adaptive), WLB-LLM + hybrid\n"
+"                     (wlb + hybrid), and the policy of the command line if it is\n"
+"                     another one, on the same documents\n"
 "  --quiet            no progress bar\n"
 "\n"
 "examples:\n"
@@ -83,6 +84,10 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 	printf("  imbalance          pp %.3f   cp %.3f   dp %.3f   bubble fraction %.3f\n",
 	       s->imbalance_pp, s->imbalance_cp, s->imbalance_dp, s->bubble_fraction);
 	printf("  token delay        %10.3f iterations\n", s->token_delay_iters);
+	if (p->cp > 1)
+		printf("  CP layouts         %10.1f %% of micro-batches per-doc, %.1f %% hybrid; %.1f %% of "
+		       "documents cut per document\n", 100 * r->pack.summary.per_doc_share,
+		       100 * r->pack.summary.hybrid_share, 100 * r->pack.summary.cut_doc_share);
 	int worst = 0;
 	for (int st = 1; st < r->pp; st++)
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem[worst].state_gib + r->mem[worst].act_gib)
@@ -137,8 +142,8 @@ int main(int argc, char **argv)
 	struct wlb_sim_opts so = {WLB_ORDER_PACKED, 0, 0};
 	struct wlb_error e;
 	struct wlb_cost *cost = NULL;
-	struct run runs[5];
-	struct wlb_sim_named cmp[5];
+	struct run runs[6];
+	struct wlb_sim_named cmp[6];
 	char path[4096];
 	const char *db;
 	int n_runs = 0, n_cmp = 0, rc = 1;
@@ -187,12 +192,13 @@ int main(int argc, char **argv)
 		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, cost, &so) ||
 		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, cost, &so) ||
 		    simulate(&runs[2], &t, "Fixed-4D", "greedy", "per-doc", 1, cost, &so) ||
-		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, cost, &so))
+		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, cost, &so) ||
+		    simulate(&runs[4], &t, "WLB-LLM + hybrid", "wlb", "hybrid", 0, cost, &so))
 			goto done;
-		n_runs = 4;
+		n_runs = 5;
 		int fixed = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 2 : 1;
-		int bundles[3] = {0, fixed, 3};
-		for (int i = 0; i < 3; i++)
+		int bundles[4] = {0, fixed, 3, 4};
+		for (int i = 0; i < 4; i++)
 			cmp[n_cmp++] = (struct wlb_sim_named){runs[bundles[i]].name, &runs[bundles[i]].t,
 							       &runs[bundles[i]].r};
 		/* the command line's own policy, when it is none of the bundles */
@@ -201,13 +207,14 @@ int main(int argc, char **argv)
 		wlb_policy_defaults(&own, t.context);
 		int is_bundle = ((!strcmp(pol.packing, "concat") && !strcmp(pol.sharding, "per-seq")) ||
 				 (!strcmp(pol.packing, "greedy") && pol.window == 1) ||
-				 (!strcmp(pol.packing, "wlb") && !strcmp(pol.sharding, "adaptive"))) &&
+				 (!strcmp(pol.packing, "wlb") && (!strcmp(pol.sharding, "adaptive") ||
+								  !strcmp(pol.sharding, "hybrid")))) &&
 				!strcmp(pol.doc_order, own.doc_order);
 		if (!is_bundle) {
-			if (simulate(&runs[4], &t, "this policy", NULL, NULL, 0, cost, &so))
+			if (simulate(&runs[5], &t, "this policy", NULL, NULL, 0, cost, &so))
 				goto done;
-			n_runs = 5;
-			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[4].t, &runs[4].r};
+			n_runs = 6;
+			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[5].t, &runs[5].r};
 		}
 	} else {
 		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, cost, &so))
@@ -215,7 +222,9 @@ int main(int argc, char **argv)
 		n_runs = 1;
 	}
 	/* the report and timeline describe the trace's own policy, or WLB-LLM */
-	const struct run *main_run = a.compare ? (n_runs == 5 ? &runs[4] : &runs[3]) : &runs[0];
+	const struct run *main_run = &runs[0];
+	if (a.compare)
+		main_run = n_runs == 6 ? &runs[5] : !strcmp(pol.sharding, "hybrid") ? &runs[4] : &runs[3];
 	const char *dbname = a.costdb ? a.costdb : "built-in";
 	if (a.json) {
 		json_t *j = wlb_report_sim(&main_run->t, a.costdb ? a.costdb : t.gpu, &main_run->r, cmp, n_cmp);
@@ -277,13 +286,13 @@ int main(int argc, char **argv)
 		/* speedup in tokens per second: a policy that holds documents back
 		 * trains fewer tokens per iteration than the baseline */
 		double base = cmp[0].res->summary.tokens_per_s;
-		printf("\n%-12s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s  %s\n", "policy", "packing", "sharding",
+		printf("\n%-16s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s  %s\n", "policy", "packing", "sharding",
 		       "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "bubble", "MFU", "delay", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
 			struct wlb_policy q = cmp[i].trace->policy;
 			wlb_policy_defaults(&q, t.context);
-			printf("%-12s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
+			printf("%-16s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
 			       cmp[i].name, q.packing, q.sharding, s->iteration_ms_mean, s->tokens_per_s / 1e6,
 			       s->tokens_per_s / base,
 			       s->imbalance_pp, s->imbalance_cp, s->bubble_fraction, 100 * s->mfu,
@@ -298,7 +307,7 @@ int main(int argc, char **argv)
 	print_summary(&main_run->t, &main_run->r);
 	rc = 0;
 done:
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		wlb_sim_result_free(&runs[i].r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);

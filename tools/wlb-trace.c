@@ -55,11 +55,13 @@ static void usage(FILE *f)
 "       reports balance per iteration and in summary: imbalance_pp (max/mean of\n"
 "       micro-batch work W per iteration), imbalance_cp (max/mean of attention\n"
 "       pairs over CP ranks), token delay, packing time.  --compare runs Plain-4D\n"
-"       (concat + per-seq), Fixed-4D (greedy + the better static sharder) and\n"
-"       WLB-LLM (wlb + adaptive) on the same documents.\n"
+"       (concat + per-seq), Fixed-4D (greedy + the better static sharder),\n"
+"       WLB-LLM (wlb + adaptive) and WLB+hybrid (wlb + hybrid) on the same documents.\n"
 "\n"
 "  --packing P       concat | greedy | bfd | wlb          (trace policy, default wlb)\n"
-"  --sharding S      per-seq | per-doc | adaptive         (default adaptive)\n"
+"  --sharding S      per-seq | per-doc | adaptive | hybrid (default adaptive);\n"
+"                    hybrid keeps some documents whole in per-seq's chunks and\n"
+"                    cuts the rest per document, where the estimate says faster\n"
 "  --s-max N         wlb: most tokens per micro-batch     (default 1.5 x context)\n"
 "  --thresholds L    wlb: outlier queue thresholds, or none (default context/4,context/2)\n"
 "  --window W        greedy: global batches per window    (default 1)\n"
@@ -71,7 +73,7 @@ static void usage(FILE *f)
 "                    layer's forward+backward time from the cost DB, default) or flops\n"
 "                    (one layer's forward FLOPs: W = lin*d + att*d(d+1)/2)\n"
 "  --costdb DB       the cost DB (default: the built-in one of the trace's gpu)\n"
-"  --cp-algo A       allgather or ring: under ring, adaptive weighs each layout\n"
+"  --cp-algo A       allgather or ring: under ring, adaptive and hybrid weigh each layout\n"
 "                    by its ring steps                     (trace, default allgather)\n"
 "  --json FILE       write the wlb-report/1 document (- for stdout)\n"
 "  --dump FILE       write every iteration's micro-batches as JSON: {\"format\":\n"
@@ -252,6 +254,9 @@ static void print_summary(const struct wlb_pack_summary *s)
 	       s->shard_ms_per_batch);
 	printf("  per-doc share        %7.1f %%   of micro-batches sharded per document\n",
 	       100 * s->per_doc_share);
+	printf("  hybrid share         %7.1f %%   of micro-batches sharded hybrid\n", 100 * s->hybrid_share);
+	printf("  cut documents        %7.1f %%   of documents cut per document (the rest kept whole)\n",
+	       100 * s->cut_doc_share);
 }
 
 static void print_iterations(const struct wlb_packrun *r)
@@ -386,8 +391,8 @@ static int cmd_pack(int argc, char **argv)
 	struct wlb_trace t;
 	struct wlb_opts a = {.usage = usage};
 	struct wlb_error e;
-	struct wlb_packrun main_run, b[4];
-	struct wlb_named_run cmp[3];
+	struct wlb_packrun main_run, b[5];
+	struct wlb_named_run cmp[4];
 	struct wlb_cost *cost = NULL;
 	struct wlb_workload work;
 	const struct wlb_workload *w = NULL;
@@ -435,17 +440,19 @@ static int cmd_pack(int argc, char **argv)
 		if (run(&t, w, "concat", "per-seq", 0, a.quiet, &b[0]) ||
 		    run(&t, w, "greedy", "per-seq", 1, a.quiet, &b[1]) ||
 		    run(&t, w, "greedy", "per-doc", 1, a.quiet, &b[2]) ||
-		    run(&t, w, "wlb", "adaptive", 0, a.quiet, &b[3]))
+		    run(&t, w, "wlb", "adaptive", 0, a.quiet, &b[3]) ||
+		    run(&t, w, "wlb", "hybrid", 0, a.quiet, &b[4]))
 			goto done;
 		cmp[0] = (struct wlb_named_run){"Plain-4D", &b[0]};
 		cmp[1] = (struct wlb_named_run){"Fixed-4D",
 			b[2].summary.cp_cost < b[1].summary.cp_cost ? &b[2] : &b[1]};
 		cmp[2] = (struct wlb_named_run){"WLB-LLM", &b[3]};
-		n_cmp = 3;
+		cmp[3] = (struct wlb_named_run){"WLB+hybrid", &b[4]};
+		n_cmp = 4;
 	}
 	if (a.no_timing) {
 		zero_timing(&main_run);
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			zero_timing(&b[i]);
 	}
 	if (a.json) {
@@ -486,7 +493,7 @@ static int cmd_pack(int argc, char **argv)
 	rc = 0;
 done:
 	wlb_packrun_free(&main_run);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		wlb_packrun_free(&b[i]);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
