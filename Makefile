@@ -274,7 +274,7 @@ valgrind: $(BUILD)/costdb/h100-sxm.db
 # corpus (build/fuzz/corpus/NAME); make test replays every corpus file through
 # the same harnesses built with $(CC) (replay.c's main), make asan with the
 # sanitizers. ----
-FUZZ_NAMES   := trace config report lengths nccl attn costdb
+FUZZ_NAMES   := trace config report lengths idx nccl attn costdb
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
