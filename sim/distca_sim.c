@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "model.h"
 
 /* Queries [q_lo, q_hi) of a document that starts `off` tokens into a
  * micro-batch of `tokens` tokens of replica `replica`, in half `half`. */
@@ -36,39 +37,63 @@ void wlb_ca_ctx_free(struct wlb_ca_ctx *x)
 	memset(x, 0, sizeof *x);
 }
 
-/* Bytes of one task that crosses the all-to-all: dispatch (ret 0) or
- * results back (ret 1), forward or backward. */
-static double task_bytes(const struct wlb_stage_plan *sp, const struct wlb_ca_task *t, int bwd, int ret)
+/* Charges the tokens [lo, hi) of range r's micro-batch, held by the ranks of
+ * its replica's CP group (contiguous shares), to an all-to-all that brings
+ * them to `server` (ret 0) or back from it (ret 1): what a rank holds for
+ * itself does not move. */
+static void spread(struct wlb_ca_ctx *x, int cp, const struct wlb_ca_range *r, uint64_t lo, uint64_t hi,
+		   double bytes_token, int server, int ret)
 {
-	double hd = sp->model.head_dim;
-	double q = 2.0 * t->q_len * sp->heads * hd, kv = 2.0 * 2.0 * t->kv_len * sp->kv_heads * hd;
-	double lse = 4.0 * t->q_len * sp->heads;
-	if (!bwd)
-		return ret ? q + lse : q + kv;
-	return ret ? q + kv : 3 * q + lse + kv;
+	for (int k = 0; k < cp; k++) {
+		uint64_t a = (uint64_t)k * r->tokens / cp, b = (uint64_t)(k + 1) * r->tokens / cp;
+		a = a > lo ? a : lo;
+		b = b < hi ? b : hi;
+		int home = r->replica * cp + k;
+		if (b <= a || home == server)
+			continue;
+		double bytes = (double)(b - a) * bytes_token;
+		x->out_b[ret ? server : home] += bytes;
+		x->in_b[ret ? home : server] += bytes;
+	}
 }
 
-/* One all-to-all of the scheduled tasks' bytes, dispatch or return. */
+static int by_doc_server(const void *pa, const void *pb)
+{
+	const struct wlb_ca_task *a = pa, *b = pb;
+	if (a->doc != b->doc)
+		return a->doc < b->doc ? -1 : 1;
+	if (a->server != b->server)
+		return a->server < b->server ? -1 : 1;
+	return a->kv_len < b->kv_len ? -1 : a->kv_len > b->kv_len;
+}
+
+/* One all-to-all of the scheduled tasks, dispatch (ret 0) or results back
+ * (ret 1), forward or backward.  Per task its queries' rows: forward Q out,
+ * O and the LSE back; backward Q, O, dO and the LSE out, dQ back.  Per
+ * document and server the keys of the longest prefix it needs, once: K and
+ * V out (forward and backward), dK and dV back (backward). */
 static double a2a_us(struct wlb_ca_ctx *x, const struct wlb_stage_plan *sp, int bwd, int ret)
 {
-	const struct wlb_ca_sched *s = &x->sched;
+	struct wlb_ca_sched *s = &x->sched;
 	int P = s->servers, cp = sp->par.cp;
-	double busiest = 0;
+	double hd = sp->model.head_dim, busiest = 0;
+	double q_tok = 2.0 * sp->heads * hd, lse_tok = 4.0 * sp->heads, kv_tok = 2.0 * 2.0 * sp->kv_heads * hd;
+	double row = !bwd ? (ret ? q_tok + lse_tok : q_tok) : (ret ? q_tok : 3 * q_tok + lse_tok);
+	int keys = !(ret && !bwd);
 
 	if (P < 2)
 		return 0;
 	memset(x->out_b, 0, (size_t)P * sizeof *x->out_b);
 	memset(x->in_b, 0, (size_t)P * sizeof *x->in_b);
+	qsort(s->tasks, s->n, sizeof *s->tasks, by_doc_server);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct wlb_ca_task *t = &s->tasks[i];
 		const struct wlb_ca_range *r = &x->ranges[t->doc];
-		uint64_t pos = (uint64_t)r->off + t->kv_len - t->q_len;
-		int home = r->replica * cp + (int)(pos * (uint64_t)cp / r->tokens);
-		if (home == t->server)
-			continue;
-		double b = task_bytes(sp, t, bwd, ret);
-		x->out_b[ret ? t->server : home] += b;
-		x->in_b[ret ? home : t->server] += b;
+		spread(x, cp, r, (uint64_t)r->off + t->kv_len - t->q_len, (uint64_t)r->off + t->kv_len, row,
+		       t->server, ret);
+		int last = i + 1 == s->n || s->tasks[i + 1].doc != t->doc || s->tasks[i + 1].server != t->server;
+		if (keys && last) /* the longest prefix of this document on this server */
+			spread(x, cp, r, r->off, (uint64_t)r->off + t->kv_len, kv_tok, t->server, ret);
 	}
 	for (int i = 0; i < P; i++) {
 		double b = x->out_b[i] > x->in_b[i] ? x->out_b[i] : x->in_b[i];
@@ -123,15 +148,53 @@ static int phase(struct wlb_ca_ctx *x, const struct wlb_stage_plan *sp, int bwd,
 	return 0;
 }
 
+/* Work of a micro-batch's first x tokens: the linear part in proportion to
+ * tokens, attention to causal pairs (each weighted by its share of the
+ * whole's time). */
+static double work_upto(const struct wlb_doc *doc, uint32_t n, uint64_t x, double per_token, double per_pair)
+{
+	double pairs = 0;
+	uint64_t off = 0;
+	for (uint32_t i = 0; i < n && off < x; off += doc[i].len, i++) {
+		uint64_t rows = x - off < doc[i].len ? x - off : doc[i].len;
+		pairs += wlb_pairs((double)rows, (double)rows);
+	}
+	return per_token * (double)(x < off ? x : off) + per_pair * pairs;
+}
+
+/* The tile boundary that splits a micro-batch's work (one layer forward:
+ * GEMMs and attention) most evenly between its two halves. */
+static uint32_t mid_cut(const struct wlb_doc *doc, uint32_t n, uint32_t tokens, const struct wlb_mb_cost *c,
+			int cp)
+{
+	double pairs = 0;
+	for (uint32_t i = 0; i < n; i++)
+		pairs += wlb_pairs(doc[i].len, doc[i].len);
+	if (!tokens || pairs <= 0)
+		return tokens / 2;
+	double per_token = c->rest_fwd_us * cp / tokens, per_pair = c->attn_fwd_rank_mean_us * cp / pairs;
+	double half = work_upto(doc, n, tokens, per_token, per_pair) / 2;
+	uint32_t lo = 0, hi = tokens / WLB_ATTN_TILE; /* in tiles: work(lo) <= half */
+	while (lo < hi) {
+		uint32_t t = lo + (hi - lo + 1) / 2;
+		if (work_upto(doc, n, (uint64_t)t * WLB_ATTN_TILE, per_token, per_pair) <= half)
+			lo = t;
+		else
+			hi = t - 1;
+	}
+	return lo * WLB_ATTN_TILE;
+}
+
 /* The pipeline position's micro-batches as query ranges of two halves. */
-static int group_ranges(struct wlb_ca_ctx *x, const struct wlb_packed *p, const uint32_t *perm, int dp, int m,
-			int k)
+static int group_ranges(struct wlb_ca_ctx *x, const struct wlb_packed *p, const uint32_t *perm,
+			const struct wlb_mb_cost *mbc, int cp, int dp, int m, int k)
 {
 	x->n_ranges = 0;
 	for (int d = 0; d < dp; d++) {
-		const struct wlb_mb *mb = &p->mb[perm[(size_t)d * m + k]];
+		uint32_t b = perm[(size_t)d * m + k];
+		const struct wlb_mb *mb = &p->mb[b];
 		const struct wlb_doc *doc = p->docs + mb->first;
-		uint32_t tokens = (uint32_t)mb->tokens, mid = tokens / 2 / WLB_ATTN_TILE * WLB_ATTN_TILE, off = 0;
+		uint32_t tokens = (uint32_t)mb->tokens, mid = mid_cut(doc, mb->n, tokens, &mbc[b], cp), off = 0;
 		if (WLB_GROW(x->ranges, x->cap_ranges, x->n_ranges + 2 * (size_t)mb->n))
 			return WLB_ENOMEM;
 		for (uint32_t i = 0; i < mb->n; off += doc[i].len, i++) {
@@ -189,7 +252,7 @@ int wlb_ca_apply(struct wlb_ca_ctx *x, const struct wlb_stage_plan *sp, const st
 			rf = c->rest_fwd_us > rf ? c->rest_fwd_us : rf;
 			rb = c->rest_bwd_us > rb ? c->rest_bwd_us : rb;
 		}
-		if ((rc = group_ranges(x, p, perm, dp, m, k)) ||
+		if ((rc = group_ranges(x, p, perm, mbc, par->cp, dp, m, k)) ||
 		    (rc = over_stages(x, sp, 0, k, rf, &f)) || (rc = over_stages(x, sp, 1, m - 1 - k, rb, &b)))
 			return rc;
 		/* the work per own rank, for the counterfactuals and the ideal */

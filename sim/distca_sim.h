@@ -12,18 +12,20 @@
  * is the mean over its stages (the schedule takes one time per micro-batch;
  * interleaved schedules are treated as 1F1B here).
  *
- * One layer of a pooled position.  Each micro-batch is cut at its middle
- * token (a tile boundary) into two half-batches; a document across the cut
+ * One layer of a pooled position.  Each micro-batch is cut into two
+ * half-batches at the tile boundary that splits its work most evenly (its
+ * GEMMs in proportion to tokens, its attention to causal pairs), so that
+ * each half has as much to hide the other's transfer; a document across the cut
  * becomes two query ranges (the second half attends to the first's keys,
  * computed first).  Each half's tasks are scheduled on the pool
  * (wlb_ca_schedule, costs from the cost DB's attention pieces, backward
- * scheduled apart from forward).  A task whose server is not the rank that
- * holds its first query (per-seq layout: contiguous token ranges of the
- * micro-batch, rank = replica x cp + offset x cp / tokens; borrowed servers
- * are nobody's home) crosses the all-to-all: forward Q and the K/V prefix
- * out, O and the LSE back; backward Q, O, dO, LSE and K/V out, dQ, dK, dV
- * back (bf16, LSE fp32; a K/V prefix is sent once per task, an upper bound
- * when several shards of a document meet on a server).  An all-to-all's
+ * scheduled apart from forward).  Tokens live where the base layout puts
+ * them: rank replica x cp + k holds the k-th contiguous share of its
+ * micro-batch (borrowed servers hold nothing).  What a server needs and does
+ * not hold crosses the all-to-all: per task its query rows (forward Q out,
+ * O and the LSE back; backward Q, O, dO and the LSE out, dQ back), per
+ * document and server the longest key prefix its tasks need, once (K and V
+ * out; backward dK and dV back as well); bf16, the LSE fp32.  An all-to-all's
  * time is the cost DB's all_to_all at the nccl-tests size of its busiest
  * rank (max of bytes sent and received, x P / (P - 1)).  The layer's compute
  * is the group's slowest rank's GEMMs and element-wise work (the replicas
