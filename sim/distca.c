@@ -57,7 +57,7 @@ static int by_cost(const void *pa, const void *pb)
 	return a->kv_len < b->kv_len ? -1 : a->kv_len > b->kv_len;
 }
 
-int wlb_ca_schedule(struct wlb_ca_sched *s, int servers, wlb_ca_cost_fn f, void *ctx)
+int wlb_ca_schedule(struct wlb_ca_sched *s, int servers, wlb_ca_cost_fn f, wlb_ca_home_fn home, void *ctx)
 {
 	double total = 0;
 	size_t n0 = s->n;
@@ -90,11 +90,15 @@ int wlb_ca_schedule(struct wlb_ca_sched *s, int servers, wlb_ca_cost_fn f, void 
 	qsort(s->tasks, s->n, sizeof *s->tasks, by_cost);
 	for (int j = 0; j < servers; j++)
 		s->load[j] = 0;
+	mean = s->total_us / servers;
 	for (size_t i = 0; i < s->n; i++) {
-		int best = 0;
-		for (int j = 1; j < servers; j++)
-			if (s->load[j] < s->load[best])
-				best = j;
+		int best = home ? home(ctx, &s->tasks[i]) : -1;
+		if (best < 0 || best >= servers || s->load[best] + s->tasks[i].cost_us > mean) {
+			best = 0;
+			for (int j = 1; j < servers; j++)
+				if (s->load[j] < s->load[best])
+					best = j;
+		}
 		s->tasks[i].server = best;
 		s->load[best] += s->tasks[i].cost_us;
 	}

@@ -35,6 +35,8 @@ size_t wlb_ca_split(uint32_t doc, uint32_t q_lo, uint32_t q_hi, int parts, struc
 
 /* Cost of one task (the cost DB's attention model). */
 typedef double (*wlb_ca_cost_fn)(void *ctx, uint32_t q_len, uint32_t kv_len);
+/* The server that holds a task's queries already (its home), or -1. */
+typedef int (*wlb_ca_home_fn)(void *ctx, const struct wlb_ca_task *t);
 
 /* One scheduling round's tasks and servers; buffers grow, never shrink. */
 struct wlb_ca_sched {
@@ -54,10 +56,13 @@ int wlb_ca_add(struct wlb_ca_sched *s, uint32_t doc, uint32_t q_lo, uint32_t q_h
 /* Balances the tasks over `servers` servers: costs them with f, splits each
  * task above the mean load (total / servers) into ceil(cost / mean) query
  * shards (wlb_ca_split), sorts by cost (descending; ties by document and
- * position) and gives each in turn to the least loaded server (the lowest
- * index on ties).  Sets every task's server and cost, load[], max_us and
- * total_us.  Deterministic.  0 or WLB_ENOMEM. */
-int wlb_ca_schedule(struct wlb_ca_sched *s, int servers, wlb_ca_cost_fn f, void *ctx);
+ * position) and gives each in turn to its home (home(ctx, task), when home
+ * is not NULL and says one) if it stays within the mean there, else to the
+ * least loaded server (the lowest index on ties): LPT, with what fits at
+ * home not moved.  Either way no server ends above the mean plus one task.
+ * Sets every task's server and cost, load[], max_us and total_us.
+ * Deterministic.  0 or WLB_ENOMEM. */
+int wlb_ca_schedule(struct wlb_ca_sched *s, int servers, wlb_ca_cost_fn f, wlb_ca_home_fn home, void *ctx);
 
 /* Ping-pong of two half-batches: half h's transfer (dispatch + return)
  * runs while the other half computes, so what shows is

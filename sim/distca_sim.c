@@ -19,7 +19,18 @@ struct piece_ctx {
 	struct wlb_cost *c;
 	int bwd, heads, kv_heads, head_dim;
 	double rate;                 /* dropout's share of the kernel's rate */
+	const struct wlb_ca_range *ranges;
+	int cp;
 };
+
+/* The rank that holds a task's first query. */
+static int home_of(void *vc, const struct wlb_ca_task *t)
+{
+	const struct piece_ctx *pc = vc;
+	const struct wlb_ca_range *r = &pc->ranges[t->doc];
+	uint64_t pos = (uint64_t)r->off + t->kv_len - t->q_len;
+	return r->replica * pc->cp + (int)(pos * (uint64_t)pc->cp / r->tokens);
+}
 
 static double piece_cost(void *vc, uint32_t q_len, uint32_t kv_len)
 {
@@ -118,7 +129,7 @@ struct phase {
 static int phase(struct wlb_ca_ctx *x, const struct wlb_stage_plan *sp, int bwd, int servers, double rest_us,
 		 struct phase *o)
 {
-	struct piece_ctx pc = {sp->cost, bwd, sp->heads, sp->kv_heads, sp->model.head_dim, 1.0};
+	struct piece_ctx pc = {sp->cost, bwd, sp->heads, sp->kv_heads, sp->model.head_dim, 1.0, NULL, sp->par.cp};
 	double compute[2], transfer[2];
 
 	if (sp->model.dropout > 0)
@@ -136,7 +147,8 @@ static int phase(struct wlb_ca_ctx *x, const struct wlb_stage_plan *sp, int bwd,
 		transfer[h] = 0;
 		if (!x->sched.n)
 			continue;
-		if (wlb_ca_schedule(&x->sched, servers, piece_cost, &pc))
+		pc.ranges = x->ranges;
+		if (wlb_ca_schedule(&x->sched, servers, piece_cost, home_of, &pc))
 			return WLB_ENOMEM;
 		o->attn_us += x->sched.max_us;
 		o->total_us += x->sched.total_us;

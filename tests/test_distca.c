@@ -114,7 +114,7 @@ static void test_lpt(void)
 		CHECK_EQ(wlb_ca_add(&s, (uint32_t)i, 0, q5[i]), 0);
 		c5[i] = q5[i];
 	}
-	CHECK_EQ(wlb_ca_schedule(&s, 2, cost_queries, NULL), 0);
+	CHECK_EQ(wlb_ca_schedule(&s, 2, cost_queries, NULL, NULL), 0);
 	CHECK_NEAR(s.max_us, 7, 0);
 	CHECK_NEAR(brute(c5, 5, 2), 6, 0);
 	CHECK(s.max_us <= (4.0 / 3 - 1.0 / 6) * 6 + 1e-12);
@@ -128,7 +128,7 @@ static void test_lpt(void)
 		CHECK_EQ(wlb_ca_add(&s, (uint32_t)i, 0, len[i]), 0);
 		c7[i] = wlb_pairs(len[i], len[i]);
 	}
-	CHECK_EQ(wlb_ca_schedule(&s, 3, cost_pairs, NULL), 0);
+	CHECK_EQ(wlb_ca_schedule(&s, 3, cost_pairs, NULL, NULL), 0);
 	CHECK_NEAR(s.max_us, 22680, 0);
 	CHECK_NEAR(s.load[0], 21930, 0);
 	CHECK_NEAR(s.load[1], 21340, 0);
@@ -136,6 +136,36 @@ static void test_lpt(void)
 	double opt = brute(c7, 7, 3);
 	CHECK(opt >= 65950.0 / 3);
 	CHECK(s.max_us <= (4.0 / 3 - 1.0 / 9) * opt + 1e-9);
+	wlb_ca_sched_free(&s);
+}
+
+static int home_table(void *ctx, const struct wlb_ca_task *t)
+{
+	return ((const int *)ctx)[t->doc];
+}
+
+static double cost_queries_of(void *ctx, uint32_t q, uint32_t kv)
+{
+	return cost_queries(ctx, q, kv);
+}
+
+/* Homes: a task stays home when it fits under the mean (12 / 3 = 4) there.
+ * 5 (home 2) does not fit: least loaded, server 0; 4 (home 2) fits: stays;
+ * 3 (home 0, now 5): least loaded, server 1.  Loads 5, 3, 4. */
+static void test_home(void)
+{
+	struct wlb_ca_sched s = {0};
+	static const int homes[] = {2, 2, 0};
+	static const uint32_t q[] = {5, 4, 3};
+
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(wlb_ca_add(&s, (uint32_t)i, 0, q[i]), 0);
+	CHECK_EQ(wlb_ca_schedule(&s, 3, cost_queries_of, home_table, (void *)homes), 0);
+	CHECK_NEAR(s.load[0], 5, 0);
+	CHECK_NEAR(s.load[1], 3, 0);
+	CHECK_NEAR(s.load[2], 4, 0);
+	for (size_t i = 0; i < s.n; i++)
+		CHECK_EQ(s.tasks[i].server, s.tasks[i].doc == 0 ? 0 : s.tasks[i].doc == 1 ? 2 : 1);
 	wlb_ca_sched_free(&s);
 }
 
@@ -150,7 +180,7 @@ static void test_conservation(void)
 		want += wlb_pairs(len[i], len[i]);
 	}
 	/* mean 4313600 pairs: 5000 (12502500) -> 3 shards, 3000 (4501500) -> 2 */
-	CHECK_EQ(wlb_ca_schedule(&s, 4, cost_pairs, NULL), 0);
+	CHECK_EQ(wlb_ca_schedule(&s, 4, cost_pairs, NULL, NULL), 0);
 	CHECK_EQ(s.n, 7);
 	double sum_load = 0;
 	for (int j = 0; j < 4; j++)
@@ -286,6 +316,7 @@ void test_distca(void)
 
 	test_split();
 	test_lpt();
+	test_home();
 	test_conservation();
 	test_pingpong();
 	CHECK_EQ(load_db(&c), 0);
