@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_heapsort.h>
+
 #include "err.h"
 #include "grow.h"
 #include "shard.h"
@@ -87,7 +89,8 @@ int wlb_ca_schedule(struct wlb_ca_sched *s, int servers, wlb_ca_cost_fn f, wlb_c
 	s->total_us = 0;
 	for (size_t i = 0; i < s->n; i++) /* every shard's own cost: tiles are not additive */
 		s->total_us += s->tasks[i].cost_us = f(ctx, s->tasks[i].q_len, s->tasks[i].kv_len);
-	qsort(s->tasks, s->n, sizeof *s->tasks, by_cost);
+	/* in place, no allocation; the order is total, so no stability is needed */
+	gsl_heapsort(s->tasks, s->n, sizeof *s->tasks, by_cost);
 	for (int j = 0; j < servers; j++)
 		s->load[j] = 0;
 	mean = s->total_us / servers;

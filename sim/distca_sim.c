@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_heapsort.h>
+
 #include "grow.h"
 #include "model.h"
 
@@ -96,7 +98,7 @@ static double a2a_us(struct wlb_ca_ctx *x, const struct wlb_stage_plan *sp, int 
 		return 0;
 	memset(x->out_b, 0, (size_t)P * sizeof *x->out_b);
 	memset(x->in_b, 0, (size_t)P * sizeof *x->in_b);
-	qsort(s->tasks, s->n, sizeof *s->tasks, by_doc_server);
+	gsl_heapsort(s->tasks, s->n, sizeof *s->tasks, by_doc_server); /* a total order */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct wlb_ca_task *t = &s->tasks[i];
 		const struct wlb_ca_range *r = &x->ranges[t->doc];
