@@ -204,10 +204,14 @@ int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.microbatches must be a multiple of parallel.pp (%d) when parallel.vpp > 1, got %d",
 				     p->pp, p->microbatches);
-	if (strcmp(p->cp_algo, "allgather") && strcmp(p->cp_algo, "ring"))
+	if (strcmp(p->cp_algo, "allgather") && strcmp(p->cp_algo, "ring") && strcmp(p->cp_algo, "distca"))
 		return wlb_error_set(err, WLB_EINVAL,
-				     "parallel.cp_algo must be \"allgather\" or \"ring\", got \"%.16s\"",
+				     "parallel.cp_algo must be \"allgather\", \"ring\" or \"distca\", got \"%.16s\"",
 				     p->cp_algo);
+	if (!strcmp(p->cp_algo, "distca") && m->attention == WLB_ATTN_UNFUSED)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.cp_algo \"distca\" needs fused attention (model.attention "
+				     "\"unfused\" has no attention tasks to move)");
 	if (!strcmp(p->cp_algo, "ring") && p->cp > 256) /* WLB_RING_MAX_CP (stage.h) */
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.cp_algo \"ring\" is modelled up to 256 CP ranks, got cp %d",

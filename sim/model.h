@@ -68,7 +68,9 @@ struct wlb_parallel {
 	int vpp;              /* virtual stages per pipeline rank (1 = plain 1F1B) */
 	int microbatches;     /* per DP replica */
 	char schedule[16];    /* "1f1b" or "interleaved" */
-	char cp_algo[16];     /* "allgather" (Llama 3 / WLB-LLM) or "ring" */
+	char cp_algo[16];     /* "allgather" (Llama 3 / WLB-LLM), "ring", or "distca": core
+			       * attention disaggregated over the stage's dp x cp ranks
+			       * (distca_sim.h) */
 	int sequence_parallel;/* with TP; on by default */
 	int zero;             /* 0-3: what the DP x CP ranks holding the same weights
 			       * shard (DESIGN.md §5); 3 = FSDP, the default */

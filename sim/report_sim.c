@@ -35,6 +35,8 @@ static json_t *summary(const struct wlb_sim_summary *s, const struct wlb_pack_su
 	json_object_set_new(o, "per_doc_share", json_real(ps->per_doc_share));
 	json_object_set_new(o, "hybrid_share", json_real(ps->hybrid_share));
 	json_object_set_new(o, "cut_doc_share", json_real(ps->cut_doc_share));
+	if (o && s->a2a_exposed_ms > 0) /* cp_algo distca */
+		json_object_set_new(o, "a2a_exposed_ms", json_real(s->a2a_exposed_ms));
 	return o;
 }
 
@@ -161,6 +163,8 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 				"speedup", s->tokens_per_s / base, "imbalance_pp", s->imbalance_pp,
 				"imbalance_cp", s->imbalance_cp, "mfu", s->mfu,
 				"token_delay_iters", s->token_delay_iters));
+			json_object_set_new(json_array_get(c, (size_t)i), "cp_algo",
+					    json_string(cmp[i].trace->parallel.cp_algo));
 			json_object_set_new(json_array_get(c, (size_t)i), "iterations",
 					    iteration_times(cmp[i].res, cmp[i].trace->parallel.microbatches));
 		}

@@ -10,6 +10,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "distca_sim.h"
 #include "grow.h"
 #include "progress.h"
 #include "stage.h"
@@ -57,6 +58,9 @@ struct ctx {
 	uint64_t extrap0;
 	struct wlb_sharding alt;       /* the static layouts, for the timeline iteration */
 	struct wlb_progress prog;
+	int distca;                    /* parallel.cp_algo "distca" */
+	struct wlb_ca_ctx ca;
+	double *ca_imb, *ca_exp;       /* per micro-batch, packed order */
 };
 
 /* Variant v of the schedule input: 0 actual, 1 CP balanced, 2 micro-batches
@@ -170,6 +174,38 @@ static int cp_detail(struct ctx *c, const struct wlb_doc *d, size_t n, uint32_t 
 	return 0;
 }
 
+/* The whole model's forward and backward time of a micro-batch. */
+static void mb_times(const struct ctx *c, const struct wlb_mb_cost *x, struct wlb_sim_mb *mb)
+{
+	int layers = c->t->model.layers;
+	mb->fwd_ms = (layers * (x->fwd_max_us + x->fwd_comm_us) + x->first_fwd_us + x->last_fwd_us) / 1e3;
+	mb->bwd_ms = (layers * (x->bwd_max_us + x->bwd_comm_us) + x->first_bwd_us + x->last_bwd_us) / 1e3;
+}
+
+/* Core attention disaggregation: the attention of each pipeline position's
+ * micro-batches pooled and balanced (distca_sim.h); returns the exposed
+ * all-to-all time per GPU (ms). */
+static int disaggregate(struct ctx *c, const struct wlb_packed *p, struct wlb_sim_mb *mbs, double *a2a_ms)
+{
+	const struct wlb_parallel *par = &c->t->parallel;
+	double exposed = 0;
+
+	for (size_t k = 0; k < c->n_mb; k++) {
+		c->ca_imb[k] = 1;
+		c->ca_exp[k] = 0;
+	}
+	if (wlb_ca_apply(&c->ca, &c->sp, p, c->perm, c->mbc, c->ca_imb, c->ca_exp))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	for (size_t k = 0; k < c->n_mb; k++) {
+		mb_times(c, &c->mbc[k], &mbs[k]);
+		mbs[k].cp_imbalance = c->ca_imb[k];
+		exposed += c->t->model.layers * c->ca_exp[k];
+	}
+	/* each worker runs its stage's layers of its replica's micro-batches */
+	*a2a_ms = exposed / (par->pp * par->dp) / 1e3;
+	return 0;
+}
+
 static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct wlb_sharding *sh)
 {
 	struct ctx *c = vc;
@@ -188,16 +224,15 @@ static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct 
 		r->doc_ids[r->n_doc_ids + i] = d[i].id;
 	}
 	wlb_stage_mb_cost(&c->sp, sh, mb->tokens, pairs, &c->mbc[b]);
-	if ((int)p->iter == c->o->timeline_iter && sh->cp > 1 && cp_detail(c, d, mb->n, b, sh->used))
+	if ((int)p->iter == c->o->timeline_iter && sh->cp > 1 && !c->distca &&
+	    cp_detail(c, d, mb->n, b, sh->used))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	const struct wlb_mb_cost *x = &c->mbc[b];
-	int layers = c->t->model.layers;
-	r->mbs[r->n_mbs++] = (struct wlb_sim_mb){
-		mb->replica, 0, mb->tokens, mb->n, x->tokens_rank,
-		(layers * (x->fwd_max_us + x->fwd_comm_us) + x->first_fwd_us + x->last_fwd_us) / 1e3,
-		(layers * (x->bwd_max_us + x->bwd_comm_us) + x->first_bwd_us + x->last_bwd_us) / 1e3,
+	r->mbs[r->n_mbs] = (struct wlb_sim_mb){
+		mb->replica, 0, mb->tokens, mb->n, x->tokens_rank, 0, 0,
 		x->attn_fwd_rank_mean_us > 0 ? x->attn_fwd_rank_max_us / x->attn_fwd_rank_mean_us : 1.0,
 		sh->used, (uint32_t)r->n_doc_ids};
+	mb_times(c, x, &r->mbs[r->n_mbs++]);
 	r->n_doc_ids += mb->n;
 	c->flops += x->flops;
 	return 0;
@@ -269,6 +304,9 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	if (WLB_GROW(r->iters, r->cap_iters, r->n_iters + 1))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	order_mbs(c, mbs);
+	double a2a_ms = 0;
+	if (c->distca && (rc = disaggregate(c, p, mbs, &a2a_ms)))
+		return rc;
 	/* DP collectives hide behind the last micro-batch's backward on the
 	 * stage and the next iteration's first forward: typical ones */
 	for (size_t k = 0; k < c->n_mb; k++) {
@@ -287,6 +325,7 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	memset(it, 0, sizeof *it);
 	it->iter = p->iter;
 	it->first_mb = r->n_mbs - c->n_mb;
+	it->a2a_exposed_ms = a2a_ms;
 	if ((rc = run_variant(c, 0, &t[0])))
 		return rc;
 	/* bubble: idle share of each worker's compute stream */
@@ -370,6 +409,7 @@ static void summarize(struct ctx *c)
 		s->imbalance_cp += it->imbalance_cp / n;
 		s->imbalance_dp += it->imbalance_dp / n;
 		s->bubble_fraction += it->bubble_fraction / n;
+		s->a2a_exposed_ms += it->a2a_exposed_ms / n;
 		s->ideal_ms += it->ideal_ms / n;
 		for (int l = 0; l < WLB_LOST_N; l++)
 			s->lost_ms[l] += it->lost_ms[l] / n;
@@ -434,10 +474,13 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	c.dp_step = calloc((size_t)p->pp, sizeof *c.dp_step);
 	c.chunk_layers = calloc((size_t)p->pp * p->vpp, sizeof *c.chunk_layers);
 	c.busy = calloc((size_t)c.workers, sizeof *c.busy);
+	c.distca = !strcmp(p->cp_algo, "distca");
+	c.ca_imb = calloc(n_mb, sizeof *c.ca_imb);
+	c.ca_exp = calloc(n_mb, sizeof *c.ca_exp);
 	c.order = calloc(2 * (size_t)p->microbatches * p->vpp, sizeof *c.order);
 	out->mem = calloc((size_t)p->pp, sizeof *out->mem);
 	if (!c.mbc || !c.smb || !c.perm || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers ||
-	    !c.busy || !c.order || !out->mem ||
+	    !c.busy || !c.order || !out->mem || !c.ca_imb || !c.ca_exp ||
 	    wlb_sharding_init(&c.alt, p->cp) ||
 	    wlb_sched_create(&c.sched) || wlb_graph_create(&c.graph)) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
@@ -470,6 +513,9 @@ done:
 	free(c.times);
 	free(c.vals);
 	wlb_sharding_free(&c.alt);
+	wlb_ca_ctx_free(&c.ca);
+	free(c.ca_imb);
+	free(c.ca_exp);
 	wlb_sched_destroy(c.sched);
 	wlb_graph_destroy(c.graph);
 	if (rc)

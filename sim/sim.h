@@ -41,6 +41,7 @@ struct wlb_sim_iter {
 	double bubble_fraction;
 	double lost_ms[WLB_LOST_N];
 	double peak_mem_gib;
+	double a2a_exposed_ms;     /* cp_algo distca: exposed all-to-all per GPU */
 	size_t first_mb;           /* its micro-batches in the result's mbs */
 };
 
@@ -50,7 +51,7 @@ struct wlb_sim_mb {
 	uint32_t docs;
 	uint32_t tokens_rank;
 	double fwd_ms, bwd_ms;       /* the whole model: every stage and chunk */
-	double cp_imbalance;         /* attention max / mean over CP ranks */
+	double cp_imbalance;         /* attention max / mean over CP ranks (distca: over its servers) */
 	enum wlb_shard_kind sharding;
 	uint32_t first_doc;          /* ids of its documents: doc_ids[first_doc ..] */
 };
@@ -66,6 +67,7 @@ struct wlb_sim_summary {
 	double peak_mem_gib;
 	int oom;
 	double lost_ms[WLB_LOST_N];  /* means over iterations */
+	double a2a_exposed_ms;       /* cp_algo distca: exposed all-to-all per GPU (in exposed_comm) */
 	uint64_t extrapolations;     /* cost lookups outside the DB's samples */
 };
 

@@ -366,6 +366,15 @@ static int bundles(struct tuner *tn, struct wlb_cost *cost, const struct cfg *cf
 		if (!try_cand(tn, cost, &cf->par, &q, NULL, NULL))
 			return 0;
 	}
+	/* core attention disaggregation as DistCA runs it: fixed-length packing,
+	 * attention balanced over the pool (needs a pool of more than one rank) */
+	if (searched(tn, "greedy") && cf->par.dp * cf->par.cp * cf->par.pp > 1) {
+		struct wlb_parallel par = cf->par;
+		snprintf(par.cp_algo, sizeof par.cp_algo, "distca");
+		policy_set(&q, "greedy", "per-seq", 1.5, 0, NULL, 1, ctx);
+		if (!try_cand(tn, cost, &par, &q, NULL, NULL))
+			return 0;
+	}
 	return 1;
 }
 
@@ -374,16 +383,18 @@ static int bundles(struct tuner *tn, struct wlb_cost *cost, const struct cfg *cf
 static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune_cand *start)
 {
 	static const char *const shardings[] = {"per-seq", "per-doc", "adaptive", "hybrid"};
-	static const char *const algos[] = {"allgather", "ring"};
+	static const char *const algos[] = {"allgather", "ring", "distca"};
 	static const double smax[] = {1.0, 1.25, 1.5, 1.75, 2.0};
 	static const struct { int n; const double *v; } thr[] = {
 		{0, NULL}, {1, half}, {1, quarter}, {2, quarter_half}, {3, three}};
 	static const uint32_t windows[] = {1, 2, 4, 8};
 	/* values per coordinate: sharding, s_max, thresholds, window, CP algorithm */
-	static const int n_values[] = {4, 5, 5, 4, 2};
+	static const int n_values[] = {4, 5, 5, 4, 3};
 	uint32_t ctx = tn->t->context;
 	struct wlb_tune_cand best = *start, c;
-	int is = 2, ism = 2, ith = 3, iw = 0, ia = !strcmp(best.par.cp_algo, "ring");
+	int is = 2, ism = 2, ith = 3, iw = 0, ia = !strcmp(best.par.cp_algo, "ring") ? 1 :
+						    !strcmp(best.par.cp_algo, "distca") ? 2 : 0;
+	int pool = best.par.dp * best.par.cp * best.par.pp;
 
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(best.pol.sharding, shardings[i]))
@@ -394,9 +405,12 @@ static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune
 			int wlb = !strcmp(best.pol.packing, "wlb"), greedy = !strcmp(best.pol.packing, "greedy");
 			if ((coord == 1 || coord == 2) && !wlb)
 				continue;
-			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1))
+			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1 && pool == 1))
 				continue;
 			for (int v = 0; v < n_values[coord]; v++) {
+				/* ring needs CP ranks; distca a pool of more than one */
+				if (coord == 4 && ((v == 1 && best.par.cp == 1) || (v == 2 && pool == 1)))
+					continue;
 				int s = coord == 0 ? v : is, m = coord == 1 ? v : ism, h = coord == 2 ? v : ith,
 				    w = coord == 3 ? v : iw, a = coord == 4 ? v : ia;
 				struct wlb_policy q;

@@ -7,9 +7,10 @@
  * ideal time (concat does the least attention work per token, and no
  * schedule beats the ideal) bounds what any policy can reach there, so a
  * configuration whose bound cannot beat the k-th best found is skipped.
- * Phase 2 tries the policy bundles on the rest; phase 3 refines the packer's
- * knobs (sharding, s_max, outlier thresholds, greedy window) and the CP
- * algorithm (all-gather or ring) on the best configurations by coordinate
+ * Phase 2 tries the policy bundles on the rest (attention disaggregation,
+ * cp_algo distca with greedy packing, among them); phase 3 refines the
+ * packer's knobs (sharding, s_max, outlier thresholds, greedy window) and
+ * the CP algorithm (all-gather, ring or distca) on the best configurations by coordinate
  * search.  A candidate over the memory limit climbs a ladder of ZeRO stages
  * and recompute modes (tune.c) and keeps the fastest rung that fits.
  * Candidates over the memory limit or the token-delay limit are

@@ -214,7 +214,7 @@ expect_ok "sim ring" "ring attention over CP" "$S" traces/run/tiny.json --cp-alg
 ms() { "$S" traces/paper/7b-128k.json --iterations 3 --quiet "$@" | awk '/iteration time/ { print $3 }'; }
 a=$(ms) r=$(ms --cp-algo ring)
 [ -n "$a" ] && [ -n "$r" ] && [ "$a" != "$r" ] && ok || bad "ring CP timed like all-gather: $a vs $r"
-expect_err "bad --cp-algo" '--cp-algo: expected allgather or ring, got "tcp"' "$S" traces/run/tiny.json --cp-algo tcp
+expect_err "bad --cp-algo" '--cp-algo: expected allgather, ring or distca, got "tcp"' "$S" traces/run/tiny.json --cp-algo tcp
 expect_ok "sim json to stdout" '"format": "wlb-report/1"' "$S" "$D/trace_full.json" --iterations 3 --json -
 grep -qF '"source": "simulated"' "$T/out" && ok || bad "sim report lacks \"source\": \"simulated\""
 "$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/sc.json" >/dev/null 2>&1
@@ -420,7 +420,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 		png_ok "$T/rc/$c.png" && ok || bad "wlb-plot on a wlb-sim report: $c.png is not a PNG of plausible size"
 	done
 	[ "$(grep -c '"[0-9]*"$' "$T/rc/timeline.dat")" -eq "$(grep -c '"kind": ' "$T/real.json")" ] &&
-		[ "$(grep -c '^[0-9]' "$T/rc/cdf.dat")" -eq 20 ] && ok \
+		[ "$(grep -c '^[0-9]' "$T/rc/cdf.dat")" -eq 30 ] && ok \
 		|| bad "wlb-plot: timeline.dat or cdf.dat does not hold every task / iteration of the report"
 	# several reports: per-report charts named after them, speedup against the context
 	sed 's/"context": 131072/"context": 65536/' "$T/real.json" >"$T/real64.json"

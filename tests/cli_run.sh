@@ -103,7 +103,7 @@ if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 10 --itera
 else bad "wlb-tune --validate with a ring pick: $(head -c 300 "$T/err")"; fi
 if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 2 --iterations 1 --validate \
 	--device cpu --quiet >"$T/out" 2>"$T/err"; then bad "--validate ran a ring CP pick"
-else grep -q "the top 2 use ring CP, which wlb-run does not run" "$T/err" && ok ||
+else grep -q "the top 2 use ring CP or disaggregated attention, which wlb-run does not run" "$T/err" && ok ||
 	bad "--validate, all ring: $(head -c 300 "$T/err")"; fi
 rm -rf /tmp/wlb-validate-*
 
@@ -162,10 +162,11 @@ refuse "zero 3 alone: past the refusals" 's/"zero": 0, "overlap_grad_reduce": fa
 refuse "--pp over pp_layers" 's/"pp": 1/"pp": 2/; s/"zero": 0/"pp_layers": [1, 3], "zero": 0/' \
 	'--nproc 3: the configuration needs tp x cp x pp x dp = 8 ranks' --pp 4 --nproc 3
 # wlb-tune --validate: what wlb-run cannot run is refused up front, naming the
-# candidate (a ZeRO stage it validates as zero 0, above; recompute it cannot)
+# candidate (a ZeRO stage it validates as zero 0, above; recompute it cannot;
+# the first with all-gather CP: disaggregated attention leads the tiny trace)
 sed 's/"zero": 0/"recompute": true, "zero": 0/' "$TINY" >"$T/rc.json"
-expect_err "--validate, full recompute" '--validate: wlb-run cannot run #1: parallel.recompute "full"' \
-	"$B/wlb-tune" "$T/rc.json" --fixed-parallel --iterations 1 --validate --device cpu --quiet
+expect_err "--validate, full recompute" 'parallel.recompute "full"' \
+	"$B/wlb-tune" "$T/rc.json" --fixed-parallel --iterations 1 --top 10 --validate --device cpu --quiet
 expect_err "missing report" "nope.json" "$R" "$TINY" --device cpu --compare-with "$T/nope.json"
 expect_err "bad --timeout" "--timeout" "$R" "$TINY" --device cpu --timeout -1
 if [ -e /dev/nvidia0 ]; then :; else

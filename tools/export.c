@@ -113,7 +113,8 @@ void wlb_export_megatron(const struct wlb_trace *t, const struct wlb_parallel *p
 #define ARG(...) snprintf(args[n++], sizeof args[0], __VA_ARGS__)
 	ARG("--tensor-model-parallel-size %d", p->tp);
 	ARG("--context-parallel-size %d", p->cp);
-	if (p->cp > 1)
+	int distca = !strcmp(p->cp_algo, "distca");
+	if (p->cp > 1 && !distca)
 		ARG("--cp-comm-type %s", strcmp(p->cp_algo, "ring") ? "allgather" : "p2p");
 	ARG("--pipeline-model-parallel-size %d", p->pp);
 	n += megatron_split(t, p, args + n, split_note, sizeof split_note);
@@ -165,6 +166,12 @@ void wlb_export_megatron(const struct wlb_trace *t, const struct wlb_parallel *p
 	       "(%d) is what the world size leaves\n", p->tp * p->cp * p->pp * p->dp,
 	       t->cluster.gpus_per_node, p->dp);
 	loader_comment(pol, "Megatron");
+	if (distca)
+		printf("# cp_algo distca: core attention disaggregation needs DistCA's runtime "
+		       "(arXiv 2510.18121: attention tasks, their scheduler, the all-to-all and the "
+		       "ping-pong of two half-batches); stock Megatron-LM has no flag for it. The "
+		       "flags below are the rest of the configuration; the %d ranks of each stage "
+		       "(dp x cp) serve the attention\n", p->dp * p->cp);
 	fputs(split_note, stdout);
 	if (p->zero == 0)
 		printf("# zero 0: plain data parallelism, each rank holding the whole optimizer "
@@ -271,7 +278,10 @@ void wlb_export_torchtitan(const struct wlb_trace *t, const struct wlb_parallel 
 	if (p->tp > 1 && p->tp_comm_overlap)
 		printf("enable_async_tensor_parallel = true\n");
 	printf("context_parallel_degree = %d\n", p->cp);
-	if (p->cp > 1)
+	if (!strcmp(p->cp_algo, "distca"))
+		printf("# cp_algo distca: core attention disaggregation needs DistCA's runtime; "
+		       "TorchTitan has no option for it\n");
+	else if (p->cp > 1)
 		printf("context_parallel_rotate_method = \"%s\"\n",
 		       strcmp(p->cp_algo, "ring") ? "allgather" : "alltoall");
 	printf("pipeline_parallel_degree = %d\n", p->pp);

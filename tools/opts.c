@@ -60,9 +60,9 @@ int wlb_opts_run_refusal(const struct wlb_trace *t, char *why, size_t cap)
 	for (int s = 0; s < p->pp && s < WLB_MAX_PP; s++)
 		for (int c = 0; c < p->vpp; c++)
 			uneven |= chunks < 1 || wlb_chunk_layers(p, L, s, c) * chunks != L;
-	if (p->cp > 1 && strcmp(p->cp_algo, "allgather"))
+	if ((p->cp > 1 && strcmp(p->cp_algo, "allgather")) || !strcmp(p->cp_algo, "distca"))
 		snprintf(why, cap, "parallel.cp_algo \"%s\": wlb-run runs all-gather CP (Llama 3, "
-			 "WLB-LLM); wlb-sim models the ring", p->cp_algo);
+			 "WLB-LLM); wlb-sim models the ring and core attention disaggregation", p->cp_algo);
 	else if (stages_differ && p->n_pp_layers)
 		snprintf(why, cap, "parallel.pp_layers [%s]: wlb-run runs equal stages only "
 			 "(model.layers / pp each)", split);
@@ -287,8 +287,8 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 			break;
 		case O_CONTEXT: if (wlb_opt_u32("--context", arg, 1, &t->context)) return 1; break;
 		case O_CPALGO:
-			if (strcmp(arg, "allgather") && strcmp(arg, "ring"))
-				return fail("--cp-algo: expected allgather or ring, got \"%s\"", arg);
+			if (strcmp(arg, "allgather") && strcmp(arg, "ring") && strcmp(arg, "distca"))
+				return fail("--cp-algo: expected allgather, ring or distca, got \"%s\"", arg);
 			snprintf(t->parallel.cp_algo, sizeof t->parallel.cp_algo, "%s", arg);
 			break;
 		case O_TP: if (wlb_opt_u32("--tp", arg, 1, &v)) return 1; t->parallel.tp = (int)v; break;

@@ -20,7 +20,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
 "               [--thresholds a,b,...] [--window W] [--doc-order O] [--mb-order O]\n"
-"               [--cp-algo allgather|ring] [--costdb DB]\n"
+"               [--cp-algo allgather|ring|distca] [--costdb DB]\n"
 "               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare] [--quiet]\n"
@@ -46,7 +46,10 @@ static void usage(FILE *f)
 "  --cp-algo A        how CP ranks share K and V: allgather (Llama 3, WLB-LLM; the\n"
 "                     all-gather and dK/dV reduce-scatter exposed) or ring (cp\n"
 "                     lockstep steps, each block's transfer behind the step's\n"
-"                     attention)                                (trace, default allgather)\n"
+"                     attention) or distca (core attention disaggregation: each\n"
+"                     layer's attention as tasks balanced over the stage's dp x cp\n"
+"                     ranks and idle stages', an all-to-all there and back behind\n"
+"                     two ping-ponging half-batches)          (trace, default allgather)\n"
 "  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
 "  --json FILE        the wlb-report/1 document (- for stdout)\n"
 "  --csv FILE         one row per iteration\n"
@@ -55,8 +58,10 @@ static void usage(FILE *f)
 "                     report and --chrome-trace show (default 0)\n"
 "  --compare          Plain-4D (concat + per-seq), Fixed-4D (greedy + the better\n"
 "                     static sharder), WLB-LLM (wlb + adaptive), WLB-LLM + hybrid\n"
-"                     (wlb + hybrid), and the policy of the command line if it is\n"
-"                     another one, on the same documents\n"
+"                     (wlb + hybrid), attention disaggregation (cp-algo distca)\n"
+"                     with greedy fixed-length packing (Attn-disagg, as DistCA)\n"
+"                     and with wlb (Attn-dis+WLB), and the policy of the command\n"
+"                     line if it is another one, on the same documents\n"
 "  --quiet            no progress bar\n"
 "\n"
 "examples:\n"
@@ -71,8 +76,9 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 	const struct wlb_sim_summary *s = &r->summary;
 	const struct wlb_parallel *p = &t->parallel;
 	double lost = s->iteration_ms_mean - s->ideal_ms;
-	static const char *const names[WLB_LOST_N] = {"CP imbalance", "micro-batch imbalance",
-						      "DP waiting", "exposed communication", "pipeline bubbles"};
+	const char *names[WLB_LOST_N] = {"CP imbalance", "micro-batch imbalance",
+					 "DP waiting", "exposed communication", "pipeline bubbles"};
+	int distca = !strcmp(p->cp_algo, "distca");
 
 	printf("simulated %u iterations on %d GPUs (%s)\n\n", s->iterations, p->tp * p->cp * p->pp * p->dp,
 	       t->gpu);
@@ -88,6 +94,11 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 		printf("  CP layouts         %10.1f %% of micro-batches per-doc, %.1f %% hybrid; %.1f %% of "
 		       "documents cut per document\n", 100 * r->pack.summary.per_doc_share,
 		       100 * r->pack.summary.hybrid_share, 100 * r->pack.summary.cut_doc_share);
+	if (distca) { /* cp is then the attention servers' imbalance */
+		names[WLB_LOST_CP] = "attention imbalance";
+		printf("  attention servers  %10.3f busiest / mean   all-to-all exposed %.1f ms per GPU "
+		       "(in exposed communication)\n", s->imbalance_cp, s->a2a_exposed_ms);
+	}
 	int worst = 0;
 	for (int st = 1; st < r->pp; st++)
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem[worst].state_gib + r->mem[worst].act_gib)
@@ -115,13 +126,19 @@ struct run {
 	struct wlb_sim_result r;
 };
 
+/* cp_algo: NULL keeps the trace's, "" the trace's unless it is distca
+ * (then allgather: the baselines keep attention local) */
 static int simulate(struct run *x, const struct wlb_trace *base, const char *name, const char *packing,
-		    const char *sharding, uint32_t window, struct wlb_cost *cost,
+		    const char *sharding, uint32_t window, const char *cp_algo, struct wlb_cost *cost,
 		    const struct wlb_sim_opts *o)
 {
 	struct wlb_error e;
 	x->name = name;
 	x->t = *base;
+	if (cp_algo && !*cp_algo && !strcmp(x->t.parallel.cp_algo, "distca"))
+		cp_algo = "allgather";
+	if (cp_algo && *cp_algo)
+		snprintf(x->t.parallel.cp_algo, sizeof x->t.parallel.cp_algo, "%s", cp_algo);
 	if (packing) { /* a bundle: its packer's own document order */
 		snprintf(x->t.policy.packing, sizeof x->t.policy.packing, "%s", packing);
 		x->t.policy.doc_order[0] = 0;
@@ -135,6 +152,48 @@ static int simulate(struct run *x, const struct wlb_trace *base, const char *nam
 	return 0;
 }
 
+/* The policy bundles of --compare, in table order.  cp_algo "" keeps the
+ * trace's CP algorithm unless it is distca (the bundles without
+ * disaggregation keep attention local: all-gather).  Rows 1 and 2 are
+ * Fixed-4D with each static sharder; the table shows the faster. */
+static const struct bundle {
+	const char *name, *packing, *sharding;
+	uint32_t window;
+	const char *cp_algo;
+} bundles[] = {
+	{"Plain-4D", "concat", "per-seq", 0, ""},
+	{"Fixed-4D", "greedy", "per-seq", 1, ""},
+	{"Fixed-4D", "greedy", "per-doc", 1, ""},
+	{"WLB-LLM", "wlb", "adaptive", 0, ""},
+	{"WLB-LLM + hybrid", "wlb", "hybrid", 0, ""},
+	{"Attn-disagg", "greedy", "per-seq", 1, "distca"},
+	{"Attn-dis+WLB", "wlb", "adaptive", 0, "distca"},
+};
+#define N_BUNDLES ((int)(sizeof bundles / sizeof bundles[0]))
+
+/* The bundle the trace's own policy pol (defaults applied) is, or -1.
+ * Fixed-4D is either of its rows whatever its sharder. */
+static int bundle_of(const struct wlb_trace *t, const struct wlb_policy *pol)
+{
+	struct wlb_policy own = {.n_thresholds = -1};
+	int distca = !strcmp(t->parallel.cp_algo, "distca");
+
+	snprintf(own.packing, sizeof own.packing, "%s", pol->packing);
+	wlb_policy_defaults(&own, t->context);
+	if (strcmp(pol->doc_order, own.doc_order))
+		return -1;
+	for (int b = 0; b < N_BUNDLES; b++) {
+		const struct bundle *x = &bundles[b];
+		int fixed = b == 1 || b == 2;
+		if (strcmp(pol->packing, x->packing) || distca != !strcmp(x->cp_algo, "distca") ||
+		    (x->window && pol->window != x->window))
+			continue;
+		if (!strcmp(pol->sharding, x->sharding) || (fixed && !distca))
+			return b;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct wlb_trace t;
@@ -142,11 +201,11 @@ int main(int argc, char **argv)
 	struct wlb_sim_opts so = {WLB_ORDER_PACKED, 0, 0};
 	struct wlb_error e;
 	struct wlb_cost *cost = NULL;
-	struct run runs[6];
-	struct wlb_sim_named cmp[6];
+	struct run runs[N_BUNDLES + 1];
+	struct wlb_sim_named cmp[N_BUNDLES + 1];
 	char path[4096];
 	const char *db;
-	int n_runs = 0, n_cmp = 0, rc = 1;
+	int n_cmp = 0, own_bundle = -1, rc = 1;
 
 	wlb_prog = "wlb-sim";
 	wlb_gsl_quiet();
@@ -189,42 +248,30 @@ int main(int argc, char **argv)
 	wlb_policy_defaults(&pol, t.context);
 	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	if (a.compare) {
-		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, cost, &so) ||
-		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, cost, &so) ||
-		    simulate(&runs[2], &t, "Fixed-4D", "greedy", "per-doc", 1, cost, &so) ||
-		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, cost, &so) ||
-		    simulate(&runs[4], &t, "WLB-LLM + hybrid", "wlb", "hybrid", 0, cost, &so))
-			goto done;
-		n_runs = 5;
-		int fixed = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 2 : 1;
-		int bundles[4] = {0, fixed, 3, 4};
-		for (int i = 0; i < 4; i++)
-			cmp[n_cmp++] = (struct wlb_sim_named){runs[bundles[i]].name, &runs[bundles[i]].t,
-							       &runs[bundles[i]].r};
-		/* the command line's own policy, when it is none of the bundles */
-		struct wlb_policy own = {.n_thresholds = -1};
-		snprintf(own.packing, sizeof own.packing, "%s", pol.packing);
-		wlb_policy_defaults(&own, t.context);
-		int is_bundle = ((!strcmp(pol.packing, "concat") && !strcmp(pol.sharding, "per-seq")) ||
-				 (!strcmp(pol.packing, "greedy") && pol.window == 1) ||
-				 (!strcmp(pol.packing, "wlb") && (!strcmp(pol.sharding, "adaptive") ||
-								  !strcmp(pol.sharding, "hybrid")))) &&
-				!strcmp(pol.doc_order, own.doc_order);
-		if (!is_bundle) {
-			if (simulate(&runs[5], &t, "this policy", NULL, NULL, 0, cost, &so))
+		for (int b = 0; b < N_BUNDLES; b++)
+			if (simulate(&runs[b], &t, bundles[b].name, bundles[b].packing, bundles[b].sharding,
+				     bundles[b].window, bundles[b].cp_algo, cost, &so))
 				goto done;
-			n_runs = 6;
-			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[5].t, &runs[5].r};
+		/* Fixed-4D's row: the better of its two static sharders */
+		int skip = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 1 : 2;
+		for (int b = 0; b < N_BUNDLES; b++)
+			if (b != skip)
+				cmp[n_cmp++] = (struct wlb_sim_named){runs[b].name, &runs[b].t, &runs[b].r};
+		/* the command line's own policy, when it is none of the bundles */
+		own_bundle = bundle_of(&t, &pol);
+		if (own_bundle < 0) {
+			if (simulate(&runs[N_BUNDLES], &t, "this policy", NULL, NULL, 0, NULL, cost, &so))
+				goto done;
+			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[N_BUNDLES].t, &runs[N_BUNDLES].r};
 		}
 	} else {
-		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, cost, &so))
+		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, NULL, cost, &so))
 			goto done;
-		n_runs = 1;
 	}
 	/* the report and timeline describe the trace's own policy, or WLB-LLM */
 	const struct run *main_run = &runs[0];
 	if (a.compare)
-		main_run = n_runs == 6 ? &runs[5] : !strcmp(pol.sharding, "hybrid") ? &runs[4] : &runs[3];
+		main_run = own_bundle < 0 ? &runs[N_BUNDLES] : own_bundle >= 3 ? &runs[own_bundle] : &runs[3];
 	const char *dbname = a.costdb ? a.costdb : "built-in";
 	if (a.json) {
 		json_t *j = wlb_report_sim(&main_run->t, a.costdb ? a.costdb : t.gpu, &main_run->r, cmp, n_cmp);
@@ -292,8 +339,10 @@ int main(int argc, char **argv)
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
 			struct wlb_policy q = cmp[i].trace->policy;
 			wlb_policy_defaults(&q, t.context);
+			/* disaggregated attention has no CP layout of its own */
+			const char *shd = strcmp(cmp[i].trace->parallel.cp_algo, "distca") ? q.sharding : "distca";
 			printf("%-16s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
-			       cmp[i].name, q.packing, q.sharding, s->iteration_ms_mean, s->tokens_per_s / 1e6,
+			       cmp[i].name, q.packing, shd, s->iteration_ms_mean, s->tokens_per_s / 1e6,
 			       s->tokens_per_s / base,
 			       s->imbalance_pp, s->imbalance_cp, s->bubble_fraction, 100 * s->mfu,
 			       s->token_delay_iters, q.doc_order, s->oom ? "  OOM" : "");
@@ -307,7 +356,7 @@ int main(int argc, char **argv)
 	print_summary(&main_run->t, &main_run->r);
 	rc = 0;
 done:
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < N_BUNDLES + 1; i++)
 		wlb_sim_result_free(&runs[i].r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);

@@ -482,19 +482,22 @@ int main(int argc, char **argv)
 		wlb_export_torchtitan(&t, &r.top[0].par, &r.top[0].pol);
 	rc = 0;
 	if (a.validate) {
-		/* wlb-run runs all-gather CP only: the best candidate it can run */
+		/* wlb-run runs all-gather CP only (no ring, no disaggregated
+		 * attention): the best candidate it can run */
 		size_t k = 0;
-		while (k < r.n_top && r.top[k].par.cp > 1 && !strcmp(r.top[k].par.cp_algo, "ring"))
+		while (k < r.n_top && ((r.top[k].par.cp > 1 && !strcmp(r.top[k].par.cp_algo, "ring")) ||
+				       !strcmp(r.top[k].par.cp_algo, "distca")))
 			k++;
 		if (k == r.n_top) {
 			fflush(stdout); /* the table first, then why */
-			rc = fail("--validate: the top %zu use ring CP, which wlb-run does not run "
-				  "(all-gather only); try --top with more candidates", r.n_top);
+			rc = fail("--validate: the top %zu use ring CP or disaggregated attention, which "
+				  "wlb-run does not run (all-gather only); try --top with more candidates", r.n_top);
 			goto done;
 		}
 		if (k)
-			printf("\n#1 uses ring CP, which wlb-run does not run (all-gather only): validating "
-			       "#%zu, the best with all-gather CP\n", k + 1);
+			printf("\n#1 uses %s, which wlb-run does not run (all-gather only): validating "
+			       "#%zu, the best with all-gather CP\n",
+			       strcmp(r.top[0].par.cp_algo, "ring") ? "disaggregated attention" : "ring CP", k + 1);
 		struct wlb_trace best = t;
 		char why[768];
 		wlb_tune_apply(&best, &r.top[k]);
