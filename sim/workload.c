@@ -45,7 +45,8 @@ void wlb_workload_cost(struct wlb_workload *w, struct wlb_cost *c, const struct 
 
 	*w = (struct wlb_workload){cost_attn, flops_linear,
 				   (1 + WLB_BWD_GEMM_FACTOR) * fwd / (double)tokens, 0, c,
-				   m->heads / tp, (int)kvh, m->head_dim, "cost"};
+				   m->heads / tp, (int)kvh, m->head_dim, "cost",
+				   wlb_cost_device(c)->mem_gib};
 }
 
 static double workload_rank_cost(const struct wlb_shard_estimate *e, const struct wlb_piece *p,

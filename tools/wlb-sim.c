@@ -18,7 +18,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
-"               [--thresholds a,b,...] [--window W] [--doc-order O] [--mb-order O]\n"
+"               [--thresholds a,b,...] [--window W] [--doc-order O] [--mem-cap GIB]\n"
+"               [--mb-order O]\n"
 "               [--cp-algo allgather|ring] [--costdb DB]\n"
 "               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
@@ -36,10 +37,12 @@ static void usage(FILE *f)
 "                     gpu, cluster, parallel, context and policy replace the\n"
 "                     trace's; the documents stay the trace's, and the options\n"
 "                     below still override it\n"
-"  --packing P        concat | greedy | bfd | wlb              (trace policy)\n"
+"  --packing P        concat | greedy | bfd | wlb | wlb-mem    (trace policy)\n"
 "  --sharding S       per-seq | per-doc | adaptive\n"
 "  --s-max, --thresholds, --window, --doc-order   packer knobs, as in wlb-trace\n"
 "                     pack (--doc-order: stream or zigzag, default zigzag for wlb)\n"
+"  --mem-cap GIB      wlb-mem: activation GiB one micro-batch may keep on a GPU\n"
+"                     (default: what fits the GPU whatever the micro-batch order)\n"
 "  --mb-order O       micro-batch order in each pipeline: packed | heavy-first |\n"
 "                     light-first (default packed)\n"
 "  --cp-algo A        how CP ranks share K and V: allgather (Llama 3, WLB-LLM; the\n"
@@ -53,7 +56,8 @@ static void usage(FILE *f)
 "  --timeline-iter K  the iteration whose timeline and per-CP-rank attention the\n"
 "                     report and --chrome-trace show (default 0)\n"
 "  --compare          Plain-4D (concat + per-seq), Fixed-4D (greedy + the better\n"
-"                     static sharder), WLB-LLM (wlb + adaptive), and the policy of\n"
+"                     static sharder), WLB-LLM (wlb + adaptive), WLB-mem (wlb-mem +\n"
+"                     adaptive: memory-aware WLB), and the policy of\n"
 "                     the command line if it is another one, on the same documents\n"
 "  --quiet            no progress bar\n"
 "\n"
@@ -82,6 +86,8 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 	printf("  imbalance          pp %.3f   cp %.3f   dp %.3f   bubble fraction %.3f\n",
 	       s->imbalance_pp, s->imbalance_cp, s->imbalance_dp, s->bubble_fraction);
 	printf("  token delay        %10.3f iterations\n", s->token_delay_iters);
+	printf("  memory divergence  micro-batches %.3f   stages %.3f   replicas %.3f (max/mean)\n",
+	       s->imbalance_mem, s->imbalance_mem_pp, s->imbalance_mem_dp);
 	int worst = 0;
 	for (int st = 1; st < r->pp; st++)
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem[worst].state_gib + r->mem[worst].act_gib)
@@ -136,8 +142,8 @@ int main(int argc, char **argv)
 	struct wlb_sim_opts so = {WLB_ORDER_PACKED, 0, 0};
 	struct wlb_error e;
 	struct wlb_cost *cost = NULL;
-	struct run runs[5];
-	struct wlb_sim_named cmp[5];
+	struct run runs[6];
+	struct wlb_sim_named cmp[6];
 	char path[4096];
 	const char *db;
 	int n_runs = 0, n_cmp = 0, rc = 1;
@@ -146,7 +152,7 @@ int main(int argc, char **argv)
 	wlb_gsl_quiet();
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
-	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order mem-cap iterations seed "
 			   "json csv chrome-trace timeline-iter mb-order cp-algo costdb compare quiet config"))
 		goto done;
 	if (optind + 1 != argc) {
@@ -185,12 +191,13 @@ int main(int argc, char **argv)
 		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, cost, &so) ||
 		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, cost, &so) ||
 		    simulate(&runs[2], &t, "Fixed-4D", "greedy", "per-doc", 1, cost, &so) ||
-		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, cost, &so))
+		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, cost, &so) ||
+		    simulate(&runs[5], &t, "WLB-mem", "wlb-mem", "adaptive", 0, cost, &so))
 			goto done;
 		n_runs = 4;
 		int fixed = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 2 : 1;
-		int bundles[3] = {0, fixed, 3};
-		for (int i = 0; i < 3; i++)
+		int bundles[4] = {0, fixed, 3, 5};
+		for (int i = 0; i < 4; i++)
 			cmp[n_cmp++] = (struct wlb_sim_named){runs[bundles[i]].name, &runs[bundles[i]].t,
 							       &runs[bundles[i]].r};
 		/* the command line's own policy, when it is none of the bundles */
@@ -199,7 +206,7 @@ int main(int argc, char **argv)
 		wlb_policy_defaults(&own, t.context);
 		int is_bundle = ((!strcmp(pol.packing, "concat") && !strcmp(pol.sharding, "per-seq")) ||
 				 (!strcmp(pol.packing, "greedy") && pol.window == 1) ||
-				 (!strcmp(pol.packing, "wlb") && !strcmp(pol.sharding, "adaptive"))) &&
+				 (!strncmp(pol.packing, "wlb", 3) && !strcmp(pol.sharding, "adaptive"))) &&
 				!strcmp(pol.doc_order, own.doc_order);
 		if (!is_bundle) {
 			if (simulate(&runs[4], &t, "this policy", NULL, NULL, 0, cost, &so))
@@ -213,7 +220,8 @@ int main(int argc, char **argv)
 		n_runs = 1;
 	}
 	/* the report and timeline describe the trace's own policy, or WLB-LLM */
-	const struct run *main_run = a.compare ? (n_runs == 5 ? &runs[4] : &runs[3]) : &runs[0];
+	const struct run *main_run = !a.compare ? &runs[0] : n_runs == 5 ? &runs[4] :
+				     !strcmp(pol.packing, "wlb-mem") ? &runs[5] : &runs[3];
 	const char *dbname = a.costdb ? a.costdb : "built-in";
 	if (a.json) {
 		json_t *j = wlb_report_sim(&main_run->t, a.costdb ? a.costdb : t.gpu, &main_run->r, cmp, n_cmp);
@@ -275,17 +283,18 @@ int main(int argc, char **argv)
 		/* speedup in tokens per second: a policy that holds documents back
 		 * trains fewer tokens per iteration than the baseline */
 		double base = cmp[0].res->summary.tokens_per_s;
-		printf("\n%-12s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s  %s\n", "policy", "packing", "sharding",
-		       "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "bubble", "MFU", "delay", "documents");
+		printf("\n%-12s %-7s %-9s %9s %8s %8s %8s %8s %8s %7s %7s %8s %8s  %s\n", "policy", "packing",
+		       "sharding", "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "imb_mem", "bubble", "MFU",
+		       "delay", "peak GiB", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
 			struct wlb_policy q = cmp[i].trace->policy;
 			wlb_policy_defaults(&q, t.context);
-			printf("%-12s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
+			printf("%-12s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %8.3f %7.3f %6.1f%% %8.3f %8.1f  %s%s\n",
 			       cmp[i].name, q.packing, q.sharding, s->iteration_ms_mean, s->tokens_per_s / 1e6,
-			       s->tokens_per_s / base,
-			       s->imbalance_pp, s->imbalance_cp, s->bubble_fraction, 100 * s->mfu,
-			       s->token_delay_iters, q.doc_order, s->oom ? "  OOM" : "");
+			       s->tokens_per_s / base, s->imbalance_pp, s->imbalance_cp, s->imbalance_mem,
+			       s->bubble_fraction, 100 * s->mfu, s->token_delay_iters, s->peak_mem_gib,
+			       q.doc_order, s->oom ? "  OOM" : "");
 		}
 		printf("(%u iterations each on the same documents; speedup: tokens/s over Plain-4D)\n\n",
 		       cmp[0].res->summary.iterations);
@@ -296,7 +305,7 @@ int main(int argc, char **argv)
 	print_summary(&main_run->t, &main_run->r);
 	rc = 0;
 done:
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		wlb_sim_result_free(&runs[i].r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
