@@ -186,7 +186,7 @@ static void test_defaults(void)
 	CHECK_EQ(pol.thresholds[0], 2500);
 	CHECK_EQ(pol.thresholds[1], 5000);
 	/* set fields stay */
-	pol = (struct wlb_policy){"bfd", "per-seq", 5000, 0, {0}, 3, ""};
+	pol = (struct wlb_policy){"bfd", "per-seq", 5000, 0, {0}, 3, "", 0};
 	wlb_policy_defaults(&pol, 4096);
 	CHECK(!strcmp(pol.packing, "bfd"));
 	CHECK(!strcmp(pol.sharding, "per-seq"));
