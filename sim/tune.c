@@ -146,7 +146,10 @@ static int evaluate(struct tuner *tn, struct wlb_cost *cost, const struct wlb_pa
 			snprintf(c->why, sizeof c->why, "%.90s", e.msg);
 			return 0;
 		}
-		c->pol.mem_cap_gib = am.fit_bytes / 1073741824.0;
+		/* 6 digits, rounded down: what a config (10-digit reals) writes back exactly */
+		char g[32];
+		snprintf(g, sizeof g, "%.6g", am.fit_bytes / 1073741824.0 * (1 - 1e-5));
+		c->pol.mem_cap_gib = strtod(g, NULL);
 	}
 	t.policy = c->pol;
 	if (wlb_trace_check(&t, &e) || wlb_sim_run(&t, cost, &so, &r, &e)) {
