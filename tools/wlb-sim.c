@@ -88,6 +88,9 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 	printf("  token delay        %10.3f iterations\n", s->token_delay_iters);
 	printf("  memory divergence  micro-batches %.3f   stages %.3f   replicas %.3f (max/mean)\n",
 	       s->imbalance_mem, s->imbalance_mem_pp, s->imbalance_mem_dp);
+	if (!strcmp(r->pack.packing, "wlb-mem"))
+		printf("  activations        %10.2f GiB per GPU in the largest micro-batch, wlb-mem's cap %.2f\n",
+		       r->pack.summary.act_max_gib, r->pack.summary.act_cap_gib);
 	int worst = 0;
 	for (int st = 1; st < r->pp; st++)
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem[worst].state_gib + r->mem[worst].act_gib)
