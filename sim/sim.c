@@ -48,6 +48,7 @@ struct ctx {
 	struct wlb_sched_mb *smb;      /* schedule input, pipeline order */
 	uint32_t *perm;                /* pipeline position -> packed index */
 	double *key, *dp_sync, *dp_step, *busy, *times, *vals;
+	double *stage_peak, *rep_peak;  /* peak_memory's: bytes per stage, per replica */
 	int *chunk_layers;             /* [s * vpp + c] */
 	struct wlb_sched_fsdp fsdp;
 	int has_fsdp;
@@ -262,13 +263,16 @@ static void order_mbs(struct ctx *c, struct wlb_sim_mb *mbs)
 		mbs[c->perm[k]].position = (uint32_t)(k % m);
 }
 
-/* Peak activations of each stage: allocated at a forward, freed at its backward. */
-static double peak_memory(struct ctx *c)
+/* Peak activations of each stage: allocated at a forward, freed at its
+ * backward.  Fills the iteration's memory divergence. */
+static double peak_memory(struct ctx *c, struct wlb_sim_iter *it)
 {
 	const struct wlb_parallel *p = &c->t->parallel;
 	size_t m = (size_t)p->microbatches, n_order = 2 * m * (size_t)p->vpp;
 	double worst = 0;
 
+	for (int d = 0; d < p->dp; d++)
+		c->rep_peak[d] = 0;
 	for (int s = 0; s < p->pp; s++) {
 		double state = wlb_stage_state_bytes(&c->sp, s), act_peak = 0;
 		wlb_sched_order(p->pp, p->vpp, p->microbatches, s, c->order);
@@ -279,8 +283,10 @@ static double peak_memory(struct ctx *c)
 					   c->chunk_layers[s * p->vpp + c->order[k].chunk];
 				cur += c->order[k].kind == WLB_STEP_FWD ? a : -a;
 				act_peak = cur > act_peak ? cur : act_peak;
+				c->rep_peak[d] = cur > c->rep_peak[d] ? cur : c->rep_peak[d];
 			}
 		}
+		c->stage_peak[s] = state + act_peak;
 		struct wlb_sim_mem *mm = &c->out->mem[s];
 		mm->state_gib = state / 1073741824.0;
 		if (act_peak / 1073741824.0 > mm->act_gib)
@@ -288,6 +294,11 @@ static double peak_memory(struct ctx *c)
 		double tot = mm->state_gib + act_peak / 1073741824.0;
 		worst = tot > worst ? tot : worst;
 	}
+	it->imbalance_mem_pp = wlb_max_over_mean(c->stage_peak, (size_t)p->pp);
+	it->imbalance_mem_dp = wlb_max_over_mean(c->rep_peak, (size_t)p->dp);
+	for (size_t k = 0; k < c->n_mb; k++) /* act_bytes: per layer, the same factor for all */
+		c->vals[k] = c->mbc[k].act_bytes;
+	it->imbalance_mem = wlb_max_over_mean(c->vals, c->n_mb);
 	return worst;
 }
 
@@ -379,7 +390,7 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	it->imbalance_dp = wlb_max_over_mean(fv, (size_t)par->dp);
 	it->flops = c->flops;
 	c->flops = 0;
-	it->peak_mem_gib = peak_memory(c);
+	it->peak_mem_gib = peak_memory(c, it);
 
 	if (WLB_GROW(c->times, c->cap_times, r->n_iters + 1))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
@@ -410,6 +421,9 @@ static void summarize(struct ctx *c)
 		s->imbalance_dp += it->imbalance_dp / n;
 		s->bubble_fraction += it->bubble_fraction / n;
 		s->a2a_exposed_ms += it->a2a_exposed_ms / n;
+		s->imbalance_mem += it->imbalance_mem / n;
+		s->imbalance_mem_pp += it->imbalance_mem_pp / n;
+		s->imbalance_mem_dp += it->imbalance_mem_dp / n;
 		s->ideal_ms += it->ideal_ms / n;
 		for (int l = 0; l < WLB_LOST_N; l++)
 			s->lost_ms[l] += it->lost_ms[l] / n;
@@ -478,9 +492,11 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	c.ca_imb = calloc(n_mb, sizeof *c.ca_imb);
 	c.ca_exp = calloc(n_mb, sizeof *c.ca_exp);
 	c.order = calloc(2 * (size_t)p->microbatches * p->vpp, sizeof *c.order);
+	c.stage_peak = calloc((size_t)p->pp, sizeof *c.stage_peak);
+	c.rep_peak = calloc((size_t)p->dp, sizeof *c.rep_peak);
 	out->mem = calloc((size_t)p->pp, sizeof *out->mem);
 	if (!c.mbc || !c.smb || !c.perm || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers ||
-	    !c.busy || !c.order || !out->mem || !c.ca_imb || !c.ca_exp ||
+	    !c.busy || !c.order || !out->mem || !c.ca_imb || !c.ca_exp || !c.stage_peak || !c.rep_peak ||
 	    wlb_sharding_init(&c.alt, p->cp) ||
 	    wlb_sched_create(&c.sched) || wlb_graph_create(&c.graph)) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
@@ -510,6 +526,8 @@ done:
 	free(c.chunk_layers);
 	free(c.busy);
 	free(c.order);
+	free(c.stage_peak);
+	free(c.rep_peak);
 	free(c.times);
 	free(c.vals);
 	wlb_sharding_free(&c.alt);

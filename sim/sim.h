@@ -42,6 +42,10 @@ struct wlb_sim_iter {
 	double lost_ms[WLB_LOST_N];
 	double peak_mem_gib;
 	double a2a_exposed_ms;     /* cp_algo distca: exposed all-to-all per GPU */
+	/* memory divergence, max / mean: activations of the micro-batches (on
+	 * the heaviest stage), peak memory of the stages (state + activations)
+	 * and peak activations of the DP replicas */
+	double imbalance_mem, imbalance_mem_pp, imbalance_mem_dp;
 	size_t first_mb;           /* its micro-batches in the result's mbs */
 };
 
@@ -65,6 +69,7 @@ struct wlb_sim_summary {
 	double ideal_ms, balance_efficiency;
 	double token_delay_iters;
 	double peak_mem_gib;
+	double imbalance_mem, imbalance_mem_pp, imbalance_mem_dp; /* means over iterations */
 	int oom;
 	double lost_ms[WLB_LOST_N];  /* means over iterations */
 	double a2a_exposed_ms;       /* cp_algo distca: exposed all-to-all per GPU (in exposed_comm) */

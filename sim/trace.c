@@ -34,7 +34,7 @@ static const char *const parallel_keys[] = {
 	"overlap_grad_reduce", "overlap_param_gather", "micro_batch_size", "pp_layers", NULL,
 };
 static const char *const policy_keys[] = {
-	"packing", "sharding", "s_max", "outlier_thresholds", "window", "doc_order", NULL,
+	"packing", "sharding", "s_max", "outlier_thresholds", "window", "doc_order", "mem_cap_gib", NULL,
 };
 
 /* ---- the loader's messages ---- */
@@ -464,6 +464,14 @@ static int parse_policy(struct wlb_ld *l, json_t *v, struct wlb_policy *pol)
 	    (rc = get_u32(l, v, "window", UINT32_MAX, &pol->window)) < 0 ||
 	    (rc = get_str(l, v, "doc_order", 0, pol->doc_order, sizeof pol->doc_order)) < 0)
 		return rc;
+	if ((a = wlb_ld_enter(l, v, "mem_cap_gib"))) {
+		double g = json_number_value(a);
+		rc = json_is_number(a) && g > 0 ? 0 : wlb_ld_bad(l, a, WLB_EINVAL, "a positive number of GiB");
+		pol->mem_cap_gib = g;
+		wlb_ld_pop(l);
+		if (rc)
+			return rc;
+	}
 	if (!(a = wlb_ld_enter(l, v, "outlier_thresholds")))
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) > WLB_MAX_QUEUES) {

@@ -39,13 +39,15 @@ struct wlb_cluster {
 };
 
 struct wlb_policy {
-	char packing[16];   /* concat | greedy | bfd | wlb */
+	char packing[16];   /* concat | greedy | bfd | wlb | wlb-mem */
 	char sharding[16];  /* per-seq | per-doc | adaptive */
 	uint32_t s_max;     /* 0 = default (see wlb_policy_defaults) */
 	int n_thresholds;   /* -1 = default */
 	uint32_t thresholds[WLB_MAX_QUEUES];
 	uint32_t window;    /* 0 = default 1 */
 	char doc_order[16]; /* stream | zigzag; "" = the packer's default (order.h) */
+	double mem_cap_gib; /* wlb-mem: activation GiB one micro-batch may keep on a
+			     * GPU; 0 = what fits the GPU (actmem.h) */
 };
 
 struct wlb_trace {

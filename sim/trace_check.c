@@ -36,7 +36,7 @@ void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context)
 	 * concatenates them (Megatron); wlb places its long ones for the split */
 	if (!pol->doc_order[0])
 		snprintf(pol->doc_order, sizeof pol->doc_order, "%s",
-			 strcmp(pol->packing, "wlb") ? "stream" : "zigzag");
+			 strncmp(pol->packing, "wlb", 3) ? "stream" : "zigzag");
 }
 
 void wlb_trace_init(struct wlb_trace *t)

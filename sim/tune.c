@@ -111,7 +111,7 @@ static void policy_set(struct wlb_policy *q, const char *packing, const char *sh
 	/* knobs a packer does not read are left at their defaults, so two
 	 * candidates that run the same never count as two */
 	static const double defaults[] = {0.25, 0.5};
-	if (strcmp(packing, "wlb")) {
+	if (strncmp(packing, "wlb", 3)) { /* wlb and wlb-mem */
 		smax = 1.5;
 		n_thr = 2;
 		thr = defaults;
@@ -139,8 +139,22 @@ static int evaluate(struct tuner *tn, struct wlb_cost *cost, const struct wlb_pa
 	c->pol = *pol;
 	wlb_policy_defaults(&c->pol, t.context);
 	t.parallel = *par;
-	t.policy = c->pol;
 	t.iterations = tn->iterations;
+	if (!strcmp(c->pol.packing, "wlb-mem") && !(c->pol.mem_cap_gib > 0)) {
+		/* the cap that fits the tuner's memory limit, written into the
+		 * candidate so that its config runs with the cap it was tuned at */
+		struct wlb_actmem am;
+		t.policy = c->pol;
+		if (wlb_actmem_plan(&t, tn->max_mem, &am, &e)) {
+			snprintf(c->why, sizeof c->why, "%.90s", e.msg);
+			return 0;
+		}
+		/* 6 digits, rounded down: what a config (10-digit reals) writes back exactly */
+		char g[32];
+		snprintf(g, sizeof g, "%.6g", am.fit_bytes / 1073741824.0 * (1 - 1e-5));
+		c->pol.mem_cap_gib = strtod(g, NULL);
+	}
+	t.policy = c->pol;
 	if (wlb_trace_check(&t, &e) || wlb_sim_run(&t, cost, &so, &r, &e)) {
 		snprintf(c->why, sizeof c->why, "%.90s", e.msg);
 		return 0;
@@ -308,7 +322,7 @@ static int enumerate(struct tuner *tn, int gpus, int n_mb, struct wlb_error *err
 
 static int searched(const struct tuner *tn, const char *packing)
 {
-	const char *list = tn->o->packings ? tn->o->packings : "concat,greedy,bfd,wlb";
+	const char *list = tn->o->packings ? tn->o->packings : "concat,greedy,bfd,wlb,wlb-mem";
 	size_t n = strlen(packing);
 	for (const char *p = list; (p = strstr(p, packing)); p += n)
 		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
@@ -375,6 +389,11 @@ static int bundles(struct tuner *tn, struct wlb_cost *cost, const struct cfg *cf
 		if (!try_cand(tn, cost, &par, &q, NULL, NULL))
 			return 0;
 	}
+	if (searched(tn, "wlb-mem")) { /* wlb within what fits the GPU: room for a longer s_max */
+		policy_set(&q, "wlb-mem", "adaptive", 2.0, 2, quarter_half, 1, ctx);
+		if (!try_cand(tn, cost, &cf->par, &q, NULL, NULL))
+			return 0;
+	}
 	return 1;
 }
 
@@ -402,7 +421,7 @@ static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune
 	for (int pass = 0; pass < 3; pass++) {
 		int improved = 0;
 		for (int coord = 0; coord < 5; coord++) {
-			int wlb = !strcmp(best.pol.packing, "wlb"), greedy = !strcmp(best.pol.packing, "greedy");
+			int wlb = !strncmp(best.pol.packing, "wlb", 3), greedy = !strcmp(best.pol.packing, "greedy");
 			if ((coord == 1 || coord == 2) && !wlb)
 				continue;
 			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1 && pool == 1))

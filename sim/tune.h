@@ -38,7 +38,7 @@ struct wlb_tune_opts {
 	int quiet;                /* no progress bar */
 	int no_prune;             /* evaluate every configuration (tests) */
 	int fixed_parallel;       /* only the trace's own 4D configuration */
-	const char *packings;     /* comma list to search, NULL = concat,greedy,bfd,wlb */
+	const char *packings;     /* comma list to search, NULL = concat,greedy,bfd,wlb,wlb-mem */
 };
 
 struct wlb_tune_cand {

@@ -54,7 +54,7 @@ static void test_errors(void)
 	c.packing = "nope";
 	CHECK_EQ(wlb_loader_create(&l, &c, err, sizeof err), WLB_EINVAL);
 	CHECK(l == NULL);
-	CHECK_STR_HAS(err, "packing must be one of: concat, greedy, bfd, wlb, got \"nope\"");
+	CHECK_STR_HAS(err, "packing must be one of: concat, greedy, bfd, wlb, wlb-mem, got \"nope\"");
 	c.packing = "wlb";
 	c.dp = 0;
 	CHECK_EQ(wlb_loader_create(&l, &c, err, sizeof err), WLB_EINVAL);

@@ -14,12 +14,12 @@ static void policy_phrase(const struct wlb_policy *q, char *buf, size_t cap)
 {
 	char th[96];
 
-	if (!strcmp(q->packing, "wlb")) {
+	if (!strncmp(q->packing, "wlb", 3)) { /* wlb, wlb-mem */
 		if (q->n_thresholds)
-			snprintf(buf, cap, "wlb (s_max %u, outlier queues %s)", q->s_max,
+			snprintf(buf, cap, "%s (s_max %u, outlier queues %s)", q->packing, q->s_max,
 				 wlb_opts_thresholds_str(q, 0, th, sizeof th));
 		else
-			snprintf(buf, cap, "wlb (s_max %u, no outlier queue)", q->s_max);
+			snprintf(buf, cap, "%s (s_max %u, no outlier queue)", q->packing, q->s_max);
 	} else if (!strcmp(q->packing, "greedy")) {
 		snprintf(buf, cap, "greedy (window %u)", q->window);
 	} else {
@@ -27,7 +27,32 @@ static void policy_phrase(const struct wlb_policy *q, char *buf, size_t cap)
 	}
 }
 
-static void loader_comment(const struct wlb_policy *q, const char *framework)
+/* wlb-mem: the token cap its memory cap comes to, which the loader's
+ * packer applies besides s_max. */
+static void mem_cap_comment(const struct wlb_trace *t, const struct wlb_parallel *p,
+			    const struct wlb_policy *q)
+{
+	struct wlb_trace c = *t;
+	struct wlb_actmem am;
+	struct wlb_error e;
+
+	if (strcmp(q->packing, "wlb-mem"))
+		return;
+	c.parallel = *p;
+	c.policy = *q;
+	if (!(q->mem_cap_gib > 0) || wlb_actmem_plan(&c, 0, &am, &e)) {
+		printf("# wlb-mem: the loader's packer also caps each micro-batch's activations at what "
+		       "fits the GPU (wlb-sim prints it as wlb-mem's cap)\n");
+		return;
+	}
+	uint32_t tok = wlb_actmem_token_cap(&am, am.cap_bytes);
+	printf("# wlb-mem: the loader's packer also caps each micro-batch at %u tokens (%.2f GiB of "
+	       "activations per GPU on the heaviest stage, policy.mem_cap_gib), so at %u tokens with "
+	       "s_max; the model needs no flag for it\n", tok, q->mem_cap_gib, tok < q->s_max ? tok : q->s_max);
+}
+
+static void loader_comment(const struct wlb_trace *t, const struct wlb_parallel *p,
+			   const struct wlb_policy *q, const char *framework)
 {
 	char ph[160];
 
@@ -39,6 +64,7 @@ static void loader_comment(const struct wlb_policy *q, const char *framework)
 		printf("# packing: %s, CP sharding: %s — wlb's packer and sharder drive the data "
 		       "loader; %s has no %s for them\n", ph, q->sharding, framework,
 		       strcmp(framework, "Megatron") ? "option" : "flag");
+	mem_cap_comment(t, p, q);
 	if (strcmp(q->sharding, "hybrid"))
 		return;
 	/* what a loader for hybrid needs, and why the stock CP splits are not it */
@@ -165,7 +191,7 @@ void wlb_export_megatron(const struct wlb_trace *t, const struct wlb_parallel *p
 	printf("\n# Megatron-LM arguments for #1 on %d GPUs (%d per node): the data-parallel size "
 	       "(%d) is what the world size leaves\n", p->tp * p->cp * p->pp * p->dp,
 	       t->cluster.gpus_per_node, p->dp);
-	loader_comment(pol, "Megatron");
+	loader_comment(t, p, pol, "Megatron");
 	if (distca)
 		printf("# cp_algo distca: core attention disaggregation needs DistCA's runtime "
 		       "(arXiv 2510.18121: attention tasks, their scheduler, the all-to-all and the "
@@ -264,7 +290,7 @@ void wlb_export_torchtitan(const struct wlb_trace *t, const struct wlb_parallel 
 
 	printf("\n# TorchTitan job config for #1 on %d GPUs (%d per node)\n",
 	       p->tp * p->cp * p->pp * p->dp, t->cluster.gpus_per_node);
-	loader_comment(pol, "TorchTitan");
+	loader_comment(t, p, pol, "TorchTitan");
 	if (!fsdp)
 		printf("# zero %d: TorchTitan has no ZeRO-1/2; data parallelism replicates (DDP) "
 		       "instead, every rank holding the whole optimizer state\n", p->zero);

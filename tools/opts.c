@@ -142,7 +142,7 @@ static const struct option opts[] = {
 	{"check", no_argument, 0, O_CHECK}, {"compare-with", required_argument, 0, O_CMPWITH},
 	{"timeout", required_argument, 0, O_TIMEOUT}, {"id-file", required_argument, 0, O_IDFILE},
 	{"doc-order", required_argument, 0, O_DOCORDER}, {"cp-algo", required_argument, 0, O_CPALGO},
-	{"dump", required_argument, 0, O_DUMP},
+	{"dump", required_argument, 0, O_DUMP}, {"mem-cap", required_argument, 0, O_MEMCAP},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
@@ -255,7 +255,7 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 		switch (a->set_code[i]) {
 		case O_PACKING:
 			if (!wlb_packer_find(arg))
-				return fail("--packing: expected concat, greedy, bfd or wlb, got \"%s\"", arg);
+				return fail("--packing: expected concat, greedy, bfd, wlb or wlb-mem, got \"%s\"", arg);
 			snprintf(t->policy.packing, sizeof t->policy.packing, "%s", arg);
 			break;
 		case O_SHARDING: {
@@ -268,6 +268,14 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 		case O_SMAX: if (wlb_opt_u32("--s-max", arg, 1, &t->policy.s_max)) return 1; break;
 		case O_THRESH: if (parse_thresholds(arg, &t->policy)) return 1; break;
 		case O_WINDOW: if (wlb_opt_u32("--window", arg, 1, &t->policy.window)) return 1; break;
+		case O_MEMCAP: {
+			char *end;
+			double g = strtod(arg, &end);
+			if (end == arg || *end || !(g > 0) || g > 1e6)
+				return fail("--mem-cap: expected GiB > 0, got \"%s\"", arg);
+			t->policy.mem_cap_gib = g;
+			break;
+		}
 		case O_DOCORDER: {
 			enum wlb_doc_order o;
 			if (wlb_doc_order_parse(arg, &o))

@@ -19,8 +19,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
-"               [--thresholds a,b,...] [--window W] [--doc-order O] [--mb-order O]\n"
-"               [--cp-algo allgather|ring|distca] [--costdb DB]\n"
+"               [--thresholds a,b,...] [--window W] [--doc-order O] [--mem-cap GIB]\n"
+"               [--mb-order O] [--cp-algo allgather|ring|distca] [--costdb DB]\n"
 "               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare] [--quiet]\n"
@@ -37,10 +37,12 @@ static void usage(FILE *f)
 "                     gpu, cluster, parallel, context and policy replace the\n"
 "                     trace's; the documents stay the trace's, and the options\n"
 "                     below still override it\n"
-"  --packing P        concat | greedy | bfd | wlb              (trace policy)\n"
+"  --packing P        concat | greedy | bfd | wlb | wlb-mem    (trace policy)\n"
 "  --sharding S       per-seq | per-doc | adaptive | hybrid\n"
 "  --s-max, --thresholds, --window, --doc-order   packer knobs, as in wlb-trace\n"
 "                     pack (--doc-order: stream or zigzag, default zigzag for wlb)\n"
+"  --mem-cap GIB      wlb-mem: activation GiB one micro-batch may keep on a GPU\n"
+"                     (default: what fits the GPU whatever the micro-batch order)\n"
 "  --mb-order O       micro-batch order in each pipeline: packed | heavy-first |\n"
 "                     light-first (default packed)\n"
 "  --cp-algo A        how CP ranks share K and V: allgather (Llama 3, WLB-LLM; the\n"
@@ -58,10 +60,11 @@ static void usage(FILE *f)
 "                     report and --chrome-trace show (default 0)\n"
 "  --compare          Plain-4D (concat + per-seq), Fixed-4D (greedy + the better\n"
 "                     static sharder), WLB-LLM (wlb + adaptive), WLB-LLM + hybrid\n"
-"                     (wlb + hybrid), attention disaggregation (cp-algo distca)\n"
-"                     with greedy fixed-length packing (Attn-disagg, as DistCA)\n"
-"                     and with wlb (Attn-dis+WLB), and the policy of the command\n"
-"                     line if it is another one, on the same documents\n"
+"                     (wlb + hybrid), WLB-mem (wlb-mem + adaptive: memory-aware\n"
+"                     WLB), attention disaggregation (cp-algo distca) with greedy\n"
+"                     fixed-length packing (Attn-disagg, as DistCA) and with wlb\n"
+"                     (Attn-dis+WLB), and the policy of the command line if it is\n"
+"                     another one, on the same documents\n"
 "  --quiet            no progress bar\n"
 "\n"
 "examples:\n"
@@ -99,6 +102,11 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 		printf("  attention servers  %10.3f busiest / mean   all-to-all exposed %.1f ms per GPU "
 		       "(in exposed communication)\n", s->imbalance_cp, s->a2a_exposed_ms);
 	}
+	printf("  memory divergence  micro-batches %.3f   stages %.3f   replicas %.3f (max/mean)\n",
+	       s->imbalance_mem, s->imbalance_mem_pp, s->imbalance_mem_dp);
+	if (!strcmp(r->pack.packing, "wlb-mem"))
+		printf("  activations        %10.2f GiB per GPU in the largest micro-batch, wlb-mem's cap %.2f\n",
+		       r->pack.summary.act_max_gib, r->pack.summary.act_cap_gib);
 	int worst = 0;
 	for (int st = 1; st < r->pp; st++)
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem[worst].state_gib + r->mem[worst].act_gib)
@@ -166,6 +174,7 @@ static const struct bundle {
 	{"Fixed-4D", "greedy", "per-doc", 1, ""},
 	{"WLB-LLM", "wlb", "adaptive", 0, ""},
 	{"WLB-LLM + hybrid", "wlb", "hybrid", 0, ""},
+	{"WLB-mem", "wlb-mem", "adaptive", 0, ""},
 	{"Attn-disagg", "greedy", "per-seq", 1, "distca"},
 	{"Attn-dis+WLB", "wlb", "adaptive", 0, "distca"},
 };
@@ -211,7 +220,7 @@ int main(int argc, char **argv)
 	wlb_gsl_quiet();
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
-	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order mem-cap iterations seed "
 			   "json csv chrome-trace timeline-iter mb-order cp-algo costdb compare quiet config"))
 		goto done;
 	if (optind + 1 != argc) {
@@ -333,19 +342,20 @@ int main(int argc, char **argv)
 		/* speedup in tokens per second: a policy that holds documents back
 		 * trains fewer tokens per iteration than the baseline */
 		double base = cmp[0].res->summary.tokens_per_s;
-		printf("\n%-16s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s  %s\n", "policy", "packing", "sharding",
-		       "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "bubble", "MFU", "delay", "documents");
+		printf("\n%-16s %-7s %-9s %9s %8s %8s %8s %8s %8s %7s %7s %8s %8s  %s\n", "policy", "packing",
+		       "sharding", "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "imb_mem", "bubble", "MFU",
+		       "delay", "peak GiB", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
 			struct wlb_policy q = cmp[i].trace->policy;
 			wlb_policy_defaults(&q, t.context);
 			/* disaggregated attention has no CP layout of its own */
 			const char *shd = strcmp(cmp[i].trace->parallel.cp_algo, "distca") ? q.sharding : "distca";
-			printf("%-16s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
+			printf("%-16s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %8.3f %7.3f %6.1f%% %8.3f %8.1f  %s%s\n",
 			       cmp[i].name, q.packing, shd, s->iteration_ms_mean, s->tokens_per_s / 1e6,
-			       s->tokens_per_s / base,
-			       s->imbalance_pp, s->imbalance_cp, s->bubble_fraction, 100 * s->mfu,
-			       s->token_delay_iters, q.doc_order, s->oom ? "  OOM" : "");
+			       s->tokens_per_s / base, s->imbalance_pp, s->imbalance_cp, s->imbalance_mem,
+			       s->bubble_fraction, 100 * s->mfu, s->token_delay_iters, s->peak_mem_gib,
+			       q.doc_order, s->oom ? "  OOM" : "");
 		}
 		printf("(%u iterations each on the same documents; speedup: tokens/s over Plain-4D)\n\n",
 		       cmp[0].res->summary.iterations);

@@ -41,7 +41,7 @@ static void usage(FILE *f)
 "                       [--gpu G] [--cp-algo allgather|ring] -o FILE\n"
 "       wlb-trace stats TRACE [--docs N]\n"
 "       wlb-trace pack  TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
-"                       [--window W] [--doc-order O] [--iterations I] [--seed S]\n"
+"                       [--window W] [--doc-order O] [--mem-cap GIB] [--iterations I] [--seed S]\n"
 "                       [--json FILE|-] [--compare]\n"
 "                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB] [--quiet]\n"
 "                       [--cp-algo allgather|ring] [--dump FILE]\n"
@@ -54,17 +54,23 @@ static void usage(FILE *f)
 "pack   packs every iteration and shards every micro-batch over the CP ranks, and\n"
 "       reports balance per iteration and in summary: imbalance_pp (max/mean of\n"
 "       micro-batch work W per iteration), imbalance_cp (max/mean of attention\n"
-"       pairs over CP ranks), token delay, packing time.  --compare runs Plain-4D\n"
-"       (concat + per-seq), Fixed-4D (greedy + the better static sharder),\n"
-"       WLB-LLM (wlb + adaptive) and WLB+hybrid (wlb + hybrid) on the same documents.\n"
+"       pairs over CP ranks), imbalance_mem (max/mean of micro-batch activations),\n"
+"       token delay, packing time.  --compare runs Plain-4D (concat + per-seq),\n"
+"       Fixed-4D (greedy + the better static sharder), WLB-LLM (wlb + adaptive),\n"
+"       WLB+hybrid (wlb + hybrid) and, with a cost DB or --mem-cap, WLB-mem\n"
+"       (wlb-mem + adaptive) on the same documents.\n"
 "\n"
-"  --packing P       concat | greedy | bfd | wlb          (trace policy, default wlb)\n"
+"  --packing P       concat | greedy | bfd | wlb | wlb-mem (trace policy, default wlb)\n"
 "  --sharding S      per-seq | per-doc | adaptive | hybrid (default adaptive);\n"
 "                    hybrid keeps some documents whole in per-seq's chunks and\n"
 "                    cuts the rest per document, where the estimate says faster\n"
 "  --s-max N         wlb: most tokens per micro-batch     (default 1.5 x context)\n"
 "  --thresholds L    wlb: outlier queue thresholds, or none (default context/4,context/2)\n"
 "  --window W        greedy: global batches per window    (default 1)\n"
+"  --mem-cap GIB     wlb-mem: activation GiB one micro-batch may keep on a GPU of\n"
+"                    the heaviest stage (default: what fits the cost DB's GPU after\n"
+"                    weights, gradients and optimizer state, for the schedule's\n"
+"                    micro-batches in flight)\n"
 "  --doc-order O     documents' order inside a micro-batch, which decides what\n"
 "                    per-seq sharding cuts: stream (dataloader order) or zigzag\n"
 "                    (long documents placed where the zig-zag split is even);\n"
@@ -83,7 +89,8 @@ static void usage(FILE *f)
 "  --summary         print only the summary, not each iteration\n"
 "  --no-timing       report packing times as 0, for byte-identical output\n"
 "  --quiet           no progress on stderr\n"
-"\n"
+"\n");
+	fprintf(f,
 "examples:\n"
 "  wlb-trace gen --preset wlb128k --model llama2-7b --context 131072 -o 7b-128k.json\n"
 "  wlb-trace stats traces/7b-128k.json\n"
@@ -257,6 +264,13 @@ static void print_summary(const struct wlb_pack_summary *s)
 	printf("  hybrid share         %7.1f %%   of micro-batches sharded hybrid\n", 100 * s->hybrid_share);
 	printf("  cut documents        %7.1f %%   of documents cut per document (the rest kept whole)\n",
 	       100 * s->cut_doc_share);
+	printf("  imbalance_mem        %8.3f   max/mean micro-batch activations, mean over iterations\n",
+	       s->imbalance_mem);
+	printf("  activations          %8.2f   GiB per GPU of the largest micro-batch (heaviest stage)",
+	       s->act_max_gib);
+	if (s->act_cap_gib > 0)
+		printf("; wlb-mem's cap %.2f", s->act_cap_gib);
+	putchar('\n');
 }
 
 static void print_iterations(const struct wlb_packrun *r)
@@ -391,8 +405,8 @@ static int cmd_pack(int argc, char **argv)
 	struct wlb_trace t;
 	struct wlb_opts a = {.usage = usage};
 	struct wlb_error e;
-	struct wlb_packrun main_run, b[5];
-	struct wlb_named_run cmp[4];
+	struct wlb_packrun main_run, b[6];
+	struct wlb_named_run cmp[5];
 	struct wlb_cost *cost = NULL;
 	struct wlb_workload work;
 	const struct wlb_workload *w = NULL;
@@ -402,7 +416,7 @@ static int cmd_pack(int argc, char **argv)
 	memset(&main_run, 0, sizeof main_run);
 	memset(b, 0, sizeof b);
 	wlb_trace_init(&t);
-	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order mem-cap iterations seed "
 		       "json compare summary no-timing workload costdb cp-algo dump quiet"))
 		goto done;
 	if (optind + 1 != argc) {
@@ -449,10 +463,17 @@ static int cmd_pack(int argc, char **argv)
 		cmp[2] = (struct wlb_named_run){"WLB-LLM", &b[3]};
 		cmp[3] = (struct wlb_named_run){"WLB+hybrid", &b[4]};
 		n_cmp = 4;
+		/* memory-aware WLB, where its cap is known (a cost DB's GPU or
+		 * policy.mem_cap_gib) */
+		if ((w && w->mem_gib > 0) || t.policy.mem_cap_gib > 0) {
+			if (run(&t, w, "wlb-mem", "adaptive", 0, a.quiet, &b[5]))
+				goto done;
+			cmp[n_cmp++] = (struct wlb_named_run){"WLB-mem", &b[5]};
+		}
 	}
 	if (a.no_timing) {
 		zero_timing(&main_run);
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < 6; i++)
 			zero_timing(&b[i]);
 	}
 	if (a.json) {
@@ -470,17 +491,20 @@ static int cmd_pack(int argc, char **argv)
 	}
 	print_config(&t, wdesc);
 	if (n_cmp) {
-		printf("\n%-10s %-7s %-9s %8s %8s %8s %8s %9s %10s  %s\n", "policy", "packing", "sharding",
-		       "imb_pp", "imb_cp", "imb_dp", "delay", "pending", "pack ms", "documents");
+		printf("\n%-10s %-7s %-9s %8s %8s %8s %8s %8s %8s %9s %10s  %s\n", "policy", "packing",
+		       "sharding", "imb_pp", "imb_cp", "imb_dp", "imb_mem", "act GiB", "delay", "pending",
+		       "pack ms", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_pack_summary *s = &cmp[i].run->summary;
-			printf("%-10s %-7s %-9s %8.3f %8.3f %8.3f %8.3f %9llu %10.4f  %s\n", cmp[i].name,
-			       cmp[i].run->packing, wlb_shard_name(cmp[i].run->sharding), s->imbalance_pp,
-			       s->imbalance_cp, s->imbalance_dp, s->token_delay_iters,
+			printf("%-10s %-7s %-9s %8.3f %8.3f %8.3f %8.3f %8.2f %8.3f %9llu %10.4f  %s\n",
+			       cmp[i].name, cmp[i].run->packing, wlb_shard_name(cmp[i].run->sharding),
+			       s->imbalance_pp, s->imbalance_cp, s->imbalance_dp, s->imbalance_mem,
+			       s->act_max_gib, s->token_delay_iters,
 			       (unsigned long long)s->pending_tokens, s->pack_ms_per_batch,
 			       wlb_doc_order_name(cmp[i].run->params.order));
 		}
-		printf("(%u iterations each, same documents; imb = max/mean of work; delay in iterations)\n",
+		printf("(%u iterations each, same documents; imb = max/mean of work, imb_mem of micro-batch "
+		       "activations; act GiB: the largest micro-batch's per GPU; delay in iterations)\n",
 		       main_run.summary.iterations);
 	} else {
 		if (!a.summary) {
@@ -493,7 +517,7 @@ static int cmd_pack(int argc, char **argv)
 	rc = 0;
 done:
 	wlb_packrun_free(&main_run);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		wlb_packrun_free(&b[i]);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);

@@ -52,7 +52,9 @@ static void usage(FILE *f)
 "  --threads T        worker threads (default: one per core)\n"
 "  --time-limit S     stop the search after S seconds (the best found so far)\n"
 "  --top K            candidates shown and kept (default 5)\n"
-"  --packings LIST    packings searched, of concat,greedy,bfd,wlb (default all)\n"
+"  --packings LIST    packings searched, of concat,greedy,bfd,wlb,wlb-mem (default\n"
+"                     all; wlb-mem: wlb with each micro-batch's activations capped\n"
+"                     at what fits --max-mem, tried at s_max 2 x context)\n"
 "  --fixed-parallel   keep the trace's 4D configuration, tune the policy only\n"
 "  --no-prune         evaluate every configuration (no throughput bound)\n"
 "  -o CONFIG          write the best as wlb-config/1 with its predicted figures,\n"
@@ -126,9 +128,9 @@ static int parse_packings(const char *s, char *buf, size_t cap)
 	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++)
 		if (!wlb_packer_find(tok))
 			return fail("--packings: unknown packing \"%s\" (expected a comma list of concat, "
-				    "greedy, bfd, wlb)", tok);
+				    "greedy, bfd, wlb, wlb-mem)", tok);
 	if (!n)
-		return fail("--packings: expected a comma list of concat, greedy, bfd, wlb, got \"%s\"",
+		return fail("--packings: expected a comma list of concat, greedy, bfd, wlb, wlb-mem, got \"%s\"",
 			    s);
 	snprintf(buf, cap, "%s", s);
 	return 0;
@@ -220,7 +222,7 @@ static void print_row(const char *rank, const struct wlb_tune_cand *c)
 {
 	const struct wlb_parallel *p = &c->par;
 	const struct wlb_policy *q = &c->pol;
-	int wlb = !strcmp(q->packing, "wlb"), greedy = !strcmp(q->packing, "greedy");
+	int wlb = !strncmp(q->packing, "wlb", 3), greedy = !strcmp(q->packing, "greedy");
 	char smax[16], th[96], win[16], ms[32];
 
 	if (wlb)
@@ -376,7 +378,7 @@ static json_t *tune_json(const struct wlb_trace *t, const struct args *a,
 			    json_null());
 	json_object_set_new(s, "fixed_parallel", json_boolean(a->o.fixed_parallel));
 	json_object_set_new(s, "packings", json_string(a->o.packings ? a->o.packings :
-						       "concat,greedy,bfd,wlb"));
+						       "concat,greedy,bfd,wlb,wlb-mem"));
 	json_object_set_new(root, "search", s);
 	json_object_set_new(root, "baseline", r->has_baseline ? cand_json(t, r, &r->baseline, 0) :
 			    json_null());
