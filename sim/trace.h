@@ -30,6 +30,7 @@ struct wlb_policy {
 	uint32_t thresholds[WLB_MAX_QUEUES];
 	uint32_t window;    /* 0 = default 1 */
 	char doc_order[16]; /* stream | zigzag; "" = the packer's default (order.h) */
+	char cp_mode[20];   /* static | dynamic-megatron | dynamic-cost (dcp.h); "" = static */
 };
 
 struct wlb_trace {

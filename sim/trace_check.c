@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dcp.h"
+
 void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context)
 {
 	if (!pol->packing[0])
@@ -32,6 +34,8 @@ void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context)
 	}
 	if (!pol->window)
 		pol->window = 1;
+	if (!pol->cp_mode[0])
+		snprintf(pol->cp_mode, sizeof pol->cp_mode, "static");
 	/* the fixed-length baselines lay documents out as a dataloader
 	 * concatenates them (Megatron); wlb places its long ones for the split */
 	if (!pol->doc_order[0])
@@ -100,6 +104,15 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.doc_order must be one of: stream, zigzag, got \"%s\"",
 				    pol.doc_order);
+	enum wlb_cp_mode cpm;
+	if (wlb_cp_mode_parse(pol.cp_mode, &cpm))
+		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
+				    "policy.cp_mode must be one of: static, dynamic-megatron, "
+				    "dynamic-cost, got \"%s\"", pol.cp_mode);
+	if (cpm != WLB_CP_STATIC && !strcmp(t->parallel.cp_algo, "ring"))
+		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
+				    "policy.cp_mode %s is modelled with parallel.cp_algo allgather, "
+				    "got ring", pol.cp_mode);
 	if (pol.n_thresholds > WLB_MAX_QUEUES)
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.outlier_thresholds must hold at most %d thresholds, "

@@ -19,7 +19,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
 "               [--thresholds a,b,...] [--window W] [--doc-order O] [--mb-order O]\n"
-"               [--cp-algo allgather|ring] [--costdb DB]\n"
+"               [--cp-algo allgather|ring] [--cp-mode M] [--costdb DB]\n"
 "               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare] [--quiet]\n"
@@ -46,6 +46,12 @@ static void usage(FILE *f)
 "                     all-gather and dK/dV reduce-scatter exposed) or ring (cp\n"
 "                     lockstep steps, each block's transfer behind the step's\n"
 "                     attention)                                (trace, default allgather)\n"
+"  --cp-mode M        static (every micro-batch on its replica's cp ranks) or\n"
+"                     per-sequence CP over the pool of dp x cp ranks: each\n"
+"                     sequence on an aligned power-of-two group sized for it,\n"
+"                     chosen by dynamic-megatron (smallest degree that fits,\n"
+"                     sum l^2 / degree balanced) or dynamic-cost (degree and\n"
+"                     group from the cost model)           (trace, default static)\n"
 "  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
 "  --json FILE        the wlb-report/1 document (- for stdout)\n"
 "  --csv FILE         one row per iteration\n"
@@ -53,7 +59,9 @@ static void usage(FILE *f)
 "  --timeline-iter K  the iteration whose timeline and per-CP-rank attention the\n"
 "                     report and --chrome-trace show (default 0)\n"
 "  --compare          Plain-4D (concat + per-seq), Fixed-4D (greedy + the better\n"
-"                     static sharder), WLB-LLM (wlb + adaptive), and the policy of\n"
+"                     static sharder), WLB-LLM (wlb + adaptive), per-seq CP\n"
+"                     (Megatron) and per-seq CP (cost) (WLB-LLM's packing with\n"
+"                     --cp-mode dynamic-megatron / dynamic-cost), and the policy of\n"
 "                     the command line if it is another one, on the same documents\n"
 "  --quiet            no progress bar\n"
 "\n"
@@ -92,6 +100,19 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem_limit_gib)
 			printf("  OOM: stage %d needs %.1f GiB per rank, the GPU has %.1f\n", st,
 			       r->mem[st].state_gib + r->mem[st].act_gib, r->mem_limit_gib);
+	if (r->dcp.mode != WLB_CP_STATIC) {
+		const struct wlb_sim_dcp_stats *d = &r->dcp;
+		printf("  per-sequence CP    %s over a pool of %d ranks, %u tokens per rank\n",
+		       wlb_cp_mode_name((enum wlb_cp_mode)d->mode), d->ranks, d->budget_tokens);
+		printf("    sequences per rank  %.1f min  %.1f mean  %.1f max  (%.1f slots)\n",
+		       d->seqs_per_rank_min, d->seqs_per_rank_mean, d->seqs_per_rank_max, d->slots);
+		printf("    degrees            ");
+		for (int k = 0; k < d->pool.n_deg; k++)
+			printf(" %d: %llu seqs %.1f%% tok", d->pool.deg[k], (unsigned long long)d->degree_seqs[k],
+			       s->iterations && r->pack.summary.tokens ?
+			       100.0 * (double)d->degree_tokens[k] / (double)r->pack.summary.tokens : 0.0);
+		printf("\n    group waits         %.1f ms per iteration\n", d->group_wait_ms);
+	}
 	printf("\n  time lost against ideal: %.1f ms per iteration\n", lost);
 	for (int l = WLB_LOST_N - 1; l >= 0; l--) {
 		/* differences of equal makespans: rounding, not time (no "-0.0") */
@@ -110,12 +131,14 @@ struct run {
 };
 
 static int simulate(struct run *x, const struct wlb_trace *base, const char *name, const char *packing,
-		    const char *sharding, uint32_t window, struct wlb_cost *cost,
+		    const char *sharding, uint32_t window, const char *cp_mode, struct wlb_cost *cost,
 		    const struct wlb_sim_opts *o)
 {
 	struct wlb_error e;
 	x->name = name;
 	x->t = *base;
+	if (packing) /* a bundle: its own CP mode */
+		snprintf(x->t.policy.cp_mode, sizeof x->t.policy.cp_mode, "%s", cp_mode ? cp_mode : "static");
 	if (packing) { /* a bundle: its packer's own document order */
 		snprintf(x->t.policy.packing, sizeof x->t.policy.packing, "%s", packing);
 		x->t.policy.doc_order[0] = 0;
@@ -136,8 +159,8 @@ int main(int argc, char **argv)
 	struct wlb_sim_opts so = {WLB_ORDER_PACKED, 0, 0};
 	struct wlb_error e;
 	struct wlb_cost *cost = NULL;
-	struct run runs[5];
-	struct wlb_sim_named cmp[5];
+	struct run runs[7];
+	struct wlb_sim_named cmp[7];
 	char path[4096];
 	const char *db;
 	int n_runs = 0, n_cmp = 0, rc = 1;
@@ -147,7 +170,7 @@ int main(int argc, char **argv)
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
 	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
-			   "json csv chrome-trace timeline-iter mb-order cp-algo costdb compare quiet config"))
+			   "json csv chrome-trace timeline-iter mb-order cp-algo cp-mode costdb compare quiet config"))
 		goto done;
 	if (optind + 1 != argc) {
 		if (optind == argc)
@@ -182,15 +205,21 @@ int main(int argc, char **argv)
 	struct wlb_policy pol = t.policy;
 	wlb_policy_defaults(&pol, t.context);
 	if (a.compare) {
-		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, cost, &so) ||
-		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, cost, &so) ||
-		    simulate(&runs[2], &t, "Fixed-4D", "greedy", "per-doc", 1, cost, &so) ||
-		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, cost, &so))
+		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, NULL, cost, &so) ||
+		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, NULL, cost, &so) ||
+		    simulate(&runs[2], &t, "Fixed-4D", "greedy", "per-doc", 1, NULL, cost, &so) ||
+		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, NULL, cost, &so))
 			goto done;
 		n_runs = 4;
+		int dyn = strcmp(t.parallel.cp_algo, "ring") != 0; /* per-seq CP: allgather only */
+		if (dyn && (simulate(&runs[5], &t, "per-seq CP (Megatron)", "wlb", "adaptive", 0,
+				     "dynamic-megatron", cost, &so) ||
+			    simulate(&runs[6], &t, "per-seq CP (cost)", "wlb", "adaptive", 0, "dynamic-cost",
+				     cost, &so)))
+			goto done;
 		int fixed = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 2 : 1;
-		int bundles[3] = {0, fixed, 3};
-		for (int i = 0; i < 3; i++)
+		int bundles[5] = {0, fixed, 3, 5, 6};
+		for (int i = 0; i < (dyn ? 5 : 3); i++)
 			cmp[n_cmp++] = (struct wlb_sim_named){runs[bundles[i]].name, &runs[bundles[i]].t,
 							       &runs[bundles[i]].r};
 		/* the command line's own policy, when it is none of the bundles */
@@ -200,20 +229,30 @@ int main(int argc, char **argv)
 		int is_bundle = ((!strcmp(pol.packing, "concat") && !strcmp(pol.sharding, "per-seq")) ||
 				 (!strcmp(pol.packing, "greedy") && pol.window == 1) ||
 				 (!strcmp(pol.packing, "wlb") && !strcmp(pol.sharding, "adaptive"))) &&
-				!strcmp(pol.doc_order, own.doc_order);
+				!strcmp(pol.doc_order, own.doc_order) &&
+				(!strcmp(pol.cp_mode, "static") || !strcmp(pol.packing, "wlb"));
 		if (!is_bundle) {
-			if (simulate(&runs[4], &t, "this policy", NULL, NULL, 0, cost, &so))
+			if (simulate(&runs[4], &t, "this policy", NULL, NULL, 0, NULL, cost, &so))
 				goto done;
 			n_runs = 5;
 			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[4].t, &runs[4].r};
 		}
 	} else {
-		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, cost, &so))
+		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, NULL, cost, &so))
 			goto done;
 		n_runs = 1;
 	}
 	/* the report and timeline describe the trace's own policy, or WLB-LLM */
-	const struct run *main_run = a.compare ? (n_runs == 5 ? &runs[4] : &runs[3]) : &runs[0];
+	const struct run *main_run = &runs[0];
+	if (a.compare) {
+		main_run = &runs[3];
+		if (n_runs == 5)
+			main_run = &runs[4];
+		else if (runs[5].r.n_iters && !strcmp(pol.cp_mode, "dynamic-megatron"))
+			main_run = &runs[5];
+		else if (runs[6].r.n_iters && !strcmp(pol.cp_mode, "dynamic-cost"))
+			main_run = &runs[6];
+	}
 	const char *dbname = a.costdb ? a.costdb : "built-in";
 	if (a.json) {
 		json_t *j = wlb_report_sim(&main_run->t, a.costdb ? a.costdb : t.gpu, &main_run->r, cmp, n_cmp);
@@ -275,13 +314,13 @@ int main(int argc, char **argv)
 		/* speedup in tokens per second: a policy that holds documents back
 		 * trains fewer tokens per iteration than the baseline */
 		double base = cmp[0].res->summary.tokens_per_s;
-		printf("\n%-12s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s  %s\n", "policy", "packing", "sharding",
+		printf("\n%-21s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s  %s\n", "policy", "packing", "sharding",
 		       "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "bubble", "MFU", "delay", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
 			struct wlb_policy q = cmp[i].trace->policy;
 			wlb_policy_defaults(&q, t.context);
-			printf("%-12s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
+			printf("%-21s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
 			       cmp[i].name, q.packing, q.sharding, s->iteration_ms_mean, s->tokens_per_s / 1e6,
 			       s->tokens_per_s / base,
 			       s->imbalance_pp, s->imbalance_cp, s->bubble_fraction, 100 * s->mfu,
@@ -296,7 +335,7 @@ int main(int argc, char **argv)
 	print_summary(&main_run->t, &main_run->r);
 	rc = 0;
 done:
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 7; i++)
 		wlb_sim_result_free(&runs[i].r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
