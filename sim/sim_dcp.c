@@ -145,7 +145,8 @@ static double seq_cost(struct ctx *c, int k, const struct wlb_doc *dd, size_t n,
  * a sequence of its own; the others go, heaviest first (each one's time
  * alone on one rank), to the lightest of ceil(tokens / budget) bins that has
  * room, a new bin when none has: sequences of even work, so that a
- * pipeline's micro-batches stay alike.  Returns the number of sequences
+ * pipeline's micro-batches stay alike; at least dp x cp x microbatches
+ * sequences in all, so that every column has a full pipeline.  Returns the number of sequences
  * (seq_first / seq_n into seq_docs), or a negative error. */
 static long rebin(struct ctx *c, const struct wlb_packed *p)
 {
@@ -176,7 +177,14 @@ static long rebin(struct ctx *c, const struct wlb_packed *p)
 		}
 	gsl_sort_index(d->by_len, d->len, 1, n);
 	double *work = d->len + n; /* per bin; the sort keys are read by index only */
+	/* at least the trace's micro-batches per rank, so that each pipeline
+	 * column has as many to overlap as under static CP */
 	open = (size_t)((short_tokens + d->budget - 1) / d->budget);
+	size_t n_long = 0, want = (size_t)d->pool.ranks * (size_t)c->t->parallel.microbatches;
+	for (size_t i = 0; i < n; i++)
+		n_long += d->docs[i].len > d->budget;
+	if (short_tokens && open + n_long < want)
+		open = want - n_long;
 	for (size_t b = 0; b < open; b++) {
 		d->bin_tokens[b] = 0;
 		work[b] = 0;
