@@ -401,14 +401,15 @@ if command -v gnuplot >/dev/null 2>&1; then
 	expect_ok "plot measured" "$T/ms/measured.png" "$G" "$D/report_small.json" "$T/measured.json" -o "$T/ms" --only measured
 	png_ok "$T/ms/measured.png" && grep -q '"Plain-4D" 421.25 446.5 -5.7$' "$T/ms/measured.dat" && ok \
 		|| bad "wlb-plot: measured.png or its data is wrong"
-	# a real report from wlb-sim --compare: every chart, the timeline's every task
+	# a real report from wlb-sim --compare: every chart, the timeline's every task; the CDF
+	# holds 4 + 1 points for each of its 5 policies (Plain, Fixed, WLB-LLM, per-seq CP x 2)
 	"$S" "$D/trace_full.json" --iterations 4 --compare --json "$T/real.json" >/dev/null 2>&1
 	expect_ok "plot real report" "$T/rc/index.html" "$G" "$T/real.json" -o "$T/rc"
 	for c in microbatch cp timeline cdf doclen speedup; do
 		png_ok "$T/rc/$c.png" && ok || bad "wlb-plot on a wlb-sim report: $c.png is not a PNG of plausible size"
 	done
 	[ "$(grep -c '"[0-9]*"$' "$T/rc/timeline.dat")" -eq "$(grep -c '"kind": ' "$T/real.json")" ] &&
-		[ "$(grep -c '^[0-9]' "$T/rc/cdf.dat")" -eq 15 ] && ok \
+		[ "$(grep -c '^[0-9]' "$T/rc/cdf.dat")" -eq 25 ] && ok \
 		|| bad "wlb-plot: timeline.dat or cdf.dat does not hold every task / iteration of the report"
 	# several reports: per-report charts named after them, speedup against the context
 	sed 's/"context": 131072/"context": 65536/' "$T/real.json" >"$T/real64.json"
