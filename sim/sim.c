@@ -232,27 +232,14 @@ static double peak_memory(struct ctx *c)
 	return worst;
 }
 
-static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_rec *rec)
+/* Buffers, workers and the stages' gradient sync for what c->run holds;
+ * *step_sum gets the optimizer steps of one rank over the stages. */
+static int setup_run(struct ctx *c, double *step_sum)
 {
-	struct ctx *c = vc;
-	struct wlb_sim_result *r = c->out;
 	const struct wlb_parallel *par = &c->t->parallel;
-	struct wlb_sim_mb *mbs = r->mbs + r->n_mbs - c->n_mb;
-	double t[5], mean_fwd = 0, mean_bwd = 0, *fv;
-	int rc;
-
-	double wait_us = 0;
+	double mean_fwd = 0, mean_bwd = 0;
 	size_t n_real = 0;
 
-	(void)rec;
-	if (WLB_GROW(r->iters, r->cap_iters, r->n_iters + 1))
-		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
-	order_mbs(c, mbs);
-	c->par = *par;
-	c->run = c->mbc;
-	c->n_run = c->n_mb;
-	if (c->dcp && (rc = wlb_sim_dcp_iter(c, p, &wait_us)))
-		return rc;
 	c->workers = c->par.pp * c->par.dp;
 	if (WLB_GROW(c->smb, c->cap_smb, c->n_run) ||
 	    WLB_GROW(c->order, c->cap_order, 2 * (size_t)c->par.microbatches * c->par.vpp) ||
@@ -270,13 +257,59 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	}
 	mean_fwd /= n_real ? (double)n_real : 1.0;
 	mean_bwd /= n_real ? (double)n_real : 1.0;
-	double step_sum = 0;
+	*step_sum = 0;
 	for (int s = 0; s < par->pp; s++) {
 		double parts[2], layers = wlb_stage_layers(par, c->t->model.layers, s);
 		c->dp_sync[s] = wlb_stage_dp_sync_us(&c->sp, s, layers * mean_bwd, layers * mean_fwd, parts);
 		c->dp_step[s] = parts[1];
-		step_sum += parts[1];
+		*step_sum += parts[1];
 	}
+	return 0;
+}
+
+static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_rec *rec)
+{
+	struct ctx *c = vc;
+	struct wlb_sim_result *r = c->out;
+	const struct wlb_parallel *par = &c->t->parallel;
+	struct wlb_sim_mb *mbs = r->mbs + r->n_mbs - c->n_mb;
+	double t[5], *fv;
+	int rc;
+
+	double wait_us = 0, step_sum;
+
+	(void)rec;
+	if (WLB_GROW(r->iters, r->cap_iters, r->n_iters + 1))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	order_mbs(c, mbs);
+	c->par = *par;
+	c->run = c->mbc;
+	c->n_run = c->n_mb;
+	if (c->dcp) {
+		/* the cost model's scheduler keeps the static layout (one of its
+		 * placements) for an iteration where the engine finds it faster */
+		double t_static = -1, t_dyn;
+		int k_static = wlb_sim_dcp_static_k(c), kept = 0;
+		if (k_static >= 0) {
+			memcpy(c->perm_static, c->perm, c->n_mb * sizeof *c->perm);
+			if ((rc = setup_run(c, &step_sum)) || (rc = run_variant(c, 0, &t_static)))
+				return rc;
+		}
+		if ((rc = wlb_sim_dcp_iter(c, p, &wait_us)) || (rc = setup_run(c, &step_sum)) ||
+		    (rc = run_variant(c, 0, &t_dyn)))
+			return rc;
+		if (k_static >= 0 && t_static <= t_dyn + wait_us / 1e3) {
+			c->par = *par;
+			c->run = c->mbc;
+			c->n_run = c->n_mb;
+			memcpy(c->perm, c->perm_static, c->n_mb * sizeof *c->perm);
+			wait_us = 0;
+			kept = 1;
+		}
+		wlb_sim_dcp_account(c, p, kept);
+	}
+	if ((rc = setup_run(c, &step_sum)))
+		return rc;
 
 	struct wlb_sim_iter *it = &r->iters[r->n_iters];
 	memset(it, 0, sizeof *it);
@@ -446,13 +479,14 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	out->mem_limit_gib = dev->mem_gib;
 	c.mbc = calloc(n_mb, sizeof *c.mbc);
 	c.perm = calloc(n_mb, sizeof *c.perm);
+	c.perm_static = calloc(n_mb, sizeof *c.perm_static);
 	c.cap_perm = n_mb;
 	c.key = calloc(n_mb, sizeof *c.key);
 	c.dp_sync = calloc((size_t)p->pp, sizeof *c.dp_sync);
 	c.dp_step = calloc((size_t)p->pp, sizeof *c.dp_step);
 	c.chunk_layers = calloc((size_t)p->pp * p->vpp, sizeof *c.chunk_layers);
 	out->mem = calloc((size_t)p->pp, sizeof *out->mem);
-	if (!c.mbc || !c.perm || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers || !out->mem ||
+	if (!c.mbc || !c.perm || !c.perm_static || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers || !out->mem ||
 	    wlb_sharding_init(&c.alt, p->cp) ||
 	    wlb_sched_create(&c.sched) || wlb_graph_create(&c.graph)) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
@@ -476,6 +510,7 @@ done:
 	free(c.mbc);
 	free(c.smb);
 	free(c.perm);
+	free(c.perm_static);
 	free(c.key);
 	free(c.dp_sync);
 	free(c.dp_step);

@@ -94,6 +94,8 @@ struct wlb_sim_dcp_stats {
 	double seqs_per_rank_min, seqs_per_rank_max, seqs_per_rank_mean; /* means over iterations */
 	double slots;                      /* schedule positions per rank (padded), mean */
 	double group_wait_ms;              /* mean per iteration */
+	uint32_t static_iters;             /* dynamic-cost: iterations where the static layout
+					    * (one of its placements) was faster and kept */
 };
 
 struct wlb_sim_result {

@@ -46,6 +46,10 @@ struct wlb_sim_dcp {
 	struct wlb_dcp_place *place;
 	struct wlb_dcp_scratch x;
 	uint32_t *count, *perm;
+	/* this iteration's figures, accounted once the simulator has chosen */
+	uint64_t it_seqs, it_degree_seqs[WLB_DCP_MAX_DEG], it_degree_tokens[WLB_DCP_MAX_DEG];
+	double it_min, it_max, it_mean, it_slots, it_wait_us;
+	int static_k;                  /* degree index of the static layout's cp, -1: none */
 	size_t cap_docs, cap_seq_docs, cap_len, cap_by_len, cap_bin_of, cap_bin_tokens, cap_seq_first,
 	       cap_seq_n, cap_sq, cap_cost, cap_mc, cap_slots, cap_place, cap_count, cap_perm;
 };
@@ -88,6 +92,10 @@ int wlb_sim_dcp_init(struct ctx *c, struct wlb_error *err)
 			return wlb_error_set(err, WLB_ENOMEM, "out of memory");
 		d->n_sh = k + 1;
 	}
+	d->static_k = -1;
+	for (int k = 0; k < d->pool.n_deg; k++)
+		if (mode == WLB_CP_DYN_COST && d->pool.deg[k] == p->cp)
+			d->static_k = k;
 	struct wlb_sim_dcp_stats *s = &c->out->dcp;
 	s->budget_tokens = d->budget;
 	s->ranks = d->pool.ranks;
@@ -225,7 +233,6 @@ static long rebin(struct ctx *c, const struct wlb_packed *p)
 int wlb_sim_dcp_iter(struct ctx *c, const struct wlb_packed *p, double *wait_us)
 {
 	struct wlb_sim_dcp *d = c->dcp;
-	struct wlb_sim_dcp_stats *st = &c->out->dcp;
 	const struct wlb_dcp_pool *pl = &d->pool;
 	int nd = pl->n_deg, P = pl->ranks, pp = c->t->parallel.pp;
 	long ns = rebin(c, p);
@@ -266,8 +273,10 @@ int wlb_sim_dcp_iter(struct ctx *c, const struct wlb_packed *p, double *wait_us)
 					     "per-sequence CP: a sequence of %llu tokens fits no group of the "
 					     "pool of %d ranks at %u tokens per rank",
 					     (unsigned long long)tokens, P, d->budget);
-		st->sequences++;
 	}
+	d->it_seqs = n;
+	memset(d->it_degree_seqs, 0, sizeof d->it_degree_seqs);
+	memset(d->it_degree_tokens, 0, sizeof d->it_degree_tokens);
 	struct wlb_dcp_problem pr = {pl, n, d->cost, d->sq};
 	rc = d->mode == WLB_CP_DYN_MEGATRON ? wlb_dcp_megatron(&pr, &d->x, d->place, c->err)
 					    : wlb_dcp_cost(&pr, &d->x, d->place, c->err);
@@ -280,9 +289,9 @@ int wlb_sim_dcp_iter(struct ctx *c, const struct wlb_packed *p, double *wait_us)
 	for (size_t j = 0; j < n; j++) {
 		const struct wlb_dcp_place *q = &d->place[j];
 		int dg = pl->deg[q->k];
-		st->degree_seqs[q->k]++;
+		d->it_degree_seqs[q->k]++;
 		for (size_t i = 0; i < d->seq_n[q->seq]; i++)
-			st->degree_tokens[q->k] += d->seq_docs[d->seq_first[q->seq] + i].len;
+			d->it_degree_tokens[q->k] += d->seq_docs[d->seq_first[q->seq] + i].len;
 		for (int r = (int)q->group * dg; r < (int)q->group * dg + dg; r++)
 			d->count[r]++;
 	}
@@ -318,18 +327,17 @@ int wlb_sim_dcp_iter(struct ctx *c, const struct wlb_packed *p, double *wait_us)
 		d->perm[k] = (uint32_t)k;
 	*wait_us = span - busiest;
 
-	double iters = (double)c->out->n_iters;
-	st->seqs_per_rank_min = (st->seqs_per_rank_min * iters + mmin) / (iters + 1);
 	uint32_t cmax = 0;
 	double csum = 0;
 	for (int r = 0; r < P; r++) {
 		cmax = d->count[r] > cmax ? d->count[r] : cmax;
 		csum += d->count[r];
 	}
-	st->seqs_per_rank_max = (st->seqs_per_rank_max * iters + cmax) / (iters + 1);
-	st->seqs_per_rank_mean = (st->seqs_per_rank_mean * iters + csum / P) / (iters + 1);
-	st->slots = (st->slots * iters + mmax) / (iters + 1);
-	st->group_wait_ms = (st->group_wait_ms * iters + *wait_us / 1e3) / (iters + 1);
+	d->it_min = mmin;
+	d->it_max = cmax;
+	d->it_mean = csum / P;
+	d->it_slots = mmax;
+	d->it_wait_us = *wait_us;
 
 	c->par.dp = P;
 	c->par.cp = 1;
@@ -340,4 +348,39 @@ int wlb_sim_dcp_iter(struct ctx *c, const struct wlb_packed *p, double *wait_us)
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	memcpy(c->perm, d->perm, n_slots * sizeof *c->perm);
 	return 0;
+}
+
+int wlb_sim_dcp_static_k(const struct ctx *c)
+{
+	return c->dcp ? c->dcp->static_k : -1;
+}
+
+void wlb_sim_dcp_account(struct ctx *c, const struct wlb_packed *p, int kept_static)
+{
+	struct wlb_sim_dcp *d = c->dcp;
+	struct wlb_sim_dcp_stats *st = &c->out->dcp;
+	double iters = (double)c->out->n_iters;
+
+	if (kept_static) { /* every micro-batch on its replica's cp ranks */
+		double m = c->t->parallel.microbatches;
+		memset(d->it_degree_seqs, 0, sizeof d->it_degree_seqs);
+		memset(d->it_degree_tokens, 0, sizeof d->it_degree_tokens);
+		d->it_seqs = p->n_mb;
+		d->it_degree_seqs[d->static_k] = p->n_mb;
+		for (uint32_t b = 0; b < p->n_mb; b++)
+			d->it_degree_tokens[d->static_k] += p->mb[b].tokens;
+		d->it_min = d->it_max = d->it_mean = d->it_slots = m;
+		d->it_wait_us = 0;
+		st->static_iters++;
+	}
+	st->sequences += d->it_seqs;
+	for (int k = 0; k < d->pool.n_deg; k++) {
+		st->degree_seqs[k] += d->it_degree_seqs[k];
+		st->degree_tokens[k] += d->it_degree_tokens[k];
+	}
+	st->seqs_per_rank_min = (st->seqs_per_rank_min * iters + d->it_min) / (iters + 1);
+	st->seqs_per_rank_max = (st->seqs_per_rank_max * iters + d->it_max) / (iters + 1);
+	st->seqs_per_rank_mean = (st->seqs_per_rank_mean * iters + d->it_mean) / (iters + 1);
+	st->slots = (st->slots * iters + d->it_slots) / (iters + 1);
+	st->group_wait_ms = (st->group_wait_ms * iters + d->it_wait_us / 1e3) / (iters + 1);
 }

@@ -34,6 +34,7 @@ struct ctx {
 	struct wlb_parallel par;
 	const struct wlb_mb_cost *run;
 	size_t n_run, cap_smb, cap_order, cap_busy, cap_perm;
+	uint32_t *perm_static;         /* order_mbs's, while a per-sequence schedule is tried */
 	struct wlb_sim_dcp *dcp;       /* NULL: static CP */
 };
 
@@ -46,5 +47,12 @@ void wlb_sim_dcp_free(struct ctx *c);
  * pool's (rank, position) slots.  *wait_us gets the group waits the
  * schedule adds on top of the slowest rank's own work (per stage). */
 int wlb_sim_dcp_iter(struct ctx *c, const struct wlb_packed *p, double *wait_us);
+/* The degree index of the static layout when the cost model's scheduler may
+ * keep it for an iteration (it is one of its placements: every micro-batch
+ * on its replica's aligned group of cp ranks), else -1. */
+int wlb_sim_dcp_static_k(const struct ctx *c);
+/* Adds the iteration's figures to the result: the schedule's, or the
+ * static layout's when the simulator kept that (faster). */
+void wlb_sim_dcp_account(struct ctx *c, const struct wlb_packed *p, int kept_static);
 
 #endif

@@ -112,6 +112,9 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 			       s->iterations && r->pack.summary.tokens ?
 			       100.0 * (double)d->degree_tokens[k] / (double)r->pack.summary.tokens : 0.0);
 		printf("\n    group waits         %.1f ms per iteration\n", d->group_wait_ms);
+		if (d->mode == WLB_CP_DYN_COST)
+			printf("    static layout kept  %u of %u iterations (the engine found it faster)\n",
+			       d->static_iters, s->iterations);
 	}
 	printf("\n  time lost against ideal: %.1f ms per iteration\n", lost);
 	for (int l = WLB_LOST_N - 1; l >= 0; l--) {
