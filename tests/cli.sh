@@ -203,6 +203,19 @@ ms() { "$S" traces/paper/7b-128k.json --iterations 3 --quiet "$@" | awk '/iterat
 a=$(ms) r=$(ms --cp-algo ring)
 [ -n "$a" ] && [ -n "$r" ] && [ "$a" != "$r" ] && ok || bad "ring CP timed like all-gather: $a vs $r"
 expect_err "bad --cp-algo" '--cp-algo: expected allgather or ring, got "tcp"' "$S" traces/run/tiny.json --cp-algo tcp
+# per-sequence CP: its report lines, both --compare rows, the refusals, the trace key kept
+expect_ok "sim --cp-mode" "static layout kept" "$S" traces/run/tiny.json --cp-mode dynamic-cost --quiet
+"$S" traces/run/tiny.json --compare --quiet >"$T/cmp.txt" 2>&1
+grep -Eq '^per-seq CP \(Megatron\) +wlb ' "$T/cmp.txt" && grep -Eq '^per-seq CP \(cost\) +wlb ' "$T/cmp.txt" &&
+	ok || bad "sim --compare lacks the per-seq CP rows"
+expect_err "bad --cp-mode" '--cp-mode: expected static, dynamic-megatron or dynamic-cost, got "auto"' \
+	"$S" traces/run/tiny.json --cp-mode auto
+expect_err "cp-mode with ring" 'is modelled with parallel.cp_algo allgather' \
+	"$S" traces/run/tiny.json --cp-mode dynamic-megatron --cp-algo ring
+sed 's/"policy": {/"policy": {"cp_mode": "dynamic-cost", /' traces/run/tiny.json >"$T/dcp.json"
+expect_ok "trace cp_mode" "dynamic-cost over a pool" "$S" "$T/dcp.json" --quiet
+sed 's/"policy": {/"policy": {"cp_mode": "sometimes", /' traces/run/tiny.json >"$T/dcp_bad.json"
+expect_err "trace bad cp_mode" 'policy.cp_mode must be one of' "$S" "$T/dcp_bad.json"
 expect_ok "sim json to stdout" '"format": "wlb-report/1"' "$S" "$D/trace_full.json" --iterations 3 --json -
 grep -qF '"source": "simulated"' "$T/out" && ok || bad "sim report lacks \"source\": \"simulated\""
 "$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/sc.json" >/dev/null 2>&1

@@ -630,8 +630,19 @@ static void test_dynamic_cp(void)
 		CHECK_EQ(wlb_sim_run(&t, c, &o, &r2, &err), 0);
 		CHECK(!memcmp(&r.summary, &r2.summary, sizeof r.summary));
 		CHECK(!memcmp(&r.dcp, &r2.dcp, sizeof r.dcp));
-		wlb_sim_result_free(&r);
 		wlb_sim_result_free(&r2);
+		if (m == 1) { /* the static layout is one of its placements: never slower */
+			struct wlb_trace ts = t;
+			snprintf(ts.policy.cp_mode, sizeof ts.policy.cp_mode, "static");
+			CHECK_EQ(wlb_sim_run(&ts, c, &o, &r2, &err), 0);
+			int never_slower = r2.n_iters == r.n_iters;
+			for (size_t i = 0; never_slower && i < r.n_iters; i++)
+				never_slower = r.iters[i].time_ms <= r2.iters[i].time_ms + 1e-9;
+			CHECK(never_slower);
+			CHECK(r.dcp.static_iters <= r.n_iters);
+			wlb_sim_result_free(&r2);
+		}
+		wlb_sim_result_free(&r);
 		/* ring attention is not modelled per sequence: refused */
 		snprintf(t.parallel.cp_algo, sizeof t.parallel.cp_algo, "ring");
 		CHECK(wlb_sim_run(&t, c, &o, &r, &err) < 0);
