@@ -10,17 +10,17 @@
 
 static const char *const mode_names[] = {"static", "dynamic-megatron", "dynamic-cost"};
 
-int wlb_cp_mode_parse(const char *s, enum wlb_cp_mode *out)
+int wlb_dcp_mode_parse(const char *s, enum wlb_dcp_mode *out)
 {
 	for (int i = 0; i < 3; i++)
 		if (!strcmp(s, mode_names[i])) {
-			*out = (enum wlb_cp_mode)i;
+			*out = (enum wlb_dcp_mode)i;
 			return 0;
 		}
 	return WLB_EINVAL;
 }
 
-const char *wlb_cp_mode_name(enum wlb_cp_mode m)
+const char *wlb_dcp_mode_name(enum wlb_dcp_mode m)
 {
 	return (unsigned)m < 3 ? mode_names[m] : "?";
 }

@@ -32,9 +32,9 @@
 
 #include "err.h"
 
-enum wlb_cp_mode { WLB_CP_STATIC, WLB_CP_DYN_MEGATRON, WLB_CP_DYN_COST };
-int wlb_cp_mode_parse(const char *s, enum wlb_cp_mode *out);
-const char *wlb_cp_mode_name(enum wlb_cp_mode m);
+enum wlb_dcp_mode { WLB_DCP_STATIC, WLB_DCP_MEGATRON, WLB_DCP_COST };
+int wlb_dcp_mode_parse(const char *s, enum wlb_dcp_mode *out);
+const char *wlb_dcp_mode_name(enum wlb_dcp_mode m);
 
 #define WLB_DCP_MAX_DEG 24
 

@@ -136,7 +136,7 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 				"costdb", costdb, "config", wlb_report_config(t), "iterations", its,
 				"summary", summary(&r->summary, &r->pack.summary), "memory", mem);
 	json_object_set_new(rep, "doclen_hist", wlb_report_doclen(&r->pack));
-	if (r->dcp.mode != WLB_CP_STATIC) {
+	if (r->dcp.mode != WLB_DCP_STATIC) {
 		const struct wlb_sim_dcp_stats *d = &r->dcp;
 		json_t *deg = json_array();
 		for (int k = 0; k < d->pool.n_deg; k++)
@@ -144,7 +144,7 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 				"sequences", (json_int_t)d->degree_seqs[k], "tokens", (json_int_t)d->degree_tokens[k]));
 		json_object_set_new(rep, "per_sequence_cp", json_pack(
 			"{s:s, s:i, s:i, s:I, s:o, s:f, s:f, s:f, s:f, s:f, s:i}",
-			"mode", wlb_cp_mode_name((enum wlb_cp_mode)d->mode), "pool_ranks", d->ranks,
+			"mode", wlb_dcp_mode_name((enum wlb_dcp_mode)d->mode), "pool_ranks", d->ranks,
 			"budget_tokens_per_rank", (int)d->budget_tokens, "sequences", (json_int_t)d->sequences,
 			"degrees", deg, "sequences_per_rank_min", d->seqs_per_rank_min,
 			"sequences_per_rank_mean", d->seqs_per_rank_mean,

@@ -84,7 +84,7 @@ struct wlb_timeline_task {
 /* Per-sequence CP (policy.cp_mode dynamic-*): the iterations' sequences
  * (the packed documents re-binned, sim_dcp.c) and how they ran. */
 struct wlb_sim_dcp_stats {
-	int mode;                          /* enum wlb_cp_mode; the rest is 0 for static */
+	int mode;                          /* enum wlb_dcp_mode; the rest is 0 for static */
 	uint32_t budget_tokens;            /* per rank and sequence */
 	int ranks;                         /* the pool: dp x cp */
 	struct wlb_dcp_pool pool;

@@ -4,8 +4,8 @@
  * packer's delay and conservation hold unchanged) is re-binned, as
  * Megatron-Core's dynamic CP does on top of global-batch packing: a document
  * longer than the per-rank token budget is a sequence of its own, the
- * others are packed first-fit decreasing into sequences of at most the
- * budget.  The budget is what one rank holds under the static layout: the
+ * others are binned by work into sequences of at most the budget (rebin).
+ * The budget is what one rank holds under the static layout: the
  * packer's longest micro-batch (s_max for wlb, the context otherwise, times
  * the micro-batch size) over cp.
  *
@@ -28,7 +28,7 @@
 #include "grow.h"
 
 struct wlb_sim_dcp {
-	enum wlb_cp_mode mode;
+	enum wlb_dcp_mode mode;
 	enum wlb_shard_kind kind;
 	struct wlb_dcp_pool pool;
 	uint32_t budget;
@@ -59,15 +59,15 @@ int wlb_sim_dcp_init(struct ctx *c, struct wlb_error *err)
 	const struct wlb_trace *t = c->t;
 	const struct wlb_parallel *p = &t->parallel;
 	struct wlb_policy pol = t->policy;
-	enum wlb_cp_mode mode;
+	enum wlb_dcp_mode mode;
 	struct wlb_sim_dcp *d;
 	int rc;
 
 	wlb_policy_defaults(&pol, t->context);
-	if (wlb_cp_mode_parse(pol.cp_mode, &mode))
+	if (wlb_dcp_mode_parse(pol.cp_mode, &mode))
 		return wlb_error_set(err, WLB_EINVAL, "policy.cp_mode: unknown \"%s\"", pol.cp_mode);
 	c->out->dcp.mode = mode;
-	if (mode == WLB_CP_STATIC)
+	if (mode == WLB_DCP_STATIC)
 		return 0;
 	if (!strcmp(p->cp_algo, "ring"))
 		return wlb_error_set(err, WLB_EINVAL, "policy.cp_mode %s is modelled with "
@@ -94,7 +94,7 @@ int wlb_sim_dcp_init(struct ctx *c, struct wlb_error *err)
 	}
 	d->static_k = -1;
 	for (int k = 0; k < d->pool.n_deg; k++)
-		if (mode == WLB_CP_DYN_COST && d->pool.deg[k] == p->cp)
+		if (mode == WLB_DCP_COST && d->pool.deg[k] == p->cp)
 			d->static_k = k;
 	struct wlb_sim_dcp_stats *s = &c->out->dcp;
 	s->budget_tokens = d->budget;
@@ -261,7 +261,7 @@ int wlb_sim_dcp_iter(struct ctx *c, const struct wlb_packed *p, double *wait_us)
 			/* memory; a group needs two chunks per rank; Megatron's rule
 			 * takes the smallest degree that fits and no other */
 			if ((tokens + deg - 1) / deg > d->budget || (deg > 1 && 2 * deg > tokens) ||
-			    (d->mode == WLB_CP_DYN_MEGATRON && first >= 0))
+			    (d->mode == WLB_DCP_MEGATRON && first >= 0))
 				continue;
 			if (first < 0)
 				first = k;
@@ -278,7 +278,7 @@ int wlb_sim_dcp_iter(struct ctx *c, const struct wlb_packed *p, double *wait_us)
 	memset(d->it_degree_seqs, 0, sizeof d->it_degree_seqs);
 	memset(d->it_degree_tokens, 0, sizeof d->it_degree_tokens);
 	struct wlb_dcp_problem pr = {pl, n, d->cost, d->sq};
-	rc = d->mode == WLB_CP_DYN_MEGATRON ? wlb_dcp_megatron(&pr, &d->x, d->place, c->err)
+	rc = d->mode == WLB_DCP_MEGATRON ? wlb_dcp_megatron(&pr, &d->x, d->place, c->err)
 					    : wlb_dcp_cost(&pr, &d->x, d->place, c->err);
 	if (rc)
 		return rc;

@@ -104,12 +104,12 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.doc_order must be one of: stream, zigzag, got \"%s\"",
 				    pol.doc_order);
-	enum wlb_cp_mode cpm;
-	if (wlb_cp_mode_parse(pol.cp_mode, &cpm))
+	enum wlb_dcp_mode cpm;
+	if (wlb_dcp_mode_parse(pol.cp_mode, &cpm))
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.cp_mode must be one of: static, dynamic-megatron, "
 				    "dynamic-cost, got \"%s\"", pol.cp_mode);
-	if (cpm != WLB_CP_STATIC && !strcmp(t->parallel.cp_algo, "ring"))
+	if (cpm != WLB_DCP_STATIC && !strcmp(t->parallel.cp_algo, "ring"))
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.cp_mode %s is modelled with parallel.cp_algo allgather, "
 				    "got ring", pol.cp_mode);

@@ -25,10 +25,10 @@ static void test_pool(void)
 	wlb_dcp_pool_init(&pl, 1);
 	CHECK_EQ(pl.n_deg, 1);
 	CHECK_EQ(pl.deg[0], 1);
-	enum wlb_cp_mode m;
-	CHECK_EQ(wlb_cp_mode_parse("dynamic-cost", &m), 0);
-	CHECK_EQ(m, WLB_CP_DYN_COST);
-	CHECK(wlb_cp_mode_parse("dynamic", &m) < 0);
+	enum wlb_dcp_mode m;
+	CHECK_EQ(wlb_dcp_mode_parse("dynamic-cost", &m), 0);
+	CHECK_EQ(m, WLB_DCP_COST);
+	CHECK(wlb_dcp_mode_parse("dynamic", &m) < 0);
 }
 
 /* Pool of 4: sequence 0 only at degree 4 (3), 1 and 2 only alone (2 each). */

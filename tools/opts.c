@@ -276,8 +276,8 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 			break;
 		}
 		case O_CPMODE: {
-			enum wlb_cp_mode mo;
-			if (wlb_cp_mode_parse(arg, &mo))
+			enum wlb_dcp_mode mo;
+			if (wlb_dcp_mode_parse(arg, &mo))
 				return fail("--cp-mode: expected static, dynamic-megatron or dynamic-cost, "
 					    "got \"%s\"", arg);
 			snprintf(t->policy.cp_mode, sizeof t->policy.cp_mode, "%s", arg);

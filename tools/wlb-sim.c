@@ -100,10 +100,10 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem_limit_gib)
 			printf("  OOM: stage %d needs %.1f GiB per rank, the GPU has %.1f\n", st,
 			       r->mem[st].state_gib + r->mem[st].act_gib, r->mem_limit_gib);
-	if (r->dcp.mode != WLB_CP_STATIC) {
+	if (r->dcp.mode != WLB_DCP_STATIC) {
 		const struct wlb_sim_dcp_stats *d = &r->dcp;
 		printf("  per-sequence CP    %s over a pool of %d ranks, %u tokens per rank\n",
-		       wlb_cp_mode_name((enum wlb_cp_mode)d->mode), d->ranks, d->budget_tokens);
+		       wlb_dcp_mode_name((enum wlb_dcp_mode)d->mode), d->ranks, d->budget_tokens);
 		printf("    sequences per rank  %.1f min  %.1f mean  %.1f max  (%.1f slots)\n",
 		       d->seqs_per_rank_min, d->seqs_per_rank_mean, d->seqs_per_rank_max, d->slots);
 		printf("    degrees            ");
@@ -112,7 +112,7 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 			       s->iterations && r->pack.summary.tokens ?
 			       100.0 * (double)d->degree_tokens[k] / (double)r->pack.summary.tokens : 0.0);
 		printf("\n    group waits         %.1f ms per iteration\n", d->group_wait_ms);
-		if (d->mode == WLB_CP_DYN_COST)
+		if (d->mode == WLB_DCP_COST)
 			printf("    static layout kept  %u of %u iterations (the engine found it faster)\n",
 			       d->static_iters, s->iterations);
 	}
