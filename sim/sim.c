@@ -249,7 +249,7 @@ static int setup_run(struct ctx *c, double *step_sum)
 	 * stage and the next iteration's first forward: typical ones (the
 	 * per-sequence CP's empty slots left out) */
 	for (size_t k = 0; k < c->n_run; k++) {
-		if (!c->run[k].tokens_rank)
+		if (c->dcp && !c->run[k].tokens_rank)
 			continue;
 		mean_fwd += c->run[k].fwd_max_us + c->run[k].fwd_comm_us;
 		mean_bwd += c->run[k].bwd_max_us + c->run[k].bwd_comm_us;
