@@ -64,6 +64,7 @@ help:
 	@echo "make asan       the same under AddressSanitizer + UBSan"
 	@echo "make check-props N=20000 SEED=1  N random traces through the invariant checks (props)"
 	@echo "make valgrind   unit tests and 300 property cases under valgrind memcheck (VG_SKIP=\"name ...\")"
+	@echo "make fuzz       each parser's libFuzzer harness for FUZZ_SECONDS=$(FUZZ_SECONDS) s (clang)"
 	@echo "make bench      packing benchmarks, each with its target"
 	@echo "make install    install commands and data under PREFIX=$(PREFIX)"
 	@echo "                (and libwlb.so, include/wlb.h, lib/pkgconfig/wlb.pc; DESTDIR honoured)"
@@ -267,6 +268,38 @@ valgrind: $(BUILD)/costdb/h100-sxm.db
 	  build/valgrind/tests/unit build/valgrind/tests/props
 	WLB_SKIP="$(VG_SKIP)" $(VALGRIND) build/valgrind/tests/unit
 	$(VALGRIND) build/valgrind/tests/props -q -n 300 -c $(BUILD)/costdb/h100-sxm.db
+# ---- fuzzing (tests/fuzz/): one libFuzzer harness per parser.  make fuzz
+# builds them with clang and ASan + UBSan into build/fuzz/ (the library too,
+# instrumented) and runs each for FUZZ_SECONDS on a scratch copy of its seed
+# corpus (build/fuzz/corpus/NAME); make test replays every corpus file through
+# the same harnesses built with $(CC) (replay.c's main), make asan with the
+# sanitizers. ----
+FUZZ_NAMES   := trace config report lengths idx nccl attn costdb
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_REPLAY  := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
+FUZZ_COMMON  := $(BUILD)/tests/fuzz/fuzz_tmp.o $(LIB)
+$(BUILD)/fuzz_report $(BUILD)/tests/fuzz/replay_report: $(BUILD)/tools/plot_read.o
+$(BUILD)/fuzz_attn $(BUILD)/tests/fuzz/replay_attn: $(BUILD)/profiler/import_attn.o
+
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
+
+# only inside make fuzz (BUILD=build/fuzz, CC=clang, LDFLAGS with -fsanitize=fuzzer)
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
+
+test: $(FUZZ_REPLAY)
+
+.PHONY: fuzz
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz: $(FUZZ_CC) not found: clang 14 or later (with libFuzzer) is needed"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	  LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+-include $(wildcard $(BUILD)/tests/fuzz/*.d)
 
 # make test-gpu: every GPU check (GPU_CHECKS, added to above), each printing
 # "N passed, M failed" and exiting 2 when there is no CUDA device.  Last in

@@ -1,6 +1,6 @@
 /* check.c — wlb-run --check: for every micro-batch of the plan that this
- * rank's CP group holds, under both static layouts (per-seq and per-doc,
- * computed by libwlb's sharder) and under the plan's own, the layout the
+ * rank's CP group holds, under both static layouts and hybrid's (per-seq,
+ * per-doc, hybrid, computed by libwlb's sharder) and under the plan's own, the layout the
  * device uses must give back exactly libwlb's piece lists, and the
  * CP-sharded attention — K and V all-gathered over the CP group, the
  * rank's pieces, dK and dV reduce-scattered back — must equal unsharded
@@ -277,8 +277,11 @@ int wlb_check_run(struct wlb_rank *R, struct wlb_exec_result *x)
 				break;
 			rc = check_mb(R, &f, docs, pm->n_docs, p->pieces, p->start + pm->first_start,
 				      pm->tokens_rank, x);
-			for (int kind = WLB_SHARD_PER_SEQ; kind <= WLB_SHARD_PER_DOC && !rc; kind++) {
-				if (wlb_shard(&sh, (enum wlb_shard_kind)kind, docs, pm->n_docs, NULL)) {
+			/* the static layouts, and hybrid's (tile-padded yardstick) */
+			static const enum wlb_shard_kind kinds[] = {WLB_SHARD_PER_SEQ, WLB_SHARD_PER_DOC,
+								    WLB_SHARD_HYBRID};
+			for (int kind = 0; kind < 3 && !rc; kind++) {
+				if (wlb_shard(&sh, kinds[kind], docs, pm->n_docs, NULL)) {
 					rc = wlb_error_set(R->err, WLB_ENOMEM, "out of memory");
 					break;
 				}

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "schedule.h"
 
 #define LR 1e-3
@@ -577,12 +578,17 @@ int wlb_exec_rank(const struct wlb_trace *t, const struct wlb_plan *plan, struct
 		if (rc)
 			goto out;
 	}
+	struct wlb_progress prog;
+	wlb_progress_start(&prog, "running", o->quiet || world->rank != 0);
 	for (size_t i = 0; i < plan->n_iters; i++) {
+		if (plan->n_iters > 1)
+			wlb_progress_show(&prog, i, plan->n_iters, "iterations");
 		memset(mine, 0, out->rec_len * sizeof *mine);
 		if ((rc = iteration(&R, i, mine)) ||
 		    (rc = gather(&R, mine, out->rec + i * out->world * out->rec_len, out->rec_len)))
 			goto out;
 	}
+	wlb_progress_end(&prog);
 	if (o->check) { /* the last step's gradients, summed over the ranks that own them */
 		double sig, *all = calloc((size_t)world->size, sizeof *all);
 		if (!all) {

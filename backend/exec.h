@@ -30,6 +30,7 @@
 struct wlb_exec_opts {
 	int check;               /* --check: sharded attention and piece lists first */
 	uint64_t seed;
+	int quiet;               /* no progress on stderr (rank 0 shows it, progress.h) */
 };
 
 /* What each rank measured, gathered on every rank.  Per iteration and rank

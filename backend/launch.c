@@ -11,6 +11,7 @@
  * blocked and read from a signalfd, wakes it to reap.  All fds are
  * close-on-exec: a rank that runs a program (system()) does not keep them. */
 #include "launch.h"
+#include "stop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -237,6 +238,12 @@ static int watch(struct kids *k, double timeout_s, struct wlb_error *err)
 		char names[sizeof err->msg];
 		double left;
 
+		/* SIGINT / SIGTERM to the command (stop.h): the ranks, which a
+		 * terminal's Ctrl-C reaches too, are stopped */
+		if (wlb_stop_requested()) {
+			stop_rest(k, stopped);
+			return wlb_stop_check(err);
+		}
 		if (culprit(k) >= 0)
 			return failure(k, err);
 		if (!alive)
@@ -336,6 +343,9 @@ int wlb_launch_fork(int nproc, double timeout_s, struct wlb_launch *l, struct wl
 			break;
 		}
 		if (p == 0) {
+			/* a rank ends on SIGINT / SIGTERM; the parent reports it */
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 				_exit(127);

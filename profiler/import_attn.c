@@ -1,5 +1,6 @@
 /* import_attn.c — reads tools/profile_attn.py's CSV. */
 #include "import_attn.h"
+#include "infile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,24 +12,26 @@
 int wlb_attn_csv_parse(const char *path, struct wlb_attn_sample **out, size_t *n,
 		       struct wlb_error *err)
 {
-	FILE *f = fopen(path, "r");
+	struct wlb_lines *rd = malloc(sizeof *rd);
 	struct wlb_attn_sample *v = NULL;
 	size_t cap = 0, cnt = 0;
-	char line[512];
 	long no = 0;
-	int rc = 0;
+	int rc = 0, got;
 
 	*out = NULL;
 	*n = 0;
-	if (!f)
-		return wlb_error_set(err, WLB_EIO, "%s: cannot open: %s", path, strerror(errno));
-	while (fgets(line, sizeof line, f)) {
+	if (!rd)
+		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
+	if ((rc = wlb_lines_open(rd, path, "attention CSV", err))) {
+		free(rd);
+		return rc;
+	}
+	while ((got = wlb_lines_next(rd, err)) > 0) {
 		struct wlb_attn_sample s = {0};
-		char dir[8], kernel[32];
+		char dir[8], kernel[32], *line = rd->buf;
 		int used = 0;
 
-		no++;
-		line[strcspn(line, "\r\n")] = '\0';
+		no = rd->line;
 		if (!line[0] || line[0] == '#')
 			continue;
 		if (no == 1 && !strcmp(line, HEADER))
@@ -60,6 +63,10 @@ int wlb_attn_csv_parse(const char *path, struct wlb_attn_sample **out, size_t *n
 		}
 		v[cnt++] = s;
 	}
+	if (got < 0) {
+		rc = got;
+		goto done;
+	}
 	if (cnt == 0) {
 		rc = wlb_error_set(err, WLB_EINVAL, "%s: no attention rows (expected the CSV of "
 				   "tools/profile_attn.py)", path);
@@ -70,6 +77,7 @@ int wlb_attn_csv_parse(const char *path, struct wlb_attn_sample **out, size_t *n
 	v = NULL;
 done:
 	free(v);
-	fclose(f);
+	wlb_lines_close(rd);
+	free(rd);
 	return rc;
 }

@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "shapes.h"
+#include "stop.h"
 
 int wlb_measure_ops_parse(const char *s, unsigned *ops)
 {
@@ -114,7 +116,7 @@ static int have_rows(const struct done *dn, int coll)
 /* ---- the run ---- */
 
 struct bar {
-	int quiet;
+	struct wlb_progress prog;
 	double t0;
 	long planned, at;
 };
@@ -128,13 +130,12 @@ static double now_s(void)
 
 static void tick(struct bar *b, long measured)
 {
+	char extra[48];
+
 	b->at++;
-	if (b->quiet || !isatty(STDERR_FILENO))
-		return;
 	double el = now_s() - b->t0, left = measured ? el / (double)measured * (double)(b->planned - b->at) : 0;
-	int w = 30, d = (int)(w * b->at / (b->planned ? b->planned : 1));
-	fprintf(stderr, "\r  profiling [%.*s%*s] %ld/%ld, about %.0f s left  ", d,
-		"##############################", w - d, "", b->at, b->planned, left);
+	snprintf(extra, sizeof extra, "shapes, about %.0f s left  ", left);
+	wlb_progress_show(&b->prog, (size_t)b->at, (size_t)b->planned, extra);
 }
 
 static int commit_one(struct wlb_costdb *db, int (*add)(struct wlb_costdb *, const void *, struct wlb_error *),
@@ -164,11 +165,12 @@ int wlb_measure(const char *path, const struct wlb_device *dev, const struct wlb
 	struct wlb_costdb_data data, *have = NULL;
 	struct wlb_costdb *db = NULL;
 	struct wlb_run_info run = *run_tmpl;
-	struct bar bar = {o->quiet, now_s(), 0, 0};
+	struct bar bar = {.t0 = now_s()};
 	struct done dn = {NULL, 0};
 	int rc;
 
 	memset(st, 0, sizeof *st);
+	wlb_progress_start(&bar.prog, "profiling", o->quiet);
 	if ((rc = wlb_model_shapes(o->model, gemm, &n_gemm, attn, &n_attn, err)))
 		return rc;
 	/* a run of this host still "measuring" is taken up again */
@@ -217,6 +219,8 @@ int wlb_measure(const char *path, const struct wlb_device *dev, const struct wlb
 				struct wlb_gemm_sample x = {run.id, WLB_SRC_MEASURED, ms[i], gemm[s].a, gemm[s].b,
 							    "bf16", 0, 0, 0, reps};
 				struct wlb_timing t;
+				if ((rc = wlb_stop_check(err))) /* SIGINT: what is committed stays */
+					goto done;
 				if (have_gemm(&dn, x.m, x.n, x.k)) {
 					st->skipped++;
 					tick(&bar, st->measured);
@@ -243,6 +247,8 @@ int wlb_measure(const char *path, const struct wlb_device *dev, const struct wlb
 									    pieces, "", 0, 0, 0, reps};
 						struct wlb_timing t;
 						snprintf(x.kernel, sizeof x.kernel, "%s", tm->kernel);
+						if ((rc = wlb_stop_check(err)))
+							goto done;
 						if (have_attn(&dn, &x)) {
 							st->skipped++;
 							tick(&bar, st->measured);
@@ -260,6 +266,8 @@ int wlb_measure(const char *path, const struct wlb_device *dev, const struct wlb
 	for (int coll = 1; coll >= 0; coll--) {
 		if (!(o->ops & (coll ? WLB_OP_COLL : WLB_OP_P2P)))
 			continue;
+		if ((rc = wlb_stop_check(err)))
+			goto done;
 		if (have_rows(&dn, coll)) {
 			st->skipped++;
 			st->coll_measured |= coll;
@@ -300,8 +308,7 @@ int wlb_measure(const char *path, const struct wlb_device *dev, const struct wlb
 	}
 	rc = wlb_costdb_set_run_flags(db, run.id, "measured", err);
 done:
-	if (!o->quiet && isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
+	wlb_progress_end(&bar.prog);
 	wlb_costdb_close(db);
 	if (have)
 		wlb_costdb_data_free(have);

@@ -22,6 +22,7 @@
 #include "cost.h"
 #include "costdb.h"
 #include "nccl_tests.h"
+#include "stop.h"
 
 #ifndef WLB_VERSION
 #define WLB_VERSION "0.1"
@@ -370,8 +371,14 @@ static int measure_mode(const char *out, const char *gpu, const char *ops, const
 	fprintf(stderr, "wlb-profile: %s (%d SMs, %.0f GiB, driver %s, CUDA %s; SM clock %.0f MHz, %.0f W, "
 		"%.0f C) into %s%s\n", info.name, info.sms, info.mem_gib, info.driver, info.cuda,
 		info.sm_clock_mhz, info.power_w, info.temp_c, out, quick ? " (quick)" : "");
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	rc = wlb_measure(out, &spec.dev, &run, &wlb_gpu_timer, &mo, &st, &e);
 	wlb_gpu_close();
+	if (rc == WLB_EINTR) {
+		fail("interrupted; every finished measurement is kept in %s: run the same command "
+		     "again to continue", out);
+		return WLB_STOP_STATUS;
+	}
 	if (rc)
 		return fail("%s (every finished measurement is kept: run the same command again to "
 			    "continue)", e.msg);

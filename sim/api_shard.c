@@ -40,6 +40,14 @@ static int fail(char *errbuf, size_t errlen, int code, const char *msg)
 	return code;
 }
 
+static int piece_cmp(const void *a, const void *b)
+{
+	const struct wlb_cp_piece *x = a, *y = b;
+	if (x->doc != y->doc)
+		return x->doc < y->doc ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 /* Rank r's THD arrays from its pieces (documents ascending). */
 static void rank_thd(wlb_cp_layout *s, const struct wlb_sharding *sh, const uint32_t *lengths, int r)
 {
@@ -58,8 +66,8 @@ static void rank_thd(wlb_cp_layout *s, const struct wlb_sharding *sh, const uint
 			cup[i + 1] = cup[i] + t;
 		cu[i + 1] += cu[i];
 	}
-	/* per-seq: the rank's share of the sequence's end padding */
-	if (s->used == WLB_CP_PER_SEQ && s->n > 0)
+	/* per-seq, hybrid: the rank's share of the sequence's end padding */
+	if (s->used != WLB_CP_PER_DOC && s->n > 0)
 		cup[s->n] = (int32_t)sh->tokens_per_rank;
 }
 
@@ -73,11 +81,10 @@ int wlb_cp_shard(wlb_cp_layout **out, const uint32_t *lengths, size_t n, int cp,
 	int rc = WLB_ENOMEM;
 
 	*out = NULL;
-	if (mode == WLB_CP_HYBRID)
-		return fail(errbuf, errlen, WLB_EINVAL, "hybrid sharding is not available yet");
-	if (mode != WLB_CP_PER_SEQ && mode != WLB_CP_PER_DOC && mode != WLB_CP_ADAPTIVE)
+	if (mode != WLB_CP_PER_SEQ && mode != WLB_CP_PER_DOC && mode != WLB_CP_ADAPTIVE &&
+	    mode != WLB_CP_HYBRID)
 		return fail(errbuf, errlen, WLB_EINVAL,
-			    "mode must be per-seq (0), per-doc (1) or adaptive (2)");
+			    "mode must be per-seq (0), per-doc (1), adaptive (2) or hybrid (3)");
 	if (cp < 1 || cp > 4096)
 		return fail(errbuf, errlen, WLB_EINVAL, "cp must be 1 to 4096");
 	for (size_t i = 0; i < n; i++) {
@@ -105,7 +112,8 @@ int wlb_cp_shard(wlb_cp_layout **out, const uint32_t *lengths, size_t n, int cp,
 		goto done;
 	s->cp = cp;
 	s->n = n;
-	s->used = sh.used == WLB_SHARD_PER_DOC ? WLB_CP_PER_DOC : WLB_CP_PER_SEQ;
+	s->used = sh.used == WLB_SHARD_PER_DOC ? WLB_CP_PER_DOC
+		  : sh.used == WLB_SHARD_HYBRID ? WLB_CP_HYBRID : WLB_CP_PER_SEQ;
 	s->pieces = malloc((sh.n_pieces ? sh.n_pieces : 1) * sizeof *s->pieces);
 	s->pstart = malloc(((size_t)cp + 1) * sizeof *s->pstart);
 	s->idx = malloc((total ? total : 1) * sizeof *s->idx);
@@ -124,9 +132,15 @@ int wlb_cp_shard(wlb_cp_layout **out, const uint32_t *lengths, size_t n, int cp,
 			const struct wlb_piece *p = &sh.pieces[k];
 			uint32_t lo = p->kv_len - p->q_len;
 			s->pieces[k] = (struct wlb_cp_piece){p->doc, lo, p->kv_len};
-			for (uint32_t x = lo; x < p->kv_len; x++)
-				s->idx[ti++] = (int64_t)(at[p->doc] + x);
 		}
+		/* hybrid deals cut documents before the whole ones' chunk: put the
+		 * rank's pieces in document order, so each document's tokens are
+		 * contiguous in the rank's tensor (the static layouts already are) */
+		size_t np = sh.rank_start[r + 1] - sh.rank_start[r];
+		qsort(s->pieces + sh.rank_start[r], np, sizeof *s->pieces, piece_cmp);
+		for (size_t k = sh.rank_start[r]; k < sh.rank_start[r + 1]; k++)
+			for (uint32_t x = s->pieces[k].start; x < s->pieces[k].end; x++)
+				s->idx[ti++] = (int64_t)(at[s->pieces[k].doc] + x);
 	}
 	s->istart[cp] = ti;
 	for (int r = 0; r < cp; r++)

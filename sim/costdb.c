@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define BUSY_TIMEOUT_MS 10000
@@ -362,6 +363,12 @@ int wlb_costdb_open(struct wlb_costdb **out, const char *path, struct wlb_error 
 	*out = NULL;
 	if (!h || !(h->path = strdup(path))) {
 		ret = wlb_error_set(err, WLB_ENOMEM, "%s: out of memory", path);
+		goto done;
+	}
+	struct stat sb;
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		ret = wlb_error_set(err, WLB_EIO, "%s: cannot write a cost DB there: not a regular file",
+				    path);
 		goto done;
 	}
 	rc = wlb_cdb_connect(&h->db, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

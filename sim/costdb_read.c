@@ -320,8 +320,11 @@ int wlb_costdb_read(const char *path, struct wlb_costdb_data *out, struct wlb_er
 			return wlb_error_set(err, WLB_EIO, "%s: no such cost DB", path);
 		return wlb_error_set(err, WLB_EIO, "%s: cannot open cost DB: %s", path, strerror(errno));
 	}
-	if (S_ISDIR(sb.st_mode))
-		return wlb_error_set(err, WLB_EIO, "%s: not a wlb cost DB (a directory)", path);
+	/* a FIFO would block SQLite's open, a device be read for ever */
+	if (!S_ISREG(sb.st_mode))
+		return wlb_error_set(err, WLB_EIO, "%s: not a wlb cost DB (a %s)", path,
+				     S_ISDIR(sb.st_mode) ? "directory" : S_ISFIFO(sb.st_mode) ? "FIFO" :
+				     "device or socket");
 	for (int tries = 0;; tries++) {
 		rc = wlb_cdb_connect(&db, path, SQLITE_OPEN_READONLY);
 		if (rc != SQLITE_OK) {

@@ -14,6 +14,7 @@
 
 #include "blob.h"
 #include "grow.h"
+#include "infile.h"
 #include "megatron_idx.h"
 
 /* ---- presets (../shared/doclen/README.md, checked there by Monte Carlo) ---- */
@@ -229,32 +230,30 @@ int wlb_dist_sample_n(const struct wlb_dist *d, uint64_t seed, uint32_t *out, si
 
 int wlb_lengths_read(const char *path, uint32_t **lens, size_t *n, struct wlb_error *err)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = wlb_infile_open(path, "lengths file", err);
 	char *buf = NULL;
 	uint32_t *v = NULL;
-	size_t cap = 0, cnt = 0, size = 0;
+	size_t cap = 0, cnt = 0, size = 0, line_at = 0;
 	long line = 1;
 	int rc = 0;
 
 	*lens = NULL;
 	*n = 0;
 	if (!f)
-		return wlb_error_set(err, WLB_EIO, "%s: cannot open lengths file: %s", path, strerror(errno));
-	/* a device (/dev/zero) would be read for ever: regular files and pipes only */
-	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-		rc = wlb_error_set(err, WLB_EINVAL, "%s: expected a regular file of document lengths, "
-				   "got a %s", path, S_ISDIR(st.st_mode) ? "directory" : "device or socket");
-		goto done;
-	}
+		return err ? err->code : WLB_EIO;
 	/* a Megatron-LM index (by its name or its magic) has a reader of its own */
 	if (wlb_midx_is(path, fileno(f))) {
 		fclose(f);
 		return wlb_midx_read(path, lens, n, err);
 	}
-	/* slurp: one pass over one buffer is what makes 1M lines take milliseconds */
+	/* slurp: one pass over one buffer is what makes 1M lines take milliseconds;
+	 * a regular file's size is the first guess (1 MiB for /proc files) */
+	struct stat st = {0};
+	(void)fstat(fileno(f), &st);
+	size_t first = S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < WLB_LENGTHS_MAX_BYTES
+			       ? (size_t)st.st_size + 1 : 1 << 20;
 	for (;;) {
-		size_t want = size ? size * 2 : 1 << 20;
+		size_t want = size ? size * 2 : first, from = size;
 		if (size >= WLB_LENGTHS_MAX_BYTES) {
 			rc = wlb_error_set(err, WLB_ERANGE, "%s: larger than %lld bytes, the most a lengths "
 					   "file may hold (one length a line)", path, (long long)WLB_LENGTHS_MAX_BYTES);
@@ -267,9 +266,23 @@ int wlb_lengths_read(const char *path, uint32_t **lens, size_t *n, struct wlb_er
 		}
 		buf = nb;
 		size += fread(buf + size, 1, want - size, f);
+		/* lines are measured as they arrive: a 100 MB line is refused at
+		 * its first megabytes */
+		for (char *q = buf + from, *nl; (nl = memchr(q, '\n', (size_t)(buf + size - q)));
+		     q = nl + 1, line++) {
+			if ((size_t)(nl - buf) - line_at > WLB_LINE_MAX)
+				break;
+			line_at = (size_t)(nl - buf) + 1;
+		}
+		if (size - line_at > WLB_LINE_MAX) {
+			rc = wlb_error_set(err, WLB_ERANGE, "%s:%ld: line longer than %d bytes, the most "
+					   "a line may hold", path, line, WLB_LINE_MAX);
+			goto done;
+		}
 		if (size < want)
 			break;
 	}
+	line = 1;
 	if (ferror(f)) {
 		rc = wlb_error_set(err, WLB_EIO, "%s: read error: %s", path, strerror(errno));
 		goto done;
@@ -298,6 +311,11 @@ int wlb_lengths_read(const char *path, uint32_t **lens, size_t *n, struct wlb_er
 			rc = wlb_error_set(err, WLB_EINVAL,
 					   "%s:%ld: expected a positive document length in tokens, got \"%.*s\"",
 					   path, line, w, p);
+			goto done;
+		}
+		if (cnt == WLB_MAX_DOCUMENTS) {
+			rc = wlb_error_set(err, WLB_ERANGE, "%s:%ld: more than %d document lengths, the "
+					   "most a trace may hold", path, line, WLB_MAX_DOCUMENTS);
 			goto done;
 		}
 		if (cnt == cap && WLB_GROW(v, cap, cnt + 1)) {

@@ -39,6 +39,10 @@ struct wlb_dist {
 
 /* The most bytes a lengths file may hold: 2 GiB, some 200 million lengths. */
 #define WLB_LENGTHS_MAX_BYTES (2ll << 30)
+/* The most documents a trace may list (a lengths file, or data.batches all
+ * together): 2^28, 268 million, 1 GiB of lengths; the largest pretraining
+ * sets hold some 100 million documents of 128K context a run. */
+#define WLB_MAX_DOCUMENTS (1 << 28)
 
 /* Distribution presets of ../shared/doclen: wlb128k, prolong64k, web, bytescale. */
 int wlb_dist_preset(const char *name, struct wlb_dist *out, struct wlb_error *err);

@@ -12,6 +12,7 @@ enum wlb_err {
 	WLB_EIO = -2,     /* a file could not be opened, read or written */
 	WLB_ENOMEM = -3,  /* out of memory */
 	WLB_ERANGE = -4,  /* a number outside what the format or the model allows */
+	WLB_EINTR = -5,   /* stopped by SIGINT / SIGTERM (stop.h); commands exit 130 */
 };
 
 struct wlb_error {

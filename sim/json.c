@@ -5,11 +5,13 @@
 #define _XOPEN_SOURCE 700 /* fsync */
 
 #include "json.h"
+#include "infile.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +222,85 @@ int wlb_json_locate(const char *text, size_t len, const struct wlb_json_path *pa
 	return at < 0 ? -1 : 0;
 }
 
+/* ---- bounds ---- */
+
+static int shape_fail(const char *text, size_t at, const char *file, struct wlb_error *err,
+		      const char *what)
+{
+	int line = 1, col = 1;
+
+	for (size_t i = 0; i < at; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col = 1;
+		} else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+			col++;
+		}
+	}
+	return wlb_error_set(err, WLB_ERANGE, "%s:%d:%d: %s", file, line, col, what);
+}
+
+int wlb_json_check_shape(const char *text, size_t len, const char *file, struct wlb_error *err)
+{
+	/* per open bracket: values seen so far (commas + 1) in an array, -1 in an object */
+	long long count[WLB_JSON_MAX_NESTING];
+	int depth = 0;
+	char msg[96];
+
+	for (size_t i = 0; i < len; i++) {
+		switch (text[i]) {
+		case '"':
+			i = skip_string(text, len, i) - 1;
+			break;
+		case '[':
+		case '{':
+			if (depth == WLB_JSON_MAX_NESTING) {
+				snprintf(msg, sizeof msg, "JSON nested deeper than %d arrays and objects",
+					 WLB_JSON_MAX_NESTING);
+				return shape_fail(text, i, file, err, msg);
+			}
+			count[depth++] = text[i] == '[' ? 1 : -1;
+			break;
+		case ']':
+		case '}':
+			if (depth)
+				depth--;
+			break;
+		case ',':
+			if (depth && count[depth - 1] > 0 && ++count[depth - 1] > WLB_JSON_MAX_ARRAY) {
+				snprintf(msg, sizeof msg, "an array of more than %d values",
+					 WLB_JSON_MAX_ARRAY);
+				return shape_fail(text, i + 1, file, err, msg);
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+json_t *wlb_json_read(const char *path, const char *what, size_t flags, struct wlb_error *err)
+{
+	json_error_t je;
+	size_t len;
+	char *text = wlb_infile_slurp(path, what, WLB_JSON_MAX_BYTES, &len, err);
+	json_t *j = NULL;
+
+	if (!text)
+		return NULL;
+	if (wlb_json_check_shape(text, len, path, err))
+		goto done;
+	if (!(j = json_loadb(text, len, flags, &je))) {
+		if (je.line < 1)
+			wlb_error_set(err, WLB_EINVAL, "%s: %s", path, je.text);
+		else
+			wlb_error_set(err, WLB_EINVAL, "%s:%d:%d: %s", path, je.line,
+				      je.column < 1 ? 1 : je.column, je.text);
+	}
+done:
+	free(text);
+	return j;
+}
+
 /* ---- values ---- */
 
 static int integral(double x)
@@ -275,7 +356,7 @@ int wlb_json_write(json_t *j, const char *path, struct wlb_error *err)
 	return wlb_json_write_prec(j, path, 10, err);
 }
 
-int wlb_file_write(const char *path, const char *data, size_t len, struct wlb_error *err)
+static int file_write(const char *path, const char *data, size_t len, struct wlb_error *err)
 {
 	char tmp[PATH_MAX + 32];
 	FILE *f;
@@ -311,6 +392,23 @@ int wlb_file_write(const char *path, const char *data, size_t len, struct wlb_er
 fail:
 	remove(tmp);
 	return n;
+}
+
+/* SIGINT / SIGTERM wait while the temp file exists: a second Ctrl-C (the
+ * first only asks the loops to stop, stop.h) would otherwise kill the
+ * process between fopen and rename and leave the temp behind. */
+int wlb_file_write(const char *path, const char *data, size_t len, struct wlb_error *err)
+{
+	sigset_t block, old;
+	int rc;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	rc = file_write(path, data, len, err);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 char *wlb_json_text(const json_t *j, int precision, size_t *len)

@@ -13,6 +13,15 @@
 
 #define WLB_JSON_MAX_DEPTH 8
 
+/* What a JSON file users give (trace, config, report) may hold; the largest
+ * the tools write are far below: a report of 1,000 iterations of 1,024
+ * micro-batches is some 150 MB, a trace nests 5 levels.  The file size bounds
+ * jansson's memory (about 50 bytes a value); depth and array length are
+ * checked on the text before jansson reads it. */
+#define WLB_JSON_MAX_BYTES (512ll << 20)
+#define WLB_JSON_MAX_NESTING 64
+#define WLB_JSON_MAX_ARRAY (1 << 24)
+
 /* One step of a key path: an object key, or an array index when key is NULL. */
 struct wlb_json_step {
 	const char *key;
@@ -47,6 +56,18 @@ void wlb_json_path_format(const struct wlb_json_path *p, char *buf, size_t cap);
  * (line and column are then 1:1). */
 int wlb_json_locate(const char *text, size_t len, const struct wlb_json_path *path,
 		    int want_key, int *line, int *col);
+
+/* Checks that text[0..len) (JSON, valid or not) nests at most
+ * WLB_JSON_MAX_NESTING arrays and objects deep and that no array holds more
+ * than WLB_JSON_MAX_ARRAY values; else "FILE:LINE:COL: ..." at the opening
+ * bracket too deep or the first value too many.  0 or WLB_ERANGE. */
+int wlb_json_check_shape(const char *text, size_t len, const char *file, struct wlb_error *err);
+
+/* Reads the JSON file path (what names it: "report") within the limits
+ * above (wlb_infile_slurp, wlb_json_check_shape), parsed with jansson's
+ * flags; a syntax error as "FILE:LINE:COL: jansson's text".  NULL after
+ * setting err. */
+json_t *wlb_json_read(const char *path, const char *what, size_t flags, struct wlb_error *err);
 
 /* x as a JSON integer when it is integral (and below 2^53), else a real. */
 json_t *wlb_json_number(double x);

@@ -88,17 +88,21 @@ int wlb_recompute_parse(const char *name)
 
 int wlb_model_check(const struct wlb_model *m, struct wlb_error *err)
 {
-	const struct { const char *key; int v; } sizes[] = {
-		{"layers", m->layers}, {"hidden", m->hidden},
-		{"ffn_hidden", m->ffn_hidden}, {"heads", m->heads},
-		{"kv_heads", m->kv_heads}, {"head_dim", m->head_dim},
-		{"vocab", m->vocab},
+	const struct { const char *key; int v, max; } sizes[] = {
+		{"layers", m->layers, WLB_MAX_LAYERS}, {"hidden", m->hidden, WLB_MAX_HIDDEN},
+		{"ffn_hidden", m->ffn_hidden, WLB_MAX_FFN_HIDDEN}, {"heads", m->heads, WLB_MAX_HEADS},
+		{"kv_heads", m->kv_heads, WLB_MAX_HEADS}, {"head_dim", m->head_dim, WLB_MAX_HEAD_DIM},
+		{"vocab", m->vocab, WLB_MAX_VOCAB},
 	};
 
-	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		if (sizes[i].v < 1)
 			return wlb_error_set(err, WLB_EINVAL, "model.%s must be >= 1, got %d",
 					     sizes[i].key, sizes[i].v);
+		if (sizes[i].v > sizes[i].max)
+			return wlb_error_set(err, WLB_ERANGE, "model.%s must be at most %d, got %d",
+					     sizes[i].key, sizes[i].max, sizes[i].v);
+	}
 	if (m->heads % m->kv_heads)
 		return wlb_error_set(err, WLB_EINVAL,
 				     "model.kv_heads must divide heads (%d), got %d",
@@ -200,10 +204,14 @@ int wlb_parallel_check(const struct wlb_parallel *p, const struct wlb_model *m,
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.microbatches must be a multiple of parallel.pp (%d) when parallel.vpp > 1, got %d",
 				     p->pp, p->microbatches);
-	if (strcmp(p->cp_algo, "allgather") && strcmp(p->cp_algo, "ring"))
+	if (strcmp(p->cp_algo, "allgather") && strcmp(p->cp_algo, "ring") && strcmp(p->cp_algo, "distca"))
 		return wlb_error_set(err, WLB_EINVAL,
-				     "parallel.cp_algo must be \"allgather\" or \"ring\", got \"%.16s\"",
+				     "parallel.cp_algo must be \"allgather\", \"ring\" or \"distca\", got \"%.16s\"",
 				     p->cp_algo);
+	if (!strcmp(p->cp_algo, "distca") && m->attention == WLB_ATTN_UNFUSED)
+		return wlb_error_set(err, WLB_EINVAL,
+				     "parallel.cp_algo \"distca\" needs fused attention (model.attention "
+				     "\"unfused\" has no attention tasks to move)");
 	if (!strcmp(p->cp_algo, "ring") && p->cp > 256) /* WLB_RING_MAX_CP (stage.h) */
 		return wlb_error_set(err, WLB_EINVAL,
 				     "parallel.cp_algo \"ring\" is modelled up to 256 CP ranks, got cp %d",

@@ -36,6 +36,16 @@ enum wlb_attention { WLB_ATTN_FLASH, WLB_ATTN_UNFUSED };
  * uses 1,120) and GPUs (tp x cp x pp x dp). */
 #define WLB_MAX_MICROBATCHES 16384
 #define WLB_MAX_GPUS 1048576
+/* Model sizes, each some ten times the largest published (Megatron's 1T:
+ * 128 layers, hidden 25,600, 160 heads; PaLM: FFN 73,728; Gemma: head_dim
+ * 256, vocabulary 256K), so that a typo's arithmetic cannot overflow or run
+ * for hours. */
+#define WLB_MAX_LAYERS 1024
+#define WLB_MAX_HIDDEN 262144
+#define WLB_MAX_FFN_HIDDEN 1048576
+#define WLB_MAX_HEADS 4096      /* model.heads and model.kv_heads */
+#define WLB_MAX_HEAD_DIM 2048
+#define WLB_MAX_VOCAB 16777216
 
 struct wlb_model {
 	char name[32];
@@ -58,7 +68,9 @@ struct wlb_parallel {
 	int vpp;              /* virtual stages per pipeline rank (1 = plain 1F1B) */
 	int microbatches;     /* per DP replica */
 	char schedule[16];    /* "1f1b" or "interleaved" */
-	char cp_algo[16];     /* "allgather" (Llama 3 / WLB-LLM) or "ring" */
+	char cp_algo[16];     /* "allgather" (Llama 3 / WLB-LLM), "ring", or "distca": core
+			       * attention disaggregated over the stage's dp x cp ranks
+			       * (distca_sim.h) */
 	int sequence_parallel;/* with TP; on by default */
 	int zero;             /* 0-3: what the DP x CP ranks holding the same weights
 			       * shard (DESIGN.md §5); 3 = FSDP, the default */

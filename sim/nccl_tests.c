@@ -6,6 +6,7 @@
  * counted wrong values, or a busbw/algbw ratio that does not match the op
  * and rank count given is refused with FILE:LINE. */
 #include "nccl_tests.h"
+#include "infile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -184,11 +185,10 @@ static int nccl_row(const struct nccl_layout *l, const struct tok *t, int n, str
 int wlb_nccl_tests_parse(const char *path, enum wlb_coll_op op, int ranks, int nodes,
 			 struct wlb_coll_sample **out, size_t *n, struct wlb_error *err)
 {
-	FILE *f = NULL;
-	char *line = NULL;
-	size_t linecap = 0, cap = 0;
+	struct wlb_lines *rd = NULL;
+	size_t cap = 0;
 	long lineno = 0;
-	int ret = 0, ranks_seen = 0, ranks_checked = 0;
+	int ret = 0, got, ranks_seen = 0, ranks_checked = 0;
 	double factor = wlb_coll_busbw_factor(op, ranks);
 	struct nccl_layout l;
 	struct tok t[NCCL_MAXCOL + 1];
@@ -201,22 +201,23 @@ int wlb_nccl_tests_parse(const char *path, enum wlb_coll_op op, int ranks, int n
 				    path, (int)op, ranks, nodes);
 		goto done;
 	}
-	if (!(f = fopen(path, "r"))) {
-		ret = wlb_error_set(err, WLB_EIO, "%s: cannot open nccl-tests log: %s", path,
-				    strerror(errno));
+	if (!(rd = malloc(sizeof *rd))) {
+		ret = wlb_error_set(err, WLB_ENOMEM, "%s: out of memory", path);
+		goto done;
+	}
+	if ((ret = wlb_lines_open(rd, path, "nccl-tests log", err))) {
+		free(rd);
+		rd = NULL;
 		goto done;
 	}
 	nccl_layout_default(&l);
-	while (getline(&line, &linecap, f) >= 0) {
-		size_t len = strlen(line);
+	while ((got = wlb_lines_next(rd, err)) > 0) {
 		const char *p;
 		struct nccl_row r;
 		int nt, bad;
 
-		lineno++;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		p = skip_launcher_prefix(line);
+		lineno = rd->line;
+		p = skip_launcher_prefix(rd->buf);
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (!*p)
@@ -282,16 +283,16 @@ int wlb_nccl_tests_parse(const char *path, enum wlb_coll_op op, int ranks, int n
 		s->algbw_gbps = r.algbw;
 		s->busbw_gbps = r.busbw;
 	}
-	if (ferror(f)) {
-		ret = wlb_error_set(err, WLB_EIO, "%s: read error: %s", path, strerror(errno));
+	if (got < 0) {
+		ret = got;
 		goto done;
 	}
 	if (!*n)
 		ret = wlb_error_set(err, WLB_EINVAL, "%s: no nccl-tests data rows", path);
 done:
-	if (f)
-		fclose(f);
-	free(line);
+	if (rd)
+		wlb_lines_close(rd);
+	free(rd);
 	if (ret) {
 		free(*out);
 		*out = NULL;

@@ -7,10 +7,11 @@
 
 #include "grow.h"
 
-extern const struct wlb_packer_ops wlb_pack_concat, wlb_pack_greedy, wlb_pack_bfd, wlb_pack_wlb;
+extern const struct wlb_packer_ops wlb_pack_concat, wlb_pack_greedy, wlb_pack_bfd, wlb_pack_wlb,
+	wlb_pack_wlb_mem;
 
 static const struct wlb_packer_ops *const packers[] = {
-	&wlb_pack_concat, &wlb_pack_greedy, &wlb_pack_bfd, &wlb_pack_wlb, NULL,
+	&wlb_pack_concat, &wlb_pack_greedy, &wlb_pack_bfd, &wlb_pack_wlb, &wlb_pack_wlb_mem, NULL,
 };
 
 struct keyed { double work; uint32_t bin; };

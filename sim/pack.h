@@ -2,7 +2,7 @@
  * micro-batches (DESIGN.md §3, PAPER.md Fix 1).
  *
  * One interface, one file per packer (pack_concat.c, pack_greedy.c, pack_bfd.c,
- * pack_wlb.c).  A packer pulls global batches from the stream as it needs them
+ * pack_wlb.c, which is also wlb-mem).  A packer pulls global batches from the stream as it needs them
  * (a windowed packer reads ahead) and emits one iteration per call.  Adding a
  * packer is one file plus one line in the table of pack.c. */
 #ifndef WLB_PACK_H
@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actmem.h"
 #include "blob.h"
 #include "docs.h"
 #include "err.h"
@@ -29,6 +30,7 @@ struct wlb_pack_params {
 	int cp;               /* CP ranks the sequences are sharded over */
 	enum wlb_doc_order order; /* documents' order inside a micro-batch */
 	const struct wlb_workload *work;
+	struct wlb_actmem mem; /* wlb-mem: activations of a micro-batch and their cap */
 };
 
 /* One micro-batch: docs[first .. first + n) of its iteration. */

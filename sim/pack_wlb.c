@@ -12,7 +12,16 @@
  * Decided where the paper is silent: a micro-batch may reach s_max exactly
  * (the paper writes "<"); s_max must be at least the context, so a
  * context-length piece always fits an empty micro-batch; at the end of the
- * data, queued documents stay pending (no flush). */
+ * data, queued documents stay pending (no flush).
+ *
+ * wlb-mem is the same packer with a memory cap (actmem.h): a micro-batch
+ * also keeps at most params.mem.cap_bytes of activations on a GPU.  With
+ * flash attention activations are linear in tokens, so the cap is a token
+ * cap derived from the model, the parallel layout, the schedule's in-flight
+ * micro-batches and the GPU; it is refused below a context (a context-long
+ * document must fit an empty micro-batch).  Among micro-batches of equal
+ * workload it takes the one with fewer tokens, which keeps memory even where
+ * the workload does not decide. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +34,8 @@ struct queue {
 };
 
 struct wlbp {
-	uint32_t s_max, n_bins;
+	uint32_t s_max, n_bins;  /* s_max: the token cap, memory's included */
+	int even_mem;            /* wlb-mem: ties of workload to the fewer tokens */
 	int n_queues;
 	uint32_t thresholds[WLB_MAX_QUEUES];
 	const struct wlb_workload *work;
@@ -37,10 +47,24 @@ struct wlbp {
 	size_t n_remained, cap_remained, cap_fresh, cap_set, cap_bin, cap_tokens, cap_load;
 };
 
-static int wlbp_create(void **state, const struct wlb_pack_params *p, struct wlb_error *err)
+static int create(void **state, const struct wlb_pack_params *p, int mem, struct wlb_error *err)
 {
 	struct wlbp *w;
+	uint32_t s_max = p->s_max;
 
+	if (mem) {
+		uint32_t cap = wlb_actmem_token_cap(&p->mem, p->mem.cap_bytes);
+		if (p->mem.bytes_token <= 0 || p->mem.cap_bytes <= 0)
+			return wlb_error_set(err, WLB_EINVAL, "packing wlb-mem needs the activation memory "
+					     "cap: policy.mem_cap_gib, or the GPU's memory from a cost DB");
+		if (cap < p->context)
+			return wlb_error_set(err, WLB_EINVAL,
+					     "packing wlb-mem: %.2f GiB of activations hold %u tokens per "
+					     "micro-batch, less than the context (%u): a context-length "
+					     "document must fit one micro-batch", p->mem.cap_bytes / 1073741824.0,
+					     cap, p->context);
+		s_max = cap < s_max ? cap : s_max;
+	}
 	if (p->s_max < p->context)
 		return wlb_error_set(err, WLB_EINVAL,
 				     "policy.s_max (%u) must be at least the context (%u): a "
@@ -52,13 +76,24 @@ static int wlbp_create(void **state, const struct wlb_pack_params *p, struct wlb
 	w = calloc(1, sizeof *w);
 	if (!w)
 		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
-	w->s_max = p->s_max;
+	w->s_max = s_max;
+	w->even_mem = mem;
 	w->n_bins = (uint32_t)(p->dp * p->m);
 	w->n_queues = p->n_thresholds;
 	memcpy(w->thresholds, p->thresholds, sizeof w->thresholds);
 	w->work = p->work;
 	*state = w;
 	return 0;
+}
+
+static int wlbp_create(void **state, const struct wlb_pack_params *p, struct wlb_error *err)
+{
+	return create(state, p, 0, err);
+}
+
+static int wlbp_create_mem(void **state, const struct wlb_pack_params *p, struct wlb_error *err)
+{
+	return create(state, p, 1, err);
 }
 
 static int enqueue(struct queue *q, struct wlb_doc d)
@@ -130,7 +165,8 @@ static int wlbp_next(void *state, struct wlb_packer *pk, struct wlb_stream *s,
 		struct wlb_doc d = w->set[i];
 		uint32_t lw = 0, lt = 0, b = UINT32_MAX;
 		for (uint32_t k = 1; k < N; k++) {
-			if (w->load[k] < w->load[lw])
+			if (w->load[k] < w->load[lw] ||
+			    (w->even_mem && w->load[k] == w->load[lw] && w->tokens[k] < w->tokens[lw]))
 				lw = k;
 			if (w->tokens[k] < w->tokens[lt])
 				lt = k;
@@ -199,4 +235,9 @@ static int wlbp_load(void *state, struct wlb_rblob *r)
 const struct wlb_packer_ops wlb_pack_wlb = {
 	"wlb", "variable-length packing with outlier delay (WLB-LLM Algorithm 1)",
 	wlbp_create, wlbp_next, wlbp_pending, wlbp_destroy, wlbp_save, wlbp_load, NULL,
+};
+
+const struct wlb_packer_ops wlb_pack_wlb_mem = {
+	"wlb-mem", "wlb with each micro-batch's activation memory capped (policy.mem_cap_gib)",
+	wlbp_create_mem, wlbp_next, wlbp_pending, wlbp_destroy, wlbp_save, wlbp_load, NULL,
 };

@@ -8,6 +8,9 @@
 #include <time.h>
 
 #include "grow.h"
+#include "stop.h"
+
+#define GIB 1073741824.0
 
 static double now_us(void)
 {
@@ -38,6 +41,10 @@ void wlb_pack_params_from_trace(const struct wlb_trace *t, const struct wlb_work
 	if (wlb_doc_order_parse(pol.doc_order, &p->order))
 		p->order = WLB_ORDER_STREAM; /* unreachable: wlb_trace_check refused it */
 	p->work = w;
+	/* out of memory leaves the cap at 0: wlb-mem then refuses to start */
+	struct wlb_error e;
+	if (wlb_actmem_plan(t, w ? w->mem_gib : 0, &p->mem, &e))
+		memset(&p->mem, 0, sizeof p->mem);
 }
 
 double wlb_max_over_mean(const double *v, size_t n)
@@ -70,7 +77,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 	struct wlb_policy pol = t->policy;
 	struct wlb_pack_summary *sum = &out->summary;
 	double *vals = NULL, delay_tok = 0, disp_tok = 0, pack_us = 0, shard_us = 0, cp_imb = 0;
-	size_t cap_vals = 0, n_cp = 0, n_perdoc = 0;
+	size_t cap_vals = 0, n_cp = 0, n_perdoc = 0, n_hybrid = 0;
+	uint64_t n_cut = 0;
 	int cp = t->parallel.cp, rc;
 
 	memset(out, 0, sizeof *out);
@@ -89,8 +97,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 	wlb_pack_params_from_trace(t, w, &out->params);
 	snprintf(out->packing, sizeof out->packing, "%s", pol.packing);
 	if (wlb_shard_parse(pol.sharding, &out->sharding)) {
-		rc = wlb_error_set(err, WLB_EINVAL, "unknown sharding \"%s\" (expected per-seq, per-doc "
-				   "or adaptive)", pol.sharding);
+		rc = wlb_error_set(err, WLB_EINVAL, "unknown sharding \"%s\" (expected per-seq, per-doc, "
+				   "adaptive or hybrid)", pol.sharding);
 		goto done;
 	}
 	rc = wlb_packer_create(&pk, pol.packing, &out->params, err);
@@ -104,6 +112,9 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 		goto done;
 
 	for (uint32_t it = 0; t->iterations == 0 || it < t->iterations; it++) {
+		/* SIGINT / SIGTERM: polled once an iteration, costing nothing */
+		if ((rc = wlb_stop_check(err)))
+			goto done;
 		double t0 = now_us();
 		rc = wlb_packer_next(pk, st, &packed, err);
 		double t1 = now_us();
@@ -120,7 +131,7 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 		}
 		struct wlb_iter_rec *ir = &out->iters[out->n_iters++];
 		double it_delay = 0;
-		*ir = (struct wlb_iter_rec){packed.iter, packed.n_mb, out->n_mbs, 0, 1, 1, 0, t1 - t0};
+		*ir = (struct wlb_iter_rec){packed.iter, packed.n_mb, out->n_mbs, 0, 1, 1, 0, t1 - t0, 1, 0};
 
 		for (uint32_t b = 0; b < packed.n_mb; b++) {
 			const struct wlb_mb *mb = &packed.mb[b];
@@ -133,7 +144,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 				goto done;
 			}
 			shard_us += now_us() - ts;
-			*mr = (struct wlb_mb_rec){mb->tokens, mb->n, mb->replica, mb->work, 1.0, 0, sh.used};
+			*mr = (struct wlb_mb_rec){mb->tokens, mb->n, mb->replica, mb->work, 1.0, 0, sh.used,
+						  wlb_actmem_bytes(&out->params.mem, mb->tokens) / GIB};
 			for (int r = 0; r < cp; r++) {
 				vals[r] = wlb_sharding_rank_pairs(&sh, r);
 				if (sh.rank_cost[r] > mr->cp_cost_max)
@@ -147,6 +159,8 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 				n_cp++;
 			}
 			n_perdoc += sh.used == WLB_SHARD_PER_DOC && mb->n > 0;
+			n_hybrid += sh.used == WLB_SHARD_HYBRID;
+			n_cut += sh.n_cut;
 			if (hooks && hooks->mb && (rc = hooks->mb(hooks->ctx, &packed, b, &sh)))
 				goto done;
 			sum->cp_cost += mr->cp_cost_max;
@@ -168,6 +182,15 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 		for (uint32_t b = 0; b < packed.n_mb; b++)
 			vals[b] = packed.mb[b].work;
 		ir->imbalance_pp = wlb_max_over_mean(vals, packed.n_mb);
+		for (uint32_t b = 0; b < packed.n_mb; b++) {
+			vals[b] = out->mbs[ir->first_mb + b].act_gib;
+			if (vals[b] > ir->act_max_gib)
+				ir->act_max_gib = vals[b];
+		}
+		ir->imbalance_mem = wlb_max_over_mean(vals, packed.n_mb);
+		sum->imbalance_mem += ir->imbalance_mem;
+		if (ir->act_max_gib > sum->act_max_gib)
+			sum->act_max_gib = ir->act_max_gib;
 		for (int r = 0; r < t->parallel.dp; r++)
 			vals[r] = 0;
 		for (uint32_t b = 0; b < packed.n_mb; b++)
@@ -183,15 +206,19 @@ int wlb_packrun_with(const struct wlb_trace *t, const struct wlb_workload *w,
 	if (out->n_iters) {
 		sum->imbalance_pp /= (double)out->n_iters;
 		sum->imbalance_dp /= (double)out->n_iters;
+		sum->imbalance_mem /= (double)out->n_iters;
 		sum->pack_ms_per_batch = pack_us / 1e3 / (double)out->n_iters;
 		sum->shard_ms_per_batch = shard_us / 1e3 / (double)out->n_iters;
 	}
 	sum->imbalance_cp = n_cp ? cp_imb / (double)n_cp : 1.0;
 	sum->per_doc_share = out->n_mbs ? (double)n_perdoc / (double)out->n_mbs : 0;
+	sum->hybrid_share = out->n_mbs ? (double)n_hybrid / (double)out->n_mbs : 0;
+	sum->cut_doc_share = sum->documents ? (double)n_cut / (double)sum->documents : 0;
 	sum->token_delay_iters = sum->tokens ? delay_tok / (double)sum->tokens : 0;
 	sum->token_displacement_iters = sum->tokens ? disp_tok / (double)sum->tokens : 0;
 	sum->tokens_in = wlb_stream_tokens(st);
 	sum->pending_tokens = wlb_packer_pending_tokens(pk);
+	sum->act_cap_gib = out->params.mem.cap_bytes / GIB;
 done:
 	free(vals);
 	wlb_packed_free(&packed);

@@ -16,6 +16,7 @@ struct wlb_mb_rec {
 	double cp_imbalance;  /* max / mean of causal pairs over CP ranks (1 when cp = 1) */
 	double cp_cost_max;   /* slowest rank's predicted attention, in the workload's units */
 	enum wlb_shard_kind sharding; /* what the sharder used */
+	double act_gib;       /* activations it keeps on a GPU of the heaviest stage (actmem.h) */
 };
 
 struct wlb_iter_rec {
@@ -27,6 +28,8 @@ struct wlb_iter_rec {
 	double imbalance_dp;  /* max / mean of replica W */
 	double delay_iters;   /* token-weighted mean of (iteration - arrival) */
 	double pack_us;
+	double imbalance_mem; /* max / mean of the micro-batches' act_gib */
+	double act_max_gib;   /* the largest of them */
 };
 
 struct wlb_pack_summary {
@@ -41,7 +44,12 @@ struct wlb_pack_summary {
 	double pack_ms_per_batch;
 	double shard_ms_per_batch;
 	double per_doc_share;            /* fraction of micro-batches sharded per-doc */
+	double hybrid_share;             /* fraction of micro-batches sharded hybrid */
+	double cut_doc_share;            /* fraction of documents cut per document */
 	double cp_cost;                  /* sum over micro-batches of the slowest rank's estimate */
+	double imbalance_mem;            /* mean over iterations */
+	double act_max_gib;              /* the largest micro-batch's activations over the run */
+	double act_cap_gib;              /* wlb-mem's cap (what fits the GPU; 0 = unknown) */
 };
 
 struct wlb_packrun {

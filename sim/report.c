@@ -45,7 +45,7 @@ json_t *wlb_report_config(const struct wlb_trace *t)
 
 static json_t *summary(const struct wlb_pack_summary *s)
 {
-	return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+	return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f}",
 			 "iterations", (int)s->iterations,
 			 "imbalance_pp", s->imbalance_pp, "imbalance_cp", s->imbalance_cp,
 			 "imbalance_dp", s->imbalance_dp,
@@ -56,7 +56,10 @@ static json_t *summary(const struct wlb_pack_summary *s)
 			 "pending_tokens", (json_int_t)s->pending_tokens,
 			 "pack_ms_per_batch", s->pack_ms_per_batch,
 			 "shard_ms_per_batch", s->shard_ms_per_batch,
-			 "per_doc_share", s->per_doc_share);
+			 "per_doc_share", s->per_doc_share, "hybrid_share", s->hybrid_share,
+			 "cut_doc_share", s->cut_doc_share,
+			 "imbalance_mem", s->imbalance_mem, "act_max_gib", s->act_max_gib,
+			 "act_cap_gib", s->act_cap_gib);
 }
 
 json_t *wlb_report_doclen(const struct wlb_packrun *run)
@@ -81,14 +84,16 @@ json_t *wlb_report_pack(const struct wlb_trace *t, const char *tool, const struc
 		json_t *mbs = json_array();
 		for (uint32_t b = 0; b < ir->n_mb; b++) {
 			const struct wlb_mb_rec *mr = &run->mbs[ir->first_mb + b];
-			json_array_append_new(mbs, json_pack("{s:i, s:I, s:i, s:f, s:f, s:s}",
+			json_array_append_new(mbs, json_pack("{s:i, s:I, s:i, s:f, s:f, s:s, s:f}",
 				"replica", (int)mr->replica, "tokens", (json_int_t)mr->tokens,
 				"documents", (int)mr->docs, "work", mr->work,
-				"cp_imbalance", mr->cp_imbalance, "sharding", wlb_shard_name(mr->sharding)));
+				"cp_imbalance", mr->cp_imbalance, "sharding", wlb_shard_name(mr->sharding),
+				"act_gib", mr->act_gib));
 		}
-		json_array_append_new(its, json_pack("{s:i, s:I, s:f, s:f, s:f, s:o}",
+		json_array_append_new(its, json_pack("{s:i, s:I, s:f, s:f, s:f, s:f, s:f, s:o}",
 			"iteration", (int)ir->iter, "tokens", (json_int_t)ir->tokens,
 			"imbalance_pp", ir->imbalance_pp, "imbalance_dp", ir->imbalance_dp,
+			"imbalance_mem", ir->imbalance_mem, "act_max_gib", ir->act_max_gib,
 			"delay_iters", ir->delay_iters, "microbatches", mbs));
 	}
 	json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "format", "wlb-report/1",

@@ -31,6 +31,17 @@ static json_t *summary(const struct wlb_sim_summary *s, const struct wlb_pack_su
 			      "peak_mem_gib", s->peak_mem_gib, "oom", s->oom, "lost_ms", lost(s->lost_ms),
 			      "tokens", (json_int_t)ps->tokens, "pending_tokens", (json_int_t)ps->pending_tokens,
 			      "extrapolated_lookups", (json_int_t)s->extrapolations);
+	/* the CP layouts the sharder chose */
+	json_object_set_new(o, "per_doc_share", json_real(ps->per_doc_share));
+	json_object_set_new(o, "hybrid_share", json_real(ps->hybrid_share));
+	json_object_set_new(o, "cut_doc_share", json_real(ps->cut_doc_share));
+	if (o && s->a2a_exposed_ms > 0) /* cp_algo distca */
+		json_object_set_new(o, "a2a_exposed_ms", json_real(s->a2a_exposed_ms));
+	json_object_set_new(o, "imbalance_mem", json_real(s->imbalance_mem));
+	json_object_set_new(o, "imbalance_mem_pp", json_real(s->imbalance_mem_pp));
+	json_object_set_new(o, "imbalance_mem_dp", json_real(s->imbalance_mem_dp));
+	json_object_set_new(o, "act_max_gib", json_real(ps->act_max_gib));
+	json_object_set_new(o, "act_cap_gib", json_real(ps->act_cap_gib));
 	return o;
 }
 
@@ -124,6 +135,10 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 			"imbalance_cp", it->imbalance_cp, "imbalance_dp", it->imbalance_dp,
 			"bubble_fraction", it->bubble_fraction, "lost_ms", lost(it->lost_ms),
 			"peak_mem_gib", it->peak_mem_gib, "microbatches", mbs));
+		json_t *o = json_array_get(its, json_array_size(its) - 1);
+		json_object_set_new(o, "imbalance_mem", json_real(it->imbalance_mem));
+		json_object_set_new(o, "imbalance_mem_pp", json_real(it->imbalance_mem_pp));
+		json_object_set_new(o, "imbalance_mem_dp", json_real(it->imbalance_mem_dp));
 	}
 	for (int s = 0; s < r->pp; s++) {
 		double tot = r->mem[s].state_gib + r->mem[s].act_gib;
@@ -173,7 +188,12 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 				"speedup", s->tokens_per_s / base, "imbalance_pp", s->imbalance_pp,
 				"imbalance_cp", s->imbalance_cp, "mfu", s->mfu,
 				"token_delay_iters", s->token_delay_iters));
-			json_object_set_new(json_array_get(c, (size_t)i), "iterations",
+			json_t *row = json_array_get(c, (size_t)i);
+			json_object_set_new(row, "cp_algo", json_string(cmp[i].trace->parallel.cp_algo));
+			json_object_set_new(row, "peak_mem_gib", json_real(s->peak_mem_gib));
+			json_object_set_new(row, "imbalance_mem", json_real(s->imbalance_mem));
+			json_object_set_new(row, "oom", json_boolean(s->oom));
+			json_object_set_new(row, "iterations",
 					    iteration_times(cmp[i].res, cmp[i].trace->parallel.microbatches));
 		}
 		json_object_set_new(rep, "comparison", c);

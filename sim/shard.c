@@ -1,4 +1,5 @@
-/* shard.c — per-seq, per-doc and adaptive CP sharding into attention pieces. */
+/* shard.c — per-seq, per-doc and adaptive CP sharding into attention pieces
+ * (hybrid's search: shard_hybrid.c). */
 #include "shard.h"
 
 #include <stdlib.h>
@@ -6,12 +7,13 @@
 
 #include "grow.h"
 #include "model.h"
+#include "shard_int.h"
 
-static const char *const names[] = {"per-seq", "per-doc", "adaptive"};
+static const char *const names[] = {"per-seq", "per-doc", "adaptive", "hybrid"};
 
 int wlb_shard_parse(const char *name, enum wlb_shard_kind *out)
 {
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		if (!strcmp(name, names[k])) {
 			*out = (enum wlb_shard_kind)k;
 			return 0;
@@ -21,7 +23,7 @@ int wlb_shard_parse(const char *name, enum wlb_shard_kind *out)
 
 const char *wlb_shard_name(enum wlb_shard_kind k)
 {
-	return (unsigned)k < 3 ? names[k] : "?";
+	return (unsigned)k < 4 ? names[k] : "?";
 }
 
 double wlb_tiled_pairs(uint32_t q_len, uint32_t kv_len)
@@ -49,14 +51,17 @@ int wlb_sharding_init(struct wlb_sharding *s, int cp)
 		return WLB_EINVAL;
 	s->cp = cp;
 	s->rank_start = calloc((size_t)cp + 1, sizeof *s->rank_start);
-	s->alt_start = calloc((size_t)cp + 1, sizeof *s->alt_start);
 	s->rank_tokens = calloc((size_t)cp, sizeof *s->rank_tokens);
-	s->alt_tokens = calloc((size_t)cp, sizeof *s->alt_tokens);
 	s->rank_cost = calloc((size_t)cp, sizeof *s->rank_cost);
-	s->alt_cost = calloc((size_t)cp, sizeof *s->alt_cost);
 	s->steps = calloc((size_t)cp, sizeof *s->steps);
-	if (!s->rank_start || !s->alt_start || !s->rank_tokens || !s->alt_tokens || !s->rank_cost ||
-	    !s->alt_cost || !s->steps) {
+	int bad = !s->rank_start || !s->rank_tokens || !s->rank_cost || !s->steps;
+	for (struct wlb_shard_buf *b = &s->alt; b <= &s->hyb; b++) {
+		b->start = calloc((size_t)cp + 1, sizeof *b->start);
+		b->tokens = calloc((size_t)cp, sizeof *b->tokens);
+		b->cost = calloc((size_t)cp, sizeof *b->cost);
+		bad |= !b->start || !b->tokens || !b->cost;
+	}
+	if (bad) {
 		wlb_sharding_free(s);
 		return WLB_ENOMEM;
 	}
@@ -66,32 +71,31 @@ int wlb_sharding_init(struct wlb_sharding *s, int cp)
 void wlb_sharding_free(struct wlb_sharding *s)
 {
 	free(s->rank_start);
-	free(s->alt_start);
 	free(s->rank_tokens);
-	free(s->alt_tokens);
 	free(s->rank_cost);
 	free(s->pieces);
-	free(s->alt);
+	for (struct wlb_shard_buf *b = &s->alt; b <= &s->hyb; b++) {
+		free(b->pieces);
+		free(b->start);
+		free(b->tokens);
+		free(b->cost);
+		free(b->src);
+	}
 	free(s->start);
 	free(s->size);
 	free(s->cstart);
-	free(s->alt_cost);
 	free(s->steps);
 	free(s->src);
-	free(s->src_alt);
+	free(s->by_len);
+	free(s->whole);
+	free(s->wdocs);
+	free(s->wstart);
+	free(s->ptr);
 	wlb_source_scratch_free(&s->src_x);
 	memset(s, 0, sizeof *s);
 }
 
-/* Output of one layout: pieces grouped by rank. */
-struct layout {
-	struct wlb_piece **p;
-	size_t *cap, n;
-	size_t *start;
-	uint32_t *tokens;
-};
-
-static int put(struct layout *l, uint32_t doc, uint32_t q, uint32_t kv)
+int wlb_layout_put(struct wlb_layout_out *l, uint32_t doc, uint32_t q, uint32_t kv)
 {
 	if (q == 0)
 		return 0;
@@ -101,10 +105,9 @@ static int put(struct layout *l, uint32_t doc, uint32_t q, uint32_t kv)
 	return 0;
 }
 
-/* Chunk [a, b) of the packed sequence: a piece per document it overlaps.
- * Documents start at start[i]; the first overlapping one is found by bisection. */
-static int seq_chunk(struct layout *l, const struct wlb_doc *docs, const uint64_t *start,
-		     size_t n, uint64_t a, uint64_t b, uint32_t *tokens)
+/* The first document overlapping the chunk is found by bisection. */
+int wlb_layout_seq_chunk(struct wlb_layout_out *l, const struct wlb_doc *docs, const uint64_t *start,
+			 size_t n, uint64_t a, uint64_t b, uint32_t *tokens)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) { /* first i with start[i] + len > a */
@@ -117,14 +120,14 @@ static int seq_chunk(struct layout *l, const struct wlb_doc *docs, const uint64_
 	for (size_t i = lo; i < n && start[i] < b; i++) {
 		uint64_t qs = start[i] > a ? start[i] : a;
 		uint64_t qe = start[i] + docs[i].len < b ? start[i] + docs[i].len : b;
-		if (put(l, docs[i].id, (uint32_t)(qe - qs), (uint32_t)(qe - start[i])))
+		if (wlb_layout_put(l, docs[i].id, (uint32_t)(qe - qs), (uint32_t)(qe - start[i])))
 			return WLB_ENOMEM;
 		*tokens += (uint32_t)(qe - qs);
 	}
 	return 0;
 }
 
-static int per_seq(struct wlb_sharding *s, struct layout *l, const struct wlb_doc *docs,
+static int per_seq(struct wlb_sharding *s, struct wlb_layout_out *l, const struct wlb_doc *docs,
 		   size_t n, uint64_t total)
 {
 	uint32_t slots = 2u * (uint32_t)s->cp;
@@ -137,9 +140,9 @@ static int per_seq(struct wlb_sharding *s, struct layout *l, const struct wlb_do
 	for (int r = 0; r < s->cp; r++) {
 		l->start[r] = l->n;
 		l->tokens[r] = 0;
-		if (seq_chunk(l, docs, s->start, n, r * chunk, (r + 1) * chunk, &l->tokens[r]) ||
-		    seq_chunk(l, docs, s->start, n, (slots - 1 - r) * chunk, (slots - r) * chunk,
-			      &l->tokens[r]))
+		if (wlb_layout_seq_chunk(l, docs, s->start, n, r * chunk, (r + 1) * chunk, &l->tokens[r]) ||
+		    wlb_layout_seq_chunk(l, docs, s->start, n, (slots - 1 - r) * chunk, (slots - r) * chunk,
+					 &l->tokens[r]))
 			return WLB_ENOMEM;
 	}
 	l->start[s->cp] = l->n;
@@ -150,7 +153,7 @@ static int per_seq(struct wlb_sharding *s, struct layout *l, const struct wlb_do
  * from a round-robin pointer that carries across documents.  One pass over the
  * documents writes rank r's pieces into its own region [2nr, 2n(r+1)), then
  * the regions are closed up. */
-static int per_doc(struct wlb_sharding *s, struct layout *l, const struct wlb_doc *docs,
+static int per_doc(struct wlb_sharding *s, struct wlb_layout_out *l, const struct wlb_doc *docs,
 		   size_t n)
 {
 	uint32_t slots = 2u * (uint32_t)s->cp, ptr = 0;
@@ -290,11 +293,9 @@ void wlb_ring_steps(const double *src, const double *cost, int cp, double *steps
 	}
 }
 
-/* What adaptive compares: the slowest rank, or under ring CP the sum of the
- * ring's steps (its pairs into src). */
-static int layout_cost(struct wlb_sharding *s, const struct wlb_shard_estimate *est,
-		       const struct wlb_piece *p, const size_t *start, double *cost, double *src,
-		       double *out)
+int wlb_layout_cost(struct wlb_sharding *s, const struct wlb_shard_estimate *est,
+		    const struct wlb_piece *p, const size_t *start, double *cost, double *src,
+		    double *out)
 {
 	double mx = max_rank_cost(est, p, start, s->cp, cost);
 	if (!s->ring) {
@@ -310,11 +311,27 @@ static int layout_cost(struct wlb_sharding *s, const struct wlb_shard_estimate *
 	return 0;
 }
 
+void wlb_layout_swap(struct wlb_sharding *s, struct wlb_shard_buf *b)
+{
+	struct wlb_shard_buf cur = {s->pieces, s->cap_pieces, s->n_pieces, s->rank_start, s->rank_tokens,
+				    s->rank_cost, s->src, s->cap_src, s->n_cut};
+	s->pieces = b->pieces;
+	s->cap_pieces = b->cap;
+	s->n_pieces = b->n;
+	s->rank_start = b->start;
+	s->rank_tokens = b->tokens;
+	s->rank_cost = b->cost;
+	s->src = b->src;
+	s->cap_src = b->cap_src;
+	s->n_cut = b->n_cut;
+	*b = cur;
+}
+
 int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind, const struct wlb_doc *docs,
 	      size_t n, const struct wlb_shard_estimate *est)
 {
-	struct layout main = {&s->pieces, &s->cap_pieces, 0, s->rank_start, s->rank_tokens};
-	struct layout alt = {&s->alt, &s->cap_alt, 0, s->alt_start, s->alt_tokens};
+	struct wlb_layout_out main = {&s->pieces, &s->cap_pieces, 0, s->rank_start, s->rank_tokens};
+	struct wlb_layout_out alt = {&s->alt.pieces, &s->alt.cap, 0, s->alt.start, s->alt.tokens};
 	uint32_t slots = 2u * (uint32_t)s->cp;
 	uint64_t total = 0;
 	int rc;
@@ -334,30 +351,31 @@ int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind, const struct wlb
 		return rc;
 	s->n_pieces = main.n;
 	s->used = kind == WLB_SHARD_PER_DOC ? WLB_SHARD_PER_DOC : WLB_SHARD_PER_SEQ;
+	s->n_cut = kind == WLB_SHARD_PER_DOC ? (uint32_t)n : 0;
 	size_t cells = (size_t)s->cp * (size_t)s->cp;
-	if (s->ring && (WLB_GROW(s->src, s->cap_src, cells) || WLB_GROW(s->src_alt, s->cap_src_alt, cells)))
+	if (s->ring && WLB_GROW(s->src, s->cap_src, cells))
 		return WLB_ENOMEM;
 	double best, other;
-	if ((rc = layout_cost(s, est, s->pieces, s->rank_start, s->rank_cost, s->src, &best)))
+	if ((rc = wlb_layout_cost(s, est, s->pieces, s->rank_start, s->rank_cost, s->src, &best)))
 		return rc;
-	if (kind != WLB_SHARD_ADAPTIVE)
+	if (kind != WLB_SHARD_ADAPTIVE && kind != WLB_SHARD_HYBRID)
 		return 0;
 
+	if (s->ring && WLB_GROW(s->alt.src, s->alt.cap_src, cells))
+		return WLB_ENOMEM;
 	if ((rc = per_doc(s, &alt, docs, n)) ||
-	    (rc = layout_cost(s, est, s->alt, s->alt_start, s->alt_cost, s->src_alt, &other)))
+	    (rc = wlb_layout_cost(s, est, s->alt.pieces, s->alt.start, s->alt.cost, s->alt.src, &other)))
 		return rc;
+	s->alt.n = alt.n;
+	s->alt.n_cut = (uint32_t)n;
 	if (other < best) {
 		/* per-doc predicted faster: swap it in (ties keep per-seq: fewer pieces) */
-		struct wlb_piece *tp = s->pieces; s->pieces = s->alt; s->alt = tp;
-		size_t tc = s->cap_pieces; s->cap_pieces = s->cap_alt; s->cap_alt = tc;
-		size_t *ts = s->rank_start; s->rank_start = s->alt_start; s->alt_start = ts;
-		uint32_t *tt = s->rank_tokens; s->rank_tokens = s->alt_tokens; s->alt_tokens = tt;
-		double *tcost = s->rank_cost; s->rank_cost = s->alt_cost; s->alt_cost = tcost;
-		double *tsrc = s->src; s->src = s->src_alt; s->src_alt = tsrc;
-		tc = s->cap_src; s->cap_src = s->cap_src_alt; s->cap_src_alt = tc;
-		s->n_pieces = alt.n;
+		wlb_layout_swap(s, &s->alt);
 		s->used = WLB_SHARD_PER_DOC;
+		best = other;
 	}
+	if (kind == WLB_SHARD_HYBRID)
+		return wlb_shard_hybrid(s, docs, n, total, est, best);
 	return 0;
 }
 

@@ -9,7 +9,10 @@
  * per-doc deals each document's remainder tokens round-robin over the 2·cp
  * chunk slots with a pointer that carries across documents (no padding inside
  * documents).  adaptive computes both and keeps the one whose slowest rank is
- * predicted faster. */
+ * predicted faster.  hybrid chooses per document: the documents it keeps
+ * whole are concatenated and cut in zig-zag chunks as per-seq does, the
+ * others are cut per document; it tries keeping the k shortest whole for a
+ * few k and keeps the best only when it beats adaptive's (shard_hybrid.c). */
 #ifndef WLB_SHARD_H
 #define WLB_SHARD_H
 
@@ -19,7 +22,7 @@
 #include "docs.h"
 #include "err.h"
 
-enum wlb_shard_kind { WLB_SHARD_PER_SEQ, WLB_SHARD_PER_DOC, WLB_SHARD_ADAPTIVE };
+enum wlb_shard_kind { WLB_SHARD_PER_SEQ, WLB_SHARD_PER_DOC, WLB_SHARD_ADAPTIVE, WLB_SHARD_HYBRID };
 
 /* q_len queries at the end of a causal window of kv_len keys of document doc. */
 struct wlb_piece {
@@ -49,9 +52,23 @@ struct wlb_source_scratch {
 	size_t cap;
 };
 
+/* A layout besides the one in use: adaptive's other one, hybrid's best
+ * candidate so far. */
+struct wlb_shard_buf {
+	struct wlb_piece *pieces;
+	size_t cap, n;
+	size_t *start;               /* cp + 1 */
+	uint32_t *tokens;            /* cp */
+	double *cost;                /* cp */
+	double *src;                 /* cp x cp under ring */
+	size_t cap_src;
+	uint32_t n_cut;              /* documents cut per document */
+};
+
 struct wlb_sharding {
 	int cp;
-	enum wlb_shard_kind used;    /* per-seq or per-doc (what adaptive chose) */
+	enum wlb_shard_kind used;    /* per-seq, per-doc or hybrid (what adaptive or hybrid chose) */
+	uint32_t n_cut;              /* documents the used layout cut per document */
 	uint32_t tokens_per_rank;    /* including padding */
 	uint32_t pad_tokens;         /* padding at the end of the sequence */
 	size_t *rank_start;          /* pieces of rank r: [rank_start[r], rank_start[r+1]) */
@@ -59,21 +76,27 @@ struct wlb_sharding {
 	size_t n_pieces, cap_pieces;
 	uint32_t *rank_tokens;       /* real (non-padding) tokens per rank */
 	double *rank_cost;           /* estimate of each rank (adaptive's yardstick) */
-	/* the other layout, for adaptive, and scratch */
-	struct wlb_piece *alt;
-	size_t cap_alt;
-	size_t *alt_start;
-	uint32_t *alt_tokens;
+	/* the other layouts, for adaptive and hybrid, and scratch */
+	struct wlb_shard_buf alt, hyb;
 	uint64_t *start;
 	uint32_t *size, *cstart;
 	size_t cap_start, cap_size, cap_cstart;
+	/* hybrid's scratch: documents by length, which are whole, the whole
+	 * ones in sequence order and where each starts in their concatenation,
+	 * the cut ones' remainder pointers */
+	uint64_t *by_len;
+	uint8_t *whole;
+	struct wlb_doc *wdocs;
+	uint64_t *wstart;
+	uint32_t *ptr;
+	size_t cap_by_len, cap_whole, cap_wdocs, cap_wstart, cap_ptr;
 	/* ring CP, set by the caller after init: adaptive weighs each layout by
 	 * its ring steps (wlb_ring_steps), and src holds the used layout's
 	 * wlb_sharding_source_pairs (cp x cp) */
 	int ring;
-	double *src, *src_alt;       /* cp x cp, grown on first use */
-	double *alt_cost, *steps;    /* cp */
-	size_t cap_src, cap_src_alt;
+	double *src;                 /* cp x cp, grown on first use */
+	double *steps;               /* cp */
+	size_t cap_src;
 	struct wlb_source_scratch src_x;
 };
 
@@ -84,7 +107,7 @@ int wlb_sharding_init(struct wlb_sharding *s, int cp);
 void wlb_sharding_free(struct wlb_sharding *s);
 
 /* Shards the micro-batch docs[0..n) (in sequence order).  est may be NULL for
- * the static layouts; adaptive uses it (NULL = tiled pairs). */
+ * the static layouts; adaptive and hybrid use it (NULL = tiled pairs). */
 int wlb_shard(struct wlb_sharding *s, enum wlb_shard_kind kind,
 	      const struct wlb_doc *docs, size_t n, const struct wlb_shard_estimate *est);
 

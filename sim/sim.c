@@ -10,7 +10,9 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "distca_sim.h"
 #include "grow.h"
+#include "progress.h"
 #include "sim_int.h"
 #include "workload.h"
 
@@ -146,6 +148,38 @@ static int cp_detail(struct ctx *c, const struct wlb_doc *d, size_t n, uint32_t 
 	return 0;
 }
 
+/* The whole model's forward and backward time of a micro-batch. */
+static void mb_times(const struct ctx *c, const struct wlb_mb_cost *x, struct wlb_sim_mb *mb)
+{
+	int layers = c->t->model.layers;
+	mb->fwd_ms = (layers * (x->fwd_max_us + x->fwd_comm_us) + x->first_fwd_us + x->last_fwd_us) / 1e3;
+	mb->bwd_ms = (layers * (x->bwd_max_us + x->bwd_comm_us) + x->first_bwd_us + x->last_bwd_us) / 1e3;
+}
+
+/* Core attention disaggregation: the attention of each pipeline position's
+ * micro-batches pooled and balanced (distca_sim.h); returns the exposed
+ * all-to-all time per GPU (ms). */
+static int disaggregate(struct ctx *c, const struct wlb_packed *p, struct wlb_sim_mb *mbs, double *a2a_ms)
+{
+	const struct wlb_parallel *par = &c->t->parallel;
+	double exposed = 0;
+
+	for (size_t k = 0; k < c->n_mb; k++) {
+		c->ca_imb[k] = 1;
+		c->ca_exp[k] = 0;
+	}
+	if (wlb_ca_apply(&c->ca, &c->sp, p, c->perm, c->mbc, c->ca_imb, c->ca_exp))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	for (size_t k = 0; k < c->n_mb; k++) {
+		mb_times(c, &c->mbc[k], &mbs[k]);
+		mbs[k].cp_imbalance = c->ca_imb[k];
+		exposed += c->t->model.layers * c->ca_exp[k];
+	}
+	/* each worker runs its stage's layers of its replica's micro-batches */
+	*a2a_ms = exposed / (par->pp * par->dp) / 1e3;
+	return 0;
+}
+
 static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct wlb_sharding *sh)
 {
 	struct ctx *c = vc;
@@ -164,16 +198,15 @@ static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct 
 		r->doc_ids[r->n_doc_ids + i] = d[i].id;
 	}
 	wlb_stage_mb_cost(&c->sp, sh, mb->tokens, pairs, &c->mbc[b]);
-	if ((int)p->iter == c->o->timeline_iter && sh->cp > 1 && cp_detail(c, d, mb->n, b, sh->used))
+	if ((int)p->iter == c->o->timeline_iter && sh->cp > 1 && !c->distca &&
+	    cp_detail(c, d, mb->n, b, sh->used))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	const struct wlb_mb_cost *x = &c->mbc[b];
-	int layers = c->t->model.layers;
-	r->mbs[r->n_mbs++] = (struct wlb_sim_mb){
-		mb->replica, 0, mb->tokens, mb->n, x->tokens_rank,
-		(layers * (x->fwd_max_us + x->fwd_comm_us) + x->first_fwd_us + x->last_fwd_us) / 1e3,
-		(layers * (x->bwd_max_us + x->bwd_comm_us) + x->first_bwd_us + x->last_bwd_us) / 1e3,
+	r->mbs[r->n_mbs] = (struct wlb_sim_mb){
+		mb->replica, 0, mb->tokens, mb->n, x->tokens_rank, 0, 0,
 		x->attn_fwd_rank_mean_us > 0 ? x->attn_fwd_rank_max_us / x->attn_fwd_rank_mean_us : 1.0,
 		sh->used, (uint32_t)r->n_doc_ids};
+	mb_times(c, x, &r->mbs[r->n_mbs++]);
 	r->n_doc_ids += mb->n;
 	c->flops += x->flops;
 	return 0;
@@ -203,13 +236,16 @@ static void order_mbs(struct ctx *c, struct wlb_sim_mb *mbs)
 		mbs[c->perm[k]].position = (uint32_t)(k % m);
 }
 
-/* Peak activations of each stage: allocated at a forward, freed at its backward. */
-static double peak_memory(struct ctx *c)
+/* Peak activations of each stage: allocated at a forward, freed at its
+ * backward.  Fills the iteration's memory divergence. */
+static double peak_memory(struct ctx *c, struct wlb_sim_iter *it)
 {
 	const struct wlb_parallel *p = &c->par;
 	size_t m = (size_t)p->microbatches, n_order = 2 * m * (size_t)p->vpp;
 	double worst = 0;
 
+	for (int d = 0; d < p->dp; d++)
+		c->rep_peak[d] = 0;
 	for (int s = 0; s < p->pp; s++) {
 		double state = wlb_stage_state_bytes(&c->sp, s), act_peak = 0;
 		wlb_sched_order(p->pp, p->vpp, p->microbatches, s, c->order);
@@ -220,8 +256,10 @@ static double peak_memory(struct ctx *c)
 					   c->chunk_layers[s * p->vpp + c->order[k].chunk];
 				cur += c->order[k].kind == WLB_STEP_FWD ? a : -a;
 				act_peak = cur > act_peak ? cur : act_peak;
+				c->rep_peak[d] = cur > c->rep_peak[d] ? cur : c->rep_peak[d];
 			}
 		}
+		c->stage_peak[s] = state + act_peak;
 		struct wlb_sim_mem *mm = &c->out->mem[s];
 		mm->state_gib = state / 1073741824.0;
 		if (act_peak / 1073741824.0 > mm->act_gib)
@@ -229,6 +267,11 @@ static double peak_memory(struct ctx *c)
 		double tot = mm->state_gib + act_peak / 1073741824.0;
 		worst = tot > worst ? tot : worst;
 	}
+	it->imbalance_mem_pp = wlb_max_over_mean(c->stage_peak, (size_t)p->pp);
+	it->imbalance_mem_dp = wlb_max_over_mean(c->rep_peak, (size_t)p->dp);
+	for (size_t k = 0; k < c->n_mb; k++) /* act_bytes: per layer, the same factor for all */
+		c->vals[k] = c->mbc[k].act_bytes;
+	it->imbalance_mem = wlb_max_over_mean(c->vals, c->n_mb);
 	return worst;
 }
 
@@ -282,6 +325,9 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	if (WLB_GROW(r->iters, r->cap_iters, r->n_iters + 1))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	order_mbs(c, mbs);
+	double a2a_ms = 0;
+	if (c->distca && (rc = disaggregate(c, p, mbs, &a2a_ms)))
+		return rc;
 	c->par = *par;
 	c->run = c->mbc;
 	c->n_run = c->n_mb;
@@ -315,6 +361,7 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	memset(it, 0, sizeof *it);
 	it->iter = p->iter;
 	it->first_mb = r->n_mbs - c->n_mb;
+	it->a2a_exposed_ms = a2a_ms;
 	if ((rc = run_variant(c, 0, &t[0])))
 		return rc;
 	/* bubble: idle share of each worker's compute stream */
@@ -386,18 +433,13 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	}
 	it->flops = c->flops;
 	c->flops = 0;
-	it->peak_mem_gib = peak_memory(c);
+	it->peak_mem_gib = peak_memory(c, it);
 
 	if (WLB_GROW(c->times, c->cap_times, r->n_iters + 1))
 		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
 	c->times[r->n_iters++] = it->time_ms;
-	if (!c->o->quiet && isatty(STDERR_FILENO) && c->t->iterations > 1) {
-		int w = 40, done = (int)(w * r->n_iters / c->t->iterations);
-		fprintf(stderr, "\r  simulating [%.*s%*s] %zu/%u", done, "########################################",
-			w - done, "", r->n_iters, c->t->iterations);
-		if (r->n_iters == c->t->iterations)
-			fputs("\r\033[K", stderr);
-	}
+	if (c->t->iterations > 1)
+		wlb_progress_show(&c->prog, r->n_iters, c->t->iterations, "iterations");
 	return 0;
 }
 
@@ -421,6 +463,10 @@ static void summarize(struct ctx *c)
 		s->imbalance_cp += it->imbalance_cp / n;
 		s->imbalance_dp += it->imbalance_dp / n;
 		s->bubble_fraction += it->bubble_fraction / n;
+		s->a2a_exposed_ms += it->a2a_exposed_ms / n;
+		s->imbalance_mem += it->imbalance_mem / n;
+		s->imbalance_mem_pp += it->imbalance_mem_pp / n;
+		s->imbalance_mem_dp += it->imbalance_mem_dp / n;
 		s->ideal_ms += it->ideal_ms / n;
 		for (int l = 0; l < WLB_LOST_N; l++)
 			s->lost_ms[l] += it->lost_ms[l] / n;
@@ -485,8 +531,15 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	c.dp_sync = calloc((size_t)p->pp, sizeof *c.dp_sync);
 	c.dp_step = calloc((size_t)p->pp, sizeof *c.dp_step);
 	c.chunk_layers = calloc((size_t)p->pp * p->vpp, sizeof *c.chunk_layers);
+	c.distca = !strcmp(p->cp_algo, "distca");
+	c.ca_imb = calloc(n_mb, sizeof *c.ca_imb);
+	c.ca_exp = calloc(n_mb, sizeof *c.ca_exp);
+	c.stage_peak = calloc((size_t)p->pp, sizeof *c.stage_peak);
+	/* per replica, or per rank of the pool with per-sequence CP */
+	c.rep_peak = calloc((size_t)p->dp * p->cp, sizeof *c.rep_peak);
 	out->mem = calloc((size_t)p->pp, sizeof *out->mem);
-	if (!c.mbc || !c.perm || !c.perm_static || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers || !out->mem ||
+	if (!c.mbc || !c.perm || !c.perm_static || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers ||
+	    !out->mem || !c.ca_imb || !c.ca_exp || !c.stage_peak || !c.rep_peak ||
 	    wlb_sharding_init(&c.alt, p->cp) ||
 	    wlb_sched_create(&c.sched) || wlb_graph_create(&c.graph)) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
@@ -502,7 +555,9 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	if ((rc = wlb_sim_dcp_init(&c, err)))
 		goto done;
 	wlb_workload_cost(&w, cost, &t->model, p, t->context);
+	wlb_progress_start(&c.prog, "simulating", o->quiet);
 	rc = wlb_packrun_with(t, &w, &hooks, &out->pack, err);
+	wlb_progress_end(&c.prog);
 	if (rc)
 		goto done;
 	summarize(&c);
@@ -517,10 +572,15 @@ done:
 	free(c.chunk_layers);
 	free(c.busy);
 	free(c.order);
+	free(c.stage_peak);
+	free(c.rep_peak);
 	free(c.times);
 	free(c.vals);
 	wlb_sharding_free(&c.alt);
 	wlb_sim_dcp_free(&c);
+	wlb_ca_ctx_free(&c.ca);
+	free(c.ca_imb);
+	free(c.ca_exp);
 	wlb_sched_destroy(c.sched);
 	wlb_graph_destroy(c.graph);
 	if (rc)

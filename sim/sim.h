@@ -42,6 +42,11 @@ struct wlb_sim_iter {
 	double bubble_fraction;
 	double lost_ms[WLB_LOST_N];
 	double peak_mem_gib;
+	double a2a_exposed_ms;     /* cp_algo distca: exposed all-to-all per GPU */
+	/* memory divergence, max / mean: activations of the micro-batches (on
+	 * the heaviest stage), peak memory of the stages (state + activations)
+	 * and peak activations of the DP replicas */
+	double imbalance_mem, imbalance_mem_pp, imbalance_mem_dp;
 	size_t first_mb;           /* its micro-batches in the result's mbs */
 };
 
@@ -51,7 +56,7 @@ struct wlb_sim_mb {
 	uint32_t docs;
 	uint32_t tokens_rank;
 	double fwd_ms, bwd_ms;       /* the whole model: every stage and chunk */
-	double cp_imbalance;         /* attention max / mean over CP ranks */
+	double cp_imbalance;         /* attention max / mean over CP ranks (distca: over its servers) */
 	enum wlb_shard_kind sharding;
 	uint32_t first_doc;          /* ids of its documents: doc_ids[first_doc ..] */
 };
@@ -65,8 +70,10 @@ struct wlb_sim_summary {
 	double ideal_ms, balance_efficiency;
 	double token_delay_iters;
 	double peak_mem_gib;
+	double imbalance_mem, imbalance_mem_pp, imbalance_mem_dp; /* means over iterations */
 	int oom;
 	double lost_ms[WLB_LOST_N];  /* means over iterations */
+	double a2a_exposed_ms;       /* cp_algo distca: exposed all-to-all per GPU (in exposed_comm) */
 	uint64_t extrapolations;     /* cost lookups outside the DB's samples */
 };
 

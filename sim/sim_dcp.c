@@ -69,9 +69,9 @@ int wlb_sim_dcp_init(struct ctx *c, struct wlb_error *err)
 	c->out->dcp.mode = mode;
 	if (mode == WLB_DCP_STATIC)
 		return 0;
-	if (!strcmp(p->cp_algo, "ring"))
+	if (strcmp(p->cp_algo, "allgather"))
 		return wlb_error_set(err, WLB_EINVAL, "policy.cp_mode %s is modelled with "
-				     "parallel.cp_algo allgather, got ring", pol.cp_mode);
+				     "parallel.cp_algo allgather, got %s", pol.cp_mode, p->cp_algo);
 	if (!(d = calloc(1, sizeof *d)))
 		return wlb_error_set(err, WLB_ENOMEM, "out of memory");
 	c->dcp = d;

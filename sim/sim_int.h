@@ -2,6 +2,8 @@
 #ifndef WLB_SIM_INT_H
 #define WLB_SIM_INT_H
 
+#include "distca_sim.h"
+#include "progress.h"
 #include "sim.h"
 #include "stage.h"
 
@@ -19,6 +21,7 @@ struct ctx {
 	struct wlb_sched_mb *smb;      /* schedule input, pipeline order */
 	uint32_t *perm;                /* pipeline position -> packed index */
 	double *key, *dp_sync, *dp_step, *busy, *times, *vals;
+	double *stage_peak, *rep_peak;  /* peak_memory's: bytes per stage, per replica */
 	int *chunk_layers;             /* [s * vpp + c] */
 	struct wlb_sched_fsdp fsdp;
 	int has_fsdp;
@@ -28,6 +31,10 @@ struct ctx {
 	double flops, tokens, time_ms, mem_limit;
 	uint64_t extrap0;
 	struct wlb_sharding alt;       /* the static layouts, for the timeline iteration */
+	struct wlb_progress prog;
+	int distca;                    /* parallel.cp_algo "distca" */
+	struct wlb_ca_ctx ca;
+	double *ca_imb, *ca_exp;       /* per micro-batch, packed order */
 	/* what the schedule runs: par (dp and microbatches are the pool's
 	 * ranks and the most sequences a rank runs, with per-sequence CP),
 	 * run[perm[k]] for its k-th (replica, position) */

@@ -215,6 +215,10 @@ void wlb_stage_mb_cost(const struct wlb_stage_plan *sp, const struct wlb_shardin
 	}
 	out->attn_fwd_rank_max_us = af_max;
 	out->attn_fwd_rank_mean_us = af_sum / cp;
+	out->rest_fwd_us = fwd_rest;
+	out->rest_bwd_us = bwd_rest;
+	out->tp_fwd_us = tp_f;
+	out->tp_bwd_us = tp_b;
 	/* embedding: a gather of rows; logits GEMM and Megatron's vocab-parallel
 	 * cross-entropy, unfused, in fp32, per logit: forward casts the bf16
 	 * logits (reads 2, writes 4), takes the max (4), subtracts it (8),

@@ -57,6 +57,8 @@ struct wlb_mb_cost {
 	double pp_send_us;              /* activations (or their gradients) to the next stage */
 	double act_bytes;               /* activations one layer keeps for backward, per rank */
 	double attn_fwd_rank_max_us, attn_fwd_rank_mean_us; /* one layer, over CP ranks */
+	double rest_fwd_us, rest_bwd_us; /* one layer's GEMMs and element-wise work (no attention) */
+	double tp_fwd_us, tp_bwd_us;    /* one layer's TP communication, exposed */
 	double flops;                   /* model FLOPs of the whole micro-batch (fwd + bwd) */
 };
 

@@ -7,6 +7,7 @@
  * trace_data.c; the defaults and cross-field checks in trace_check.c;
  * wlb_trace_save and wlb_config_save are in trace_save.c. */
 #include "trace_int.h"
+#include "infile.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -33,7 +34,8 @@ static const char *const parallel_keys[] = {
 	"overlap_grad_reduce", "overlap_param_gather", "micro_batch_size", "pp_layers", NULL,
 };
 static const char *const policy_keys[] = {
-	"packing", "sharding", "s_max", "outlier_thresholds", "window", "doc_order", "cp_mode", NULL,
+	"packing", "sharding", "s_max", "outlier_thresholds", "window", "doc_order", "mem_cap_gib",
+	"cp_mode", NULL,
 };
 
 /* ---- the loader's messages ---- */
@@ -464,6 +466,14 @@ static int parse_policy(struct wlb_ld *l, json_t *v, struct wlb_policy *pol)
 	    (rc = get_str(l, v, "doc_order", 0, pol->doc_order, sizeof pol->doc_order)) < 0 ||
 	    (rc = get_str(l, v, "cp_mode", 0, pol->cp_mode, sizeof pol->cp_mode)) < 0)
 		return rc;
+	if ((a = wlb_ld_enter(l, v, "mem_cap_gib"))) {
+		double g = json_number_value(a);
+		rc = json_is_number(a) && g > 0 ? 0 : wlb_ld_bad(l, a, WLB_EINVAL, "a positive number of GiB");
+		pol->mem_cap_gib = g;
+		wlb_ld_pop(l);
+		if (rc)
+			return rc;
+	}
 	if (!(a = wlb_ld_enter(l, v, "outlier_thresholds")))
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) > WLB_MAX_QUEUES) {
@@ -569,6 +579,8 @@ static int load_text(struct wlb_trace *t, const char *text, size_t len, const ch
 	int rc;
 
 	snprintf(l.dir, sizeof l.dir, "%s", dir);
+	if ((rc = wlb_json_check_shape(text, len, file, err)) < 0)
+		return rc;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
 		if (je.line < 1)
@@ -598,47 +610,23 @@ done:
 
 static int load_file(struct wlb_trace *t, const char *path, int config, struct wlb_error *err)
 {
-	FILE *f = NULL;
-	char *buf = NULL, dir[512] = "";
+	char *buf, dir[512] = "";
 	const char *slash;
-	size_t size = 0, cap = 0;
-	int rc = 0;
+	size_t size = 0;
+	int rc;
 
 	wlb_trace_init(t);
 	if (strlen(path) >= sizeof t->path)
 		return wlb_error_set(err, WLB_EINVAL, "%.64s...: path too long (at most %zu bytes)",
 				     path, sizeof t->path - 1);
-	if (!(f = fopen(path, "rb")))
-		return wlb_error_set(err, WLB_EIO, "%s: cannot open: %s", path, strerror(errno));
-	for (;;) {
-		if (size == cap) {
-			size_t want = cap ? cap * 2 : 1 << 16;
-			char *nb = realloc(buf, want);
-
-			if (!nb) {
-				rc = wlb_error_set(err, WLB_ENOMEM, "%s: out of memory", path);
-				goto done;
-			}
-			buf = nb;
-			cap = want;
-		}
-		size_t got = fread(buf + size, 1, cap - size, f);
-
-		size += got;
-		if (!got)
-			break;
-	}
-	if (ferror(f)) {
-		rc = wlb_error_set(err, WLB_EIO, "%s: read error: %s", path, strerror(errno));
-		goto done;
-	}
+	if (!(buf = wlb_infile_slurp(path, config ? "config" : "trace", WLB_JSON_MAX_BYTES, &size,
+				     err)))
+		return err ? err->code : WLB_EIO;
 	if ((slash = strrchr(path, '/')))
 		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	snprintf(t->path, sizeof t->path, "%s", path);
-	rc = load_text(t, buf ? buf : "", size, path, dir, config, err);
-done:
+	rc = load_text(t, buf, size, path, dir, config, err);
 	free(buf);
-	fclose(f);
 	return rc;
 }
 

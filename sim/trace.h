@@ -17,19 +17,37 @@
 #include "pack.h"
 #include "shard.h"
 
+/* Trace sizes no real run reaches, refused so that a typo cannot run for
+ * hours or exhaust memory (the model's and parallel layout's are in model.h,
+ * the documents' in docs.h):
+ * - iterations (data.iterations, --iterations): a whole pretraining run is
+ *   some 10^5 steps and a study simulates hundreds;
+ * - tokens an iteration, dp x microbatches x micro_batch_size x context:
+ *   2^34, a thousand times the largest published global batch (16M tokens,
+ *   Llama 3 405B), whose documents the stream holds at once;
+ * - policy.window, global batches the greedy packer holds together: the
+ *   paper's largest is 8;
+ * - cluster.gpus_per_node: the largest NVLink domain is 576. */
+#define WLB_MAX_ITERATIONS 1000000
+#define WLB_MAX_BATCH_TOKENS (1ll << 34)
+#define WLB_MAX_WINDOW 1024
+#define WLB_MAX_GPUS_PER_NODE 4096
+
 struct wlb_cluster {
 	int gpus_per_node;
 	int nodes;          /* 0 = as many as tp*cp*pp*dp needs */
 };
 
 struct wlb_policy {
-	char packing[16];   /* concat | greedy | bfd | wlb */
+	char packing[16];   /* concat | greedy | bfd | wlb | wlb-mem */
 	char sharding[16];  /* per-seq | per-doc | adaptive */
 	uint32_t s_max;     /* 0 = default (see wlb_policy_defaults) */
 	int n_thresholds;   /* -1 = default */
 	uint32_t thresholds[WLB_MAX_QUEUES];
 	uint32_t window;    /* 0 = default 1 */
 	char doc_order[16]; /* stream | zigzag; "" = the packer's default (order.h) */
+	double mem_cap_gib; /* wlb-mem: activation GiB one micro-batch may keep on a
+			     * GPU; 0 = what fits the GPU (actmem.h) */
 	char cp_mode[20];   /* static | dynamic-megatron | dynamic-cost (dcp.h); "" = static */
 };
 

@@ -40,7 +40,7 @@ void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context)
 	 * concatenates them (Megatron); wlb places its long ones for the split */
 	if (!pol->doc_order[0])
 		snprintf(pol->doc_order, sizeof pol->doc_order, "%s",
-			 strcmp(pol->packing, "wlb") ? "stream" : "zigzag");
+			 strncmp(pol->packing, "wlb", 3) ? "stream" : "zigzag");
 }
 
 void wlb_trace_init(struct wlb_trace *t)
@@ -98,21 +98,26 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 	}
 	if (wlb_shard_parse(pol.sharding, &sk))
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
-				    "policy.sharding must be one of: per-seq, per-doc, adaptive, "
+				    "policy.sharding must be one of: per-seq, per-doc, adaptive, hybrid, "
 				    "got \"%s\"", pol.sharding);
 	if (wlb_doc_order_parse(pol.doc_order, &order))
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.doc_order must be one of: stream, zigzag, got \"%s\"",
 				    pol.doc_order);
+	if (pol.window > WLB_MAX_WINDOW)
+		return wlb_ld_cfail(l, err, "policy", WLB_ERANGE,
+				    "policy.window must be at most %d global batches, got %u",
+				    WLB_MAX_WINDOW, pol.window);
 	enum wlb_dcp_mode cpm;
 	if (wlb_dcp_mode_parse(pol.cp_mode, &cpm))
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.cp_mode must be one of: static, dynamic-megatron, "
 				    "dynamic-cost, got \"%s\"", pol.cp_mode);
-	if (cpm != WLB_DCP_STATIC && !strcmp(t->parallel.cp_algo, "ring"))
+	/* ring's stage costs and distca's attention pool are per static group */
+	if (cpm != WLB_DCP_STATIC && strcmp(t->parallel.cp_algo, "allgather"))
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.cp_mode %s is modelled with parallel.cp_algo allgather, "
-				    "got ring", pol.cp_mode);
+				    "got %s", pol.cp_mode, t->parallel.cp_algo);
 	if (pol.n_thresholds > WLB_MAX_QUEUES)
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.outlier_thresholds must hold at most %d thresholds, "
@@ -159,10 +164,23 @@ int wlb_ld_check_config(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_cfail(l, err, "parallel", WLB_ERANGE,
 				    "parallel.micro_batch_size x context must be at most %lld tokens, got "
 				    "%d x %u", WLB_TRACE_CONTEXT_MAX, p->micro_batch_size, t->context);
+	/* the stream holds an iteration's documents at once */
+	long long rows = (long long)p->dp * p->microbatches;
+	long long seq = (long long)p->micro_batch_size * t->context;
+	if (seq > WLB_MAX_BATCH_TOKENS / rows)
+		return wlb_ld_cfail(l, err, "parallel", WLB_ERANGE,
+				    "parallel.dp x microbatches x micro_batch_size x context must be at "
+				    "most %lld tokens an iteration, got %d x %d x %d x %u",
+				    WLB_MAX_BATCH_TOKENS, p->dp, p->microbatches, p->micro_batch_size,
+				    t->context);
 	if (c->gpus_per_node < 1)
 		return wlb_ld_cfail(l, err, "cluster", WLB_EINVAL,
 				    "cluster.gpus_per_node must be a positive integer, got %d",
 				    c->gpus_per_node);
+	if (c->gpus_per_node > WLB_MAX_GPUS_PER_NODE)
+		return wlb_ld_cfail(l, err, "cluster", WLB_ERANGE,
+				    "cluster.gpus_per_node must be at most %d, got %d",
+				    WLB_MAX_GPUS_PER_NODE, c->gpus_per_node);
 	if (c->nodes < 0)
 		return wlb_ld_cfail(l, err, "cluster", WLB_EINVAL,
 				    "cluster.nodes must be a positive integer (or 0 for as many as "

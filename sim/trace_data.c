@@ -266,6 +266,16 @@ int wlb_ld_check_data(const struct wlb_trace *t, const struct wlb_ld *l, struct 
 	const struct wlb_source *s = &t->source;
 	int rc;
 
+	if (t->iterations > WLB_MAX_ITERATIONS)
+		return wlb_ld_cfail(l, err, "data", WLB_ERANGE,
+				    "data.iterations must be at most %d, got %u", WLB_MAX_ITERATIONS,
+				    t->iterations);
+	if ((s->kind == WLB_SOURCE_BATCHES || s->kind == WLB_SOURCE_LENGTHS) &&
+	    s->n_lens > WLB_MAX_DOCUMENTS)
+		return wlb_ld_cfail(l, err, "data", WLB_ERANGE,
+				    "%s must hold at most %d documents, got %zu",
+				    s->kind == WLB_SOURCE_BATCHES ? "data.batches" : "data.lengths_file",
+				    WLB_MAX_DOCUMENTS, s->n_lens);
 	if (s->seed > (uint64_t)LLONG_MAX)
 		return wlb_ld_cfail(l, err, "data", WLB_ERANGE,
 				    "data.seed must be at most %lld, got %llu", LLONG_MAX,

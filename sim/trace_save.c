@@ -237,6 +237,8 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 		fail |= add(th, json_integer(pol->thresholds[i]));
 	fail |= set(o, "outlier_thresholds", th);
 	fail |= set(o, "window", json_integer(pol->window));
+	if (pol->mem_cap_gib > 0)
+		fail |= set(o, "mem_cap_gib", json_real(pol->mem_cap_gib));
 	if (t->policy.doc_order[0]) /* else its default follows the packing */
 		fail |= set(o, "doc_order", json_string(pol->doc_order));
 	if (strcmp(pol->cp_mode, "static")) /* written only when per-sequence */

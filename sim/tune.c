@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "sim.h"
+#include "stop.h"
 
 static double now_s(void)
 {
@@ -43,6 +45,7 @@ struct tuner {
 	struct wlb_tune_cand starts[3];
 	size_t n_starts;
 	size_t next, evaluated, pruned, infeasible, planned, done;
+	struct wlb_progress prog;
 	int timed_out, failed;
 	struct wlb_error err;
 };
@@ -108,7 +111,7 @@ static void policy_set(struct wlb_policy *q, const char *packing, const char *sh
 	/* knobs a packer does not read are left at their defaults, so two
 	 * candidates that run the same never count as two */
 	static const double defaults[] = {0.25, 0.5};
-	if (strcmp(packing, "wlb")) {
+	if (strncmp(packing, "wlb", 3)) { /* wlb and wlb-mem */
 		smax = 1.5;
 		n_thr = 2;
 		thr = defaults;
@@ -136,8 +139,22 @@ static int evaluate(struct tuner *tn, struct wlb_cost *cost, const struct wlb_pa
 	c->pol = *pol;
 	wlb_policy_defaults(&c->pol, t.context);
 	t.parallel = *par;
-	t.policy = c->pol;
 	t.iterations = tn->iterations;
+	if (!strcmp(c->pol.packing, "wlb-mem") && !(c->pol.mem_cap_gib > 0)) {
+		/* the cap that fits the tuner's memory limit, written into the
+		 * candidate so that its config runs with the cap it was tuned at */
+		struct wlb_actmem am;
+		t.policy = c->pol;
+		if (wlb_actmem_plan(&t, tn->max_mem, &am, &e)) {
+			snprintf(c->why, sizeof c->why, "%.90s", e.msg);
+			return 0;
+		}
+		/* 6 digits, rounded down: what a config (10-digit reals) writes back exactly */
+		char g[32];
+		snprintf(g, sizeof g, "%.6g", am.fit_bytes / 1073741824.0 * (1 - 1e-5));
+		c->pol.mem_cap_gib = strtod(g, NULL);
+	}
+	t.policy = c->pol;
 	if (wlb_trace_check(&t, &e) || wlb_sim_run(&t, cost, &so, &r, &e)) {
 		snprintf(c->why, sizeof c->why, "%.90s", e.msg);
 		return 0;
@@ -305,7 +322,7 @@ static int enumerate(struct tuner *tn, int gpus, int n_mb, struct wlb_error *err
 
 static int searched(const struct tuner *tn, const char *packing)
 {
-	const char *list = tn->o->packings ? tn->o->packings : "concat,greedy,bfd,wlb";
+	const char *list = tn->o->packings ? tn->o->packings : "concat,greedy,bfd,wlb,wlb-mem";
 	size_t n = strlen(packing);
 	for (const char *p = list; (p = strstr(p, packing)); p += n)
 		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
@@ -326,11 +343,10 @@ struct job_ctx {
 
 static void progress(struct tuner *tn)
 {
-	if (tn->o->quiet || !isatty(STDERR_FILENO) || !tn->planned)
-		return;
-	int w = 40, d = (int)(w * tn->done / tn->planned);
-	fprintf(stderr, "\r  tuning [%.*s%*s] %zu/%zu evaluated %zu pruned", d,
-		"########################################", w - d, "", tn->evaluated, tn->planned, tn->pruned);
+	char extra[64];
+
+	snprintf(extra, sizeof extra, "steps, %zu evaluated, %zu pruned", tn->evaluated, tn->pruned);
+	wlb_progress_show(&tn->prog, tn->done, tn->planned, extra);
 }
 
 /* Phase 2: the policy bundles on one configuration, unless its bound says
@@ -364,6 +380,20 @@ static int bundles(struct tuner *tn, struct wlb_cost *cost, const struct cfg *cf
 		if (!try_cand(tn, cost, &cf->par, &q, NULL, NULL))
 			return 0;
 	}
+	/* core attention disaggregation as DistCA runs it: fixed-length packing,
+	 * attention balanced over the pool (needs a pool of more than one rank) */
+	if (searched(tn, "greedy") && cf->par.dp * cf->par.cp * cf->par.pp > 1) {
+		struct wlb_parallel par = cf->par;
+		snprintf(par.cp_algo, sizeof par.cp_algo, "distca");
+		policy_set(&q, "greedy", "per-seq", 1.5, 0, NULL, 1, ctx);
+		if (!try_cand(tn, cost, &par, &q, NULL, NULL))
+			return 0;
+	}
+	if (searched(tn, "wlb-mem")) { /* wlb within what fits the GPU: room for a longer s_max */
+		policy_set(&q, "wlb-mem", "adaptive", 2.0, 2, quarter_half, 1, ctx);
+		if (!try_cand(tn, cost, &cf->par, &q, NULL, NULL))
+			return 0;
+	}
 	return 1;
 }
 
@@ -372,35 +402,40 @@ static int bundles(struct tuner *tn, struct wlb_cost *cost, const struct cfg *cf
  * found on this configuration. */
 static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune_cand *start)
 {
-	static const char *const shardings[] = {"per-seq", "per-doc", "adaptive"};
-	static const char *const algos[] = {"allgather", "ring"};
+	static const char *const shardings[] = {"per-seq", "per-doc", "adaptive", "hybrid"};
+	static const char *const algos[] = {"allgather", "ring", "distca"};
 	static const double smax[] = {1.0, 1.25, 1.5, 1.75, 2.0};
 	static const struct { int n; const double *v; } thr[] = {
 		{0, NULL}, {1, half}, {1, quarter}, {2, quarter_half}, {3, three}};
 	static const uint32_t windows[] = {1, 2, 4, 8};
 	static const char *const modes[] = {"static", "dynamic-megatron", "dynamic-cost"};
 	/* values per coordinate: sharding, s_max, thresholds, window, CP algorithm, CP mode */
-	static const int n_values[] = {3, 5, 5, 4, 2, 3};
+	static const int n_values[] = {4, 5, 5, 4, 3, 3};
 	uint32_t ctx = tn->t->context;
 	struct wlb_tune_cand best = *start, c;
-	int is = 2, ism = 2, ith = 3, iw = 0, ia = !strcmp(best.par.cp_algo, "ring"), im = 0;
+	int is = 2, ism = 2, ith = 3, iw = 0, ia = !strcmp(best.par.cp_algo, "ring") ? 1 :
+						    !strcmp(best.par.cp_algo, "distca") ? 2 : 0, im = 0;
+	int pool = best.par.dp * best.par.cp * best.par.pp;
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (!strcmp(best.pol.sharding, shardings[i]))
 			is = i;
 	for (int pass = 0; pass < 3; pass++) {
 		int improved = 0;
 		for (int coord = 0; coord < 6; coord++) {
-			int wlb = !strcmp(best.pol.packing, "wlb"), greedy = !strcmp(best.pol.packing, "greedy");
+			int wlb = !strncmp(best.pol.packing, "wlb", 3), greedy = !strcmp(best.pol.packing, "greedy");
 			if ((coord == 1 || coord == 2) && !wlb)
 				continue;
-			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1) ||
+			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1 && pool == 1) ||
 			    (coord == 5 && best.par.cp * best.par.dp == 1))
 				continue;
 			for (int v = 0; v < n_values[coord]; v++) {
+				/* ring needs CP ranks; distca a pool of more than one */
+				if (coord == 4 && ((v == 1 && best.par.cp == 1) || (v == 2 && pool == 1)))
+					continue;
 				int s = coord == 0 ? v : is, m = coord == 1 ? v : ism, h = coord == 2 ? v : ith,
 				    w = coord == 3 ? v : iw, a = coord == 4 ? v : ia, mo = coord == 5 ? v : im;
-				if (a == 1 && mo > 0) /* per-sequence CP is modelled with all-gather */
+				if (a > 0 && mo > 0) /* per-sequence CP is modelled with all-gather */
 					continue;
 				struct wlb_policy q;
 				struct wlb_parallel par = best.par;
@@ -431,7 +466,7 @@ static void *worker(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&tn->lock);
 		size_t i = tn->next++;
-		int stop = tn->timed_out || tn->failed;
+		int stop = tn->timed_out || tn->failed || wlb_stop_requested();
 		pthread_mutex_unlock(&tn->lock);
 		if (stop)
 			break;
@@ -511,6 +546,7 @@ int wlb_tune_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct 
 	tn.iterations = o->iterations ? o->iterations : 20;
 	tn.max_mem = o->max_mem_gib > 0 ? o->max_mem_gib : wlb_cost_device(cost)->mem_gib;
 	tn.t0 = now_s();
+	wlb_progress_start(&tn.prog, "tuning", o->quiet);
 	pthread_mutex_init(&tn.lock, NULL);
 	if (!(tn.top = calloc((size_t)tn.k, sizeof *tn.top))) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
@@ -546,8 +582,11 @@ int wlb_tune_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct 
 	}
 	if ((rc = run_phase(&tn, 3, threads, costs)))
 		goto nothreads;
-	if (!o->quiet && isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
+	wlb_progress_end(&tn.prog);
+	/* SIGINT / SIGTERM: the workers stopped at their next candidate; what
+	 * they found is incomplete */
+	if ((rc = wlb_stop_check(err)))
+		goto done;
 	out->configs = tn.n_cfgs;
 	out->evaluated = tn.evaluated;
 	out->pruned = tn.pruned;

@@ -7,9 +7,10 @@
  * ideal time (concat does the least attention work per token, and no
  * schedule beats the ideal) bounds what any policy can reach there, so a
  * configuration whose bound cannot beat the k-th best found is skipped.
- * Phase 2 tries the policy bundles on the rest; phase 3 refines the packer's
- * knobs (sharding, s_max, outlier thresholds, greedy window) and the CP
- * algorithm (all-gather or ring) on the best configurations by coordinate
+ * Phase 2 tries the policy bundles on the rest (attention disaggregation,
+ * cp_algo distca with greedy packing, among them); phase 3 refines the
+ * packer's knobs (sharding, s_max, outlier thresholds, greedy window) and
+ * the CP algorithm (all-gather, ring or distca) on the best configurations by coordinate
  * search.  A candidate over the memory limit climbs a ladder of ZeRO stages
  * and recompute modes (tune.c) and keeps the fastest rung that fits.
  * Candidates over the memory limit or the token-delay limit are
@@ -37,7 +38,7 @@ struct wlb_tune_opts {
 	int quiet;                /* no progress bar */
 	int no_prune;             /* evaluate every configuration (tests) */
 	int fixed_parallel;       /* only the trace's own 4D configuration */
-	const char *packings;     /* comma list to search, NULL = concat,greedy,bfd,wlb */
+	const char *packings;     /* comma list to search, NULL = concat,greedy,bfd,wlb,wlb-mem */
 };
 
 struct wlb_tune_cand {

@@ -131,7 +131,9 @@ WLB_API int wlb_loader_restore(wlb_loader **out, const void *blob, size_t len,
  *             round-robin over the chunks (no padding inside documents);
  *   ADAPTIVE  whichever of the two leaves the busiest rank fewer
  *             128-token-tile-padded causal pairs (ties: PER_SEQ);
- *   HYBRID    reserved: not available yet (WLB_EINVAL).
+ *   HYBRID    per document: kept whole in the per-seq zig-zag chunks or cut
+ *             as PER_DOC, whichever leaves the busiest rank fewer tile-padded
+ *             pairs; never worse than ADAPTIVE (README "Hybrid sharding").
  *
  * Per rank:
  *   pieces       (doc, start, end): the rank holds tokens [start, end) of
@@ -152,7 +154,9 @@ WLB_API int wlb_loader_restore(wlb_loader **out, const void *blob, size_t len,
  *                L_i and cu_seqlens_padded = cp x this array.  PER_SEQ: no
  *                padding inside documents; the sequence's end padding (the
  *                rank's 2*ceil(total / 2cp) rows minus its real tokens) is
- *                the last document's.  A document without tokens on the
+ *                the last document's.  HYBRID: as PER_SEQ (TransformerEngine's
+ *                THD CP cannot express it: it needs per-rank varlen attention
+ *                against all-gathered keys).  A document without tokens on the
  *                rank has an empty entry. */
 enum wlb_cp_mode { WLB_CP_PER_SEQ = 0, WLB_CP_PER_DOC = 1, WLB_CP_ADAPTIVE = 2, WLB_CP_HYBRID = 3 };
 
@@ -166,7 +170,7 @@ struct wlb_cp_piece {
 WLB_API int wlb_cp_shard(wlb_cp_layout **out, const uint32_t *lengths, size_t n, int cp,
 			 enum wlb_cp_mode mode, char *errbuf, size_t errlen);
 WLB_API void wlb_cp_layout_destroy(wlb_cp_layout *s);
-/* What the layout used: PER_SEQ or PER_DOC (adaptive's choice). */
+/* What the layout used: PER_SEQ, PER_DOC (adaptive's choice) or HYBRID. */
 WLB_API enum wlb_cp_mode wlb_cp_layout_used(const wlb_cp_layout *s);
 WLB_API int wlb_cp_layout_cp(const wlb_cp_layout *s);
 /* Rank r's pieces; returns their count. */

@@ -21,7 +21,7 @@ void wlb_workload_flops(struct wlb_workload *w, const struct wlb_model *m)
 {
 	*w = (struct wlb_workload){flops_attn, flops_linear, wlb_model_lin_flops_per_token(m),
 				   wlb_model_att_flops_per_pair(m), NULL, m->heads, m->kv_heads,
-				   m->head_dim, "flops"};
+				   m->head_dim, "flops", 0};
 }
 
 static double cost_attn(const struct wlb_workload *w, double q_len, double kv_len)
@@ -45,7 +45,8 @@ void wlb_workload_cost(struct wlb_workload *w, struct wlb_cost *c, const struct 
 
 	*w = (struct wlb_workload){cost_attn, flops_linear,
 				   (1 + WLB_BWD_GEMM_FACTOR) * fwd / (double)tokens, 0, c,
-				   m->heads / tp, (int)kvh, m->head_dim, "cost"};
+				   m->heads / tp, (int)kvh, m->head_dim, "cost",
+				   wlb_cost_device(c)->mem_gib};
 }
 
 static double workload_rank_cost(const struct wlb_shard_estimate *e, const struct wlb_piece *p,

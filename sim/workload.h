@@ -19,6 +19,8 @@ struct wlb_workload {
 	void *ctx;       /* the cost model, and the shape it is asked about */
 	int heads, kv_heads, head_dim;
 	const char *name; /* "flops" or "cost" */
+	double mem_gib;   /* the GPU's memory (cost model; 0 for the FLOP model):
+			   * memory-aware packing's default cap (actmem.h) */
 };
 
 /* The FLOP model of DESIGN.md §3 for model m: one layer's forward FLOPs. */

@@ -48,8 +48,9 @@ awk -v a="$t405" -v b="$t7" 'BEGIN {
 }'
 
 # a Megatron-LM .idx of 100M documents (~2 GB, under $build) through
-# wlb-trace stats, against cat reading the same file from the page cache:
-# the reader and the statistics are one pass each, so the target is 2 x cat
+# wlb-trace stats.  "At disk speed": at least 2 GB/s, what one data-centre
+# NVMe drive reads sequentially (2-7 GB/s), the file coming from the page
+# cache; cat of the same file shows the memory-speed floor.
 idir="$build/bench-idx"; trap 'rm -rf "$dir" "$idir"' EXIT
 mkdir -p "$idir"
 docs=100000000 note=
@@ -62,9 +63,9 @@ tcat=$(best cat "$idir/docs.idx")
 tst=$(best "$WLB_BIN/wlb-trace" stats "$idir/docs.json")
 printf '\n%s documents in a Megatron-LM .idx (%s MB), best of 3%s\n' "$docs" \
 	"$(($(wc -c <"$idir/docs.idx") / 1000000))" "$note"
-awk -v c="$tcat" -v s="$tst" 'BEGIN {
-	printf "  %-50s %7.3f s\n", "cat docs.idx >/dev/null", c
-	printf "  %-50s %7.3f s   target: within 2 x cat  %s\n", "wlb-trace stats (read, check, statistics)", s,
-		s <= 2 * c ? "ok" : "MISSED"
+awk -v c="$tcat" -v s="$tst" -v b="$(wc -c <"$idir/docs.idx")" 'BEGIN {
+	printf "  %-50s %7.3f s  %5.2f GB/s\n", "cat docs.idx >/dev/null", c, b / c / 1e9
+	printf "  %-50s %7.3f s  %5.2f GB/s   target: >= 2 GB/s  %s\n", "wlb-trace stats (read, check, statistics)",
+		s, b / s / 1e9, b / s >= 2e9 ? "ok" : "MISSED"
 }'
 rm -rf "$idir"

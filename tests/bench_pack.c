@@ -48,6 +48,36 @@ static double time_packer(const char *name, const struct wlb_source *src, uint32
 	return best;
 }
 
+/* Milliseconds per batch of sharding the wlb packer's micro-batches of src
+ * over cp ranks with kind (the packing itself not counted). */
+static double time_sharding(const struct wlb_source *src, const struct wlb_pack_params *pp,
+			    enum wlb_shard_kind kind, int cp)
+{
+	struct wlb_sharding sh;
+	struct wlb_packer *pk;
+	struct wlb_stream *st;
+	struct wlb_packed out = {0};
+	struct wlb_error err;
+	double tsh = 0;
+	uint32_t n = 0;
+
+	wlb_sharding_init(&sh, cp);
+	wlb_packer_create(&pk, "wlb", pp, &err);
+	wlb_stream_create(&st, src, pp->context, 1, &err);
+	while (wlb_packer_next(pk, st, &out, &err) == 1) {
+		double t1 = now_s();
+		for (uint32_t b = 0; b < out.n_mb; b++)
+			wlb_shard(&sh, kind, out.docs + out.mb[b].first, out.mb[b].n, NULL);
+		tsh += now_s() - t1;
+		n++;
+	}
+	wlb_packed_free(&out);
+	wlb_packer_destroy(pk);
+	wlb_stream_destroy(st);
+	wlb_sharding_free(&sh);
+	return n ? tsh * 1e3 / n : 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum { BATCHES = 2000, MILLION = 1000000 };
@@ -104,30 +134,17 @@ int main(int argc, char **argv)
 	pp.window = 8;
 	printf("  %-22s %12.4f\n", "greedy, window 8", time_packer("greedy", &src, BATCHES, &pp));
 
-	/* CP sharding of the same micro-batches (adaptive computes both layouts) */
-	{
-		struct wlb_sharding sh;
-		struct wlb_packer *pk;
-		struct wlb_packed out = {0};
-		wlb_sharding_init(&sh, 2);
-		pp.window = 1;
-		wlb_packer_create(&pk, "wlb", &pp, &err);
-		wlb_stream_create(&st, &src, ctx, 1, &err);
-		double t0 = now_s(), tsh = 0;
-		uint32_t n = 0;
-		while (wlb_packer_next(pk, st, &out, &err) == 1) {
-			double t1 = now_s();
-			for (uint32_t b = 0; b < out.n_mb; b++)
-				wlb_shard(&sh, WLB_SHARD_ADAPTIVE, out.docs + out.mb[b].first, out.mb[b].n, NULL);
-			tsh += now_s() - t1;
-			n++;
-		}
-		(void)t0;
-		printf("  %-22s %12.4f   (cp 2, 4 micro-batches)\n", "adaptive sharding", tsh * 1e3 / n);
-		wlb_packed_free(&out);
-		wlb_packer_destroy(pk);
-		wlb_stream_destroy(st);
-		wlb_sharding_free(&sh);
+	/* CP sharding of the same micro-batches (adaptive computes both layouts,
+	 * hybrid those and its candidates) */
+	pp.window = 1;
+	for (int cp = 2; cp <= 8; cp *= 4) {
+		double ad = time_sharding(&src, &pp, WLB_SHARD_ADAPTIVE, cp);
+		double hy = time_sharding(&src, &pp, WLB_SHARD_HYBRID, cp);
+		char what[64];
+		snprintf(what, sizeof what, "(cp %d, 4 micro-batches)", cp);
+		printf("  %-22s %12.4f   %s\n", "adaptive sharding", ad, what);
+		printf("  %-22s %12.4f   < 1 (%.1fx adaptive)  %s\n", "hybrid sharding", hy, hy / ad,
+		       hy < 1 ? "ok" : "MISSED");
 	}
 
 	/* 1M document lengths for the lengths-file benchmark */

@@ -20,3 +20,19 @@ expect_ok() {
 	if [ "$rc" -eq 0 ] && grep -qF -- "$pat" "$T/out"; then ok
 	else bad "$desc: rc $rc: $(head -c 300 "$T/err")"; fi
 }
+# interrupt SIG DESC MSG CMD...: starts CMD (a run of over 10 s writing its
+# outputs under $T/int), waits for its progress on stderr, sends SIG, and
+# checks status 130, MSG as the last line and that $T/int holds nothing
+interrupt() {
+	sig=$1 desc=$2 msg=$3; shift 3
+	rm -rf "$T/int" "$T/int.err"; mkdir "$T/int"
+	"$@" >"$T/int.out" 2>"$T/int.err" &
+	pid=$!
+	n=0
+	while [ ! -s "$T/int.err" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+	kill "-$sig" "$pid"
+	wait "$pid"; rc=$?
+	if [ "$rc" -eq 130 ] && [ "$(tail -n 1 "$T/int.err")" = "$msg" ] && grep -q "^  [a-z]* [0-9]" "$T/int.err" &&
+	   [ -z "$(ls -A "$T/int")" ]; then ok
+	else bad "$desc: rc $rc, files '$(ls -A "$T/int")', stderr: $(tail -c 300 "$T/int.err")"; fi
+}

@@ -43,6 +43,9 @@ for o in "--cp 2 --microbatches 4" "--cp 4 --microbatches 4" "--tp 2 --cp 1 --mi
 	run_check "check $o" "$TINY" $o --packing concat --sharding per-doc
 	same_sig "signature $o"
 done
+# hybrid's layout: the same step again
+run_check "concat + hybrid, cp 4" "$TINY" --cp 4 --microbatches 4 --packing concat --sharding hybrid
+same_sig "signature hybrid"
 run_check "interleaved, pp 2 vpp 2" "$D/run_interleaved.json" --packing concat --sharding per-seq
 same_sig "signature interleaved"
 run_check "interleaved with cp 2" "$D/run_interleaved.json" --cp 2 --packing concat --sharding per-seq
@@ -89,10 +92,11 @@ if "$B/wlb-tune" "$TINY" --gpus 2 --iterations 1 --validate --device cpu --quiet
    grep -q "is validated that way (zero 0, no overlapped reduction)" "$T/out"; then ok
 else bad "wlb-tune --validate: $(head -c 300 "$T/err")"; fi
 # collectives 7000x slower than NVLink: ring CP (p2p) wins, which wlb-run
-# does not run, so --validate takes the best all-gather candidate, or says
+# does not run (nor the hybrid layouts and distca that tie with it), so
+# --validate takes the best all-gather candidate, or says
 # that none is among the top
 "$B/wlb-profile" --analytic --gpu h100-sxm --set ring_busbw_gbps=0.05 -o "$T/slow.db" >/dev/null
-if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 10 --iterations 1 --validate \
+if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 15 --iterations 1 --validate \
 	--device cpu --quiet >"$T/out" 2>"$T/err" &&
    grep -Eq '^ +1 +1 +2 .* ring ' "$T/out" &&
    grep -q "#1 uses ring CP, which wlb-run does not run (all-gather only): validating #" "$T/out" &&
@@ -100,7 +104,7 @@ if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 10 --itera
 else bad "wlb-tune --validate with a ring pick: $(head -c 300 "$T/err")"; fi
 if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 2 --iterations 1 --validate \
 	--device cpu --quiet >"$T/out" 2>"$T/err"; then bad "--validate ran a ring CP pick"
-else grep -q "the top 2 use ring CP, which wlb-run does not run" "$T/err" && ok ||
+else grep -q "the top 2 use ring CP or disaggregated attention, which wlb-run does not run" "$T/err" && ok ||
 	bad "--validate, all ring: $(head -c 300 "$T/err")"; fi
 rm -rf /tmp/wlb-validate-*
 
@@ -159,14 +163,19 @@ refuse "zero 3 alone: past the refusals" 's/"zero": 0, "overlap_grad_reduce": fa
 refuse "--pp over pp_layers" 's/"pp": 1/"pp": 2/; s/"zero": 0/"pp_layers": [1, 3], "zero": 0/' \
 	'--nproc 3: the configuration needs tp x cp x pp x dp = 8 ranks' --pp 4 --nproc 3
 # wlb-tune --validate: what wlb-run cannot run is refused up front, naming the
-# candidate (a ZeRO stage it validates as zero 0, above; recompute it cannot)
+# candidate (a ZeRO stage it validates as zero 0, above; recompute it cannot;
+# the first with all-gather CP: disaggregated attention leads the tiny trace)
 sed 's/"zero": 0/"recompute": true, "zero": 0/' "$TINY" >"$T/rc.json"
-expect_err "--validate, full recompute" '--validate: wlb-run cannot run #1: parallel.recompute "full"' \
-	"$B/wlb-tune" "$T/rc.json" --fixed-parallel --iterations 1 --validate --device cpu --quiet
+expect_err "--validate, full recompute" 'parallel.recompute "full"' \
+	"$B/wlb-tune" "$T/rc.json" --fixed-parallel --iterations 1 --top 10 --validate --device cpu --quiet
 expect_err "missing report" "nope.json" "$R" "$TINY" --device cpu --compare-with "$T/nope.json"
 expect_err "bad --timeout" "--timeout" "$R" "$TINY" --device cpu --timeout -1
 if [ -e /dev/nvidia0 ]; then :; else
 	expect_err "no GPU" "cuda" "$R" "$TINY" --device cuda --timeout 30
 fi
+
+# Ctrl-C (README "Progress and interrupting"): the ranks stop, one line, 130
+interrupt INT "wlb-run SIGINT" "wlb-run: interrupted; nothing written" \
+	"$R" "$TINY" --device cpu --iterations 500 --json "$T/int/run.json"
 
 echo "run: $pass passed, $fail failed"

@@ -238,6 +238,17 @@ static int gen_trace(struct gen *g, struct wlb_trace *t, struct wlb_error *err)
 			t->iterations = coin(r, 0.5) ? 0 : (uint32_t)pick(r, 1, 3);
 		}
 	}
+	if (!strcmp(t->policy.packing, "wlb-mem")) {
+		/* a cap of 1.5 micro-batches of the context: the FLOP workload
+		 * knows no GPU to derive one from */
+		struct wlb_actmem am;
+		uint64_t mbs = t->parallel.micro_batch_size > 1 ? (uint64_t)t->parallel.micro_batch_size : 1;
+		if (wlb_actmem_plan(t, 0, &am, err))
+			return WLB_ENOMEM;
+		char gib[32]; /* 6 digits: the config's 10-digit reals write it back exactly */
+		snprintf(gib, sizeof gib, "%.6g", wlb_actmem_bytes(&am, 3 * t->context * mbs / 2) / 1073741824.0);
+		t->policy.mem_cap_gib = strtod(gib, NULL);
+	}
 	return wlb_trace_check(t, err);
 }
 

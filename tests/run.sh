@@ -31,6 +31,22 @@ elif [ -z "${WLB_LIB:-}" ] || ldd "$WLB_LIB" 2>/dev/null | grep -q libasan; then
 else
 	python3 "$dir/../python/tests/run.py" >"$out" 2>&1; cat "$out"; add "$out" python
 fi
+# every fuzz corpus file (tests/fuzz/NAME/) through its harness, built beside
+# the unit tests without libFuzzer (tests/fuzz/replay.c); a harness that
+# crashed counts one failure
+fz=$(dirname "$WLB_UNIT")/fuzz
+: >"$out"
+for r in "$fz"/replay_*; do
+	[ -x "$r" ] || { echo "fuzz-replay: no replay_* in $fz" >>"$out"; echo "fuzz-replay: 0 passed, 1 failed" >>"$out"; break; }
+	n=${r##*/replay_}
+	"$r" "$dir/fuzz/$n" >>"$out" 2>&1 ||
+		echo "fuzz-replay $n: 0 passed, 1 failed (crashed; $r -v $dir/fuzz/$n names the input)" >>"$out"
+done
+cat "$out"
+p=$(sed -En 's/^fuzz-replay [a-z]+: ([0-9]+) passed.*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
+f=$(sed -En 's/^fuzz-replay.*: [0-9]+ passed, ([0-9]+) failed.*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
+echo "fuzz-replay: $p passed, $f failed"
+pass=$((pass + p)); fail=$((fail + f))
 # two cases of the GPU attention check, emulated on the CPU
 if [ -n "${WLB_EMU:-}" ]; then
 	: >"$out"

@@ -54,7 +54,7 @@ static void test_errors(void)
 	c.packing = "nope";
 	CHECK_EQ(wlb_loader_create(&l, &c, err, sizeof err), WLB_EINVAL);
 	CHECK(l == NULL);
-	CHECK_STR_HAS(err, "packing must be one of: concat, greedy, bfd, wlb, got \"nope\"");
+	CHECK_STR_HAS(err, "packing must be one of: concat, greedy, bfd, wlb, wlb-mem, got \"nope\"");
 	c.packing = "wlb";
 	c.dp = 0;
 	CHECK_EQ(wlb_loader_create(&l, &c, err, sizeof err), WLB_EINVAL);
@@ -213,8 +213,39 @@ static void test_shard(void)
 		   (const int32_t[]){0, 3}, (const int32_t[]){0, 4}, 2);
 	wlb_cp_layout_destroy(s);
 
-	CHECK_EQ(wlb_cp_shard(&s, lens, 2, 2, WLB_CP_HYBRID, err, sizeof err), WLB_EINVAL);
-	CHECK_STR_HAS(err, "not available yet");
+	/* hybrid: one 8192-token document among eight of 256 at cp 2.  Cutting
+	 * the long one (2048 a chunk) and keeping the short ones whole in the
+	 * zig-zag chunks (S = 10240 / 4 = 2560 a chunk, so 512 of them: two
+	 * documents) beats both static layouts: rank 0 = chunks 0 and 3, rank 1
+	 * = chunks 1 and 2; the THD arrays are per-seq's (no padding inside). */
+	static uint32_t hy[9] = {8192, 256, 256, 256, 256, 256, 256, 256, 256};
+	static int64_t idx0[5120], idx1[5120];
+	int32_t cu0[10] = {0, 4096}, cu1[10] = {0, 4096};
+	for (int i = 0; i < 2048; i++) {
+		idx0[i] = i;
+		idx0[2048 + i] = 6144 + i;
+		idx1[i] = 2048 + i;
+		idx1[2048 + i] = 4096 + i;
+	}
+	for (int k = 0; k < 4; k++)   /* rank 0: docs 1, 2, 7, 8; rank 1: docs 3 to 6 */
+		for (int i = 0; i < 256; i++) {
+			int d0 = k < 2 ? 1 + k : 5 + k, d1 = 3 + k;
+			idx0[4096 + 256 * k + i] = 8192 + 256 * (d0 - 1) + i;
+			idx1[4096 + 256 * k + i] = 8192 + 256 * (d1 - 1) + i;
+		}
+	for (int i = 1; i <= 8; i++) {
+		cu0[i + 1] = cu0[i] + (i == 1 || i == 2 || i == 7 || i == 8 ? 256 : 0);
+		cu1[i + 1] = cu1[i] + (i >= 3 && i <= 6 ? 256 : 0);
+	}
+	CHECK_EQ(wlb_cp_shard(&s, hy, 9, 2, WLB_CP_HYBRID, err, sizeof err), 0);
+	CHECK_EQ(wlb_cp_layout_used(s), WLB_CP_HYBRID);
+	check_rank(s, 0, "(0,0,2048) (0,6144,8192) (1,0,256) (2,0,256) (7,0,256) (8,0,256)", idx0, 5120,
+		   cu0, cu0, 10);
+	check_rank(s, 1, "(0,2048,4096) (0,4096,6144) (3,0,256) (4,0,256) (5,0,256) (6,0,256)", idx1, 5120, cu1, cu1, 10);
+	wlb_cp_layout_destroy(s);
+
+	CHECK_EQ(wlb_cp_shard(&s, lens, 2, 2, (enum wlb_cp_mode)4, err, sizeof err), WLB_EINVAL);
+	CHECK_STR_HAS(err, "mode must be");
 	CHECK_EQ(wlb_cp_shard(&s, (const uint32_t[]){4, 0}, 2, 2, WLB_CP_PER_DOC, err, sizeof err),
 		 WLB_EINVAL);
 	CHECK_EQ(wlb_cp_shard(&s, lens, 2, 0, WLB_CP_PER_DOC, err, sizeof err), WLB_EINVAL);

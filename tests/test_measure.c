@@ -8,6 +8,7 @@
 #include "analytic.h"
 #include "cost.h"
 #include "measure.h"
+#include "stop.h"
 #include "test.h"
 
 void test_measure(void);
@@ -16,6 +17,7 @@ void test_measure(void);
 struct fake {
 	struct wlb_gpu_spec g;
 	long calls, fail_after;  /* fail the call numbered fail_after (0: never) */
+	long stop_after;         /* a SIGINT during the call numbered stop_after */
 };
 
 static int fake_gemm(void *ctx, int64_t m, int64_t n, int64_t k, int reps, struct wlb_timing *out,
@@ -24,6 +26,8 @@ static int fake_gemm(void *ctx, int64_t m, int64_t n, int64_t k, int reps, struc
 	struct fake *f = ctx;
 	if (++f->calls == f->fail_after)
 		return wlb_error_set(err, WLB_EIO, "fake GPU fell off the bus");
+	if (f->calls == f->stop_after)
+		wlb_stop_request();
 	double t = wlb_analytic_gemm_us(&f->g, m, n, k) * 1.1; /* "measured": 10 % slower */
 	*out = (struct wlb_timing){t, 0.98 * t, 1.02 * t, reps};
 	return 0;
@@ -142,5 +146,18 @@ void test_measure(void)
 	o.model = "gpt-5";
 	CHECK(wlb_measure(path, &f.g.dev, &run, &tm, &o, &st, &err) < 0);
 	CHECK_STR_HAS(err.msg, "gpt-5");
+	unlink(path);
+	/* Ctrl-C during the 30th measurement: it is kept, the run stops
+	 * before the 31st, still "measuring" (the same command resumes) */
+	o.model = "llama2-7b";
+	f.calls = 0;
+	f.stop_after = 30;
+	CHECK_EQ(wlb_measure(path, &f.g.dev, &run, &tm, &o, &st, &err), WLB_EINTR);
+	wlb_stop_clear();
+	CHECK_EQ(st.measured, 30);
+	CHECK_EQ(wlb_costdb_read(path, &d, &err), 0);
+	CHECK_EQ(d.n_gemm + d.n_attn, 30);
+	CHECK(d.n_runs == 1 && !strcmp(d.runs[0].flags, "measuring"));
+	wlb_costdb_data_free(&d);
 	unlink(path);
 }

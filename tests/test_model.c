@@ -375,7 +375,7 @@ static void checks(void)
 	q = p; strcpy(q.schedule, "gpipe");
 	bad_par(&q, &m, "parallel.schedule must be \"1f1b\" or \"interleaved\", got \"gpipe\"");
 	q = p; strcpy(q.cp_algo, "ulysses");
-	bad_par(&q, &m, "parallel.cp_algo must be \"allgather\" or \"ring\", got \"ulysses\"");
+	bad_par(&q, &m, "parallel.cp_algo must be \"allgather\", \"ring\" or \"distca\", got \"ulysses\"");
 	/* a bad model is reported before the parallel config */
 	b = m; b.kv_heads = 0;
 	bad_par(&p, &b, "model.kv_heads must be >= 1");

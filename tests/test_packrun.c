@@ -81,6 +81,35 @@ void test_packrun(void)
 	t.policy.doc_order[0] = 0;
 	CHECK_EQ(wlb_packrun(&t, NULL, &r, &err), 0);
 	CHECK_NEAR(r.mbs[3].cp_imbalance, 1525.0 / 1325.0, 1e-12);
+	CHECK_NEAR(r.summary.per_doc_share, 0, 0);
+	CHECK_NEAR(r.summary.hybrid_share, 0, 0);
+	CHECK_NEAR(r.summary.cut_doc_share, 0, 0); /* per-seq keeps every document whole */
+	wlb_packrun_free(&r);
+
+	/* per-doc cuts all 6 documents, in all 4 micro-batches */
+	snprintf(t.policy.sharding, sizeof t.policy.sharding, "per-doc");
+	CHECK_EQ(wlb_packrun(&t, NULL, &r, &err), 0);
+	CHECK_NEAR(r.summary.per_doc_share, 1, 0);
+	CHECK_NEAR(r.summary.cut_doc_share, 1, 0);
+	wlb_packrun_free(&r);
+
+	/* hybrid: its shares as its micro-batch records say; a micro-batch it
+	 * leaves to adaptive cuts all (per-doc) or none (per-seq) */
+	snprintf(t.policy.sharding, sizeof t.policy.sharding, "hybrid");
+	CHECK_EQ(wlb_packrun(&t, NULL, &r, &err), 0);
+	size_t hy = 0, pd = 0, docs_pd = 0;
+	for (size_t b = 0; b < r.n_mbs; b++) {
+		hy += r.mbs[b].sharding == WLB_SHARD_HYBRID;
+		pd += r.mbs[b].sharding == WLB_SHARD_PER_DOC;
+		docs_pd += r.mbs[b].sharding == WLB_SHARD_PER_DOC ? r.mbs[b].docs : 0;
+	}
+	CHECK_EQ(r.n_mbs, 4);
+	CHECK_NEAR(r.summary.hybrid_share, (double)hy / 4, 0);
+	CHECK_NEAR(r.summary.per_doc_share, (double)pd / 4, 0);
+	if (hy == 0)
+		CHECK_NEAR(r.summary.cut_doc_share, (double)docs_pd / 6, 0);
+	else
+		CHECK(r.summary.cut_doc_share > (double)docs_pd / 6 && r.summary.cut_doc_share < 1);
 	wlb_packrun_free(&r);
 	wlb_trace_free(&t);
 }

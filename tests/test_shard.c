@@ -240,19 +240,19 @@ static void source_brute(void)
 	enum { MAXN = 40, TRIALS = 240 };
 	static const int cps[] = {1, 2, 3, 4, 8};
 	static const enum wlb_shard_kind kinds[] = {WLB_SHARD_PER_SEQ, WLB_SHARD_PER_DOC,
-						    WLB_SHARD_ADAPTIVE};
+						    WLB_SHARD_ADAPTIVE, WLB_SHARD_HYBRID};
 	uint32_t lens[MAXN];
 	uint64_t at[MAXN + 1];
 	struct wlb_doc d[MAXN];
 	double m[64], brute[64], m2[64];
 	int *owner = NULL, bad_m = 0, bad_row = 0, bad_total = 0, bad_cover = 0, bad_reuse = 0;
-	int cases = 0, adaptive_doc = 0, odd_total = 0, bad_ring = 0;
+	int cases = 0, adaptive_doc = 0, n_adaptive = 0, n_hybrid = 0, odd_total = 0, bad_ring = 0;
 	struct wlb_source_scratch x = {0}, fresh = {0};
 	unsigned rng = 777;
 
 	for (int trial = 0; trial < TRIALS; trial++) {
 		int cp = cps[trial % 5];
-		enum wlb_shard_kind kind = kinds[trial / 5 % 3];
+		enum wlb_shard_kind kind = kinds[trial / 5 % 4];
 		struct wlb_sharding s;
 		double whole = 0, grand = 0;
 		rng = rng * 1103515245u + 12345u;
@@ -273,6 +273,8 @@ static void source_brute(void)
 		wlb_sharding_init(&s, cp);
 		bad_cover += wlb_shard(&s, kind, d, n, NULL) != 0;
 		adaptive_doc += kind == WLB_SHARD_ADAPTIVE && s.used == WLB_SHARD_PER_DOC;
+		n_adaptive += kind == WLB_SHARD_ADAPTIVE;
+		n_hybrid += s.used == WLB_SHARD_HYBRID;
 		for (int pass = 0; pass < 2; pass++) { /* 0: owners, 1: count pairs */
 			memset(brute, 0, sizeof brute);
 			for (int r = 0; r < cp; r++)
@@ -331,7 +333,8 @@ static void source_brute(void)
 	CHECK_EQ(bad_total, 0);
 	CHECK_EQ(bad_reuse, 0);
 	CHECK_EQ(bad_ring, 0);
-	CHECK(adaptive_doc > 0 && adaptive_doc < TRIALS / 3); /* adaptive took both */
+	CHECK(adaptive_doc > 0 && adaptive_doc < n_adaptive); /* adaptive took both */
+	CHECK(n_hybrid > 0);
 	CHECK(odd_total > 0);
 }
 

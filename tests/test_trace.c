@@ -150,7 +150,7 @@ static int same_model(const struct wlb_model *a, const struct wlb_model *b)
 static void test_defaults(void)
 {
 	struct wlb_trace t;
-	struct wlb_policy pol = {"", "", 0, -1, {0}, 0, "", ""};
+	struct wlb_policy pol = {"", "", 0, -1, {0}, 0, "", 0, ""};
 
 	wlb_trace_init(&t);
 	CHECK_EQ(t.parallel.tp, 1);
@@ -180,13 +180,13 @@ static void test_defaults(void)
 	CHECK_EQ(pol.thresholds[1], 65536);
 	CHECK_EQ(pol.window, 1);
 	/* 1.5 x 10000 = 15000, up to a multiple of 1024 */
-	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", ""};
+	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0, ""};
 	wlb_policy_defaults(&pol, 10000);
 	CHECK_EQ(pol.s_max, 15360);
 	CHECK_EQ(pol.thresholds[0], 2500);
 	CHECK_EQ(pol.thresholds[1], 5000);
 	/* set fields stay */
-	pol = (struct wlb_policy){"bfd", "per-seq", 5000, 0, {0}, 3, "", ""};
+	pol = (struct wlb_policy){"bfd", "per-seq", 5000, 0, {0}, 3, "", 0, ""};
 	wlb_policy_defaults(&pol, 4096);
 	CHECK(!strcmp(pol.packing, "bfd"));
 	CHECK(!strcmp(pol.sharding, "per-seq"));
@@ -194,12 +194,12 @@ static void test_defaults(void)
 	CHECK_EQ(pol.n_thresholds, 0);
 	CHECK_EQ(pol.window, 3);
 	/* tiny contexts keep the thresholds increasing and below the context */
-	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", ""};
+	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0, ""};
 	wlb_policy_defaults(&pol, 2);
 	CHECK_EQ(pol.n_thresholds, 1);
 	CHECK_EQ(pol.thresholds[0], 1);
 	CHECK_EQ(pol.s_max, 1024);
-	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", ""};
+	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0, ""};
 	wlb_policy_defaults(&pol, 1);
 	CHECK_EQ(pol.n_thresholds, 0);
 }
@@ -553,7 +553,7 @@ static void test_errors(void)
 	BAD("\"packing\": \"greedy\"", "\"packing\": \"lpt\"", "\"lpt\"", "policy.packing must be one of: ");
 	BAD("\"packing\": \"greedy\"", "\"packing\": \"lpt\"", "\"lpt\"", "got \"lpt\"");
 	BAD("\"sharding\": \"per-doc\"", "\"sharding\": \"ring\"", "\"ring\"",
-	    "policy.sharding must be one of: per-seq, per-doc, adaptive, got \"ring\"");
+	    "policy.sharding must be one of: per-seq, per-doc, adaptive, hybrid, got \"ring\"");
 	BAD("[2048, 4096]", "[4096, 2048]", "2048",
 	    "policy.outlier_thresholds[1] must be greater than the one before it (4096), got 2048");
 	BAD("[2048, 4096]", "[2048, 2048]", "2048, @2048",
@@ -767,10 +767,48 @@ static void test_run_keys(void)
 #undef RK
 }
 
+/* wlb_lengths_read sizes its buffer from the file: a 1-byte file without a
+ * newline, and one past the 1 MiB a pipe starts with (150,001 lines, the
+ * last without newline), each read whole. */
+static void test_lengths_sizes(void)
+{
+	char path[64];
+	uint32_t *lens = NULL;
+	size_t n = 0;
+	struct wlb_error e;
+	FILE *f;
+
+	t_tmp_file(path);
+	t_write_file(path, "7");
+	CHECK_EQ(wlb_lengths_read(path, &lens, &n, &e), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(n == 1 ? lens[0] : 0, 7);
+	free(lens);
+	lens = NULL;
+	if ((f = fopen(path, "w"))) {
+		for (int i = 0; i < 150000; i++)
+			fputs("1234567\n", f);
+		fputs("9", f);
+		fclose(f);
+	}
+	CHECK_EQ(wlb_lengths_read(path, &lens, &n, &e), 0);
+	CHECK_EQ(n, 150001);
+	if (n == 150001) {
+		uint64_t sum = 0;
+		for (size_t i = 0; i < n; i++)
+			sum += lens[i];
+		CHECK_EQ(sum, 150000ull * 1234567 + 9);
+		CHECK_EQ(lens[n - 1], 9);
+	}
+	free(lens);
+	t_tmp_remove(path);
+}
+
 void test_trace(void)
 {
 	test_defaults();
 	test_load_files();
+	test_lengths_sizes();
 	test_load_inline();
 	test_errors();
 	test_run_keys();

@@ -14,12 +14,12 @@ static void policy_phrase(const struct wlb_policy *q, char *buf, size_t cap)
 {
 	char th[96];
 
-	if (!strcmp(q->packing, "wlb")) {
+	if (!strncmp(q->packing, "wlb", 3)) { /* wlb, wlb-mem */
 		if (q->n_thresholds)
-			snprintf(buf, cap, "wlb (s_max %u, outlier queues %s)", q->s_max,
+			snprintf(buf, cap, "%s (s_max %u, outlier queues %s)", q->packing, q->s_max,
 				 wlb_opts_thresholds_str(q, 0, th, sizeof th));
 		else
-			snprintf(buf, cap, "wlb (s_max %u, no outlier queue)", q->s_max);
+			snprintf(buf, cap, "%s (s_max %u, no outlier queue)", q->packing, q->s_max);
 	} else if (!strcmp(q->packing, "greedy")) {
 		snprintf(buf, cap, "greedy (window %u)", q->window);
 	} else {
@@ -27,7 +27,32 @@ static void policy_phrase(const struct wlb_policy *q, char *buf, size_t cap)
 	}
 }
 
-static void loader_comment(const struct wlb_policy *q, const char *framework)
+/* wlb-mem: the token cap its memory cap comes to, which the loader's
+ * packer applies besides s_max. */
+static void mem_cap_comment(const struct wlb_trace *t, const struct wlb_parallel *p,
+			    const struct wlb_policy *q)
+{
+	struct wlb_trace c = *t;
+	struct wlb_actmem am;
+	struct wlb_error e;
+
+	if (strcmp(q->packing, "wlb-mem"))
+		return;
+	c.parallel = *p;
+	c.policy = *q;
+	if (!(q->mem_cap_gib > 0) || wlb_actmem_plan(&c, 0, &am, &e)) {
+		printf("# wlb-mem: the loader's packer also caps each micro-batch's activations at what "
+		       "fits the GPU (wlb-sim prints it as wlb-mem's cap)\n");
+		return;
+	}
+	uint32_t tok = wlb_actmem_token_cap(&am, am.cap_bytes);
+	printf("# wlb-mem: the loader's packer also caps each micro-batch at %u tokens (%.2f GiB of "
+	       "activations per GPU on the heaviest stage, policy.mem_cap_gib), so at %u tokens with "
+	       "s_max; the model needs no flag for it\n", tok, q->mem_cap_gib, tok < q->s_max ? tok : q->s_max);
+}
+
+static void loader_comment(const struct wlb_trace *t, const struct wlb_parallel *p,
+			   const struct wlb_policy *q, const char *framework)
 {
 	char ph[160];
 
@@ -38,7 +63,9 @@ static void loader_comment(const struct wlb_policy *q, const char *framework)
 	else
 		printf("# packing: %s, CP sharding: %s — wlb's packer and sharder drive the data "
 		       "loader; %s has no %s for them\n", ph, q->sharding, framework,
-		       strcmp(framework, "Megatron") ? "option" : "flag");	/* per-sequence CP: Megatron-Core's dynamic context parallelism (dev
+		       strcmp(framework, "Megatron") ? "option" : "flag");
+	mem_cap_comment(t, p, q);
+	/* per-sequence CP: Megatron-Core's dynamic context parallelism (dev
 	 * branch; Megatron Bridge's model.dynamic_context_parallel with
 	 * model.max_seqlen_per_dp_cp_rank; earlier PRs named it hybrid context
 	 * parallel): the flag name is not in a release yet, check the pin */
@@ -50,6 +77,17 @@ static void loader_comment(const struct wlb_policy *q, const char *framework)
 		       strcmp(q->cp_mode, "dynamic-cost") ? "" :
 		       "; its scheduler picks the smallest degree that fits, wlb's cost-model "
 		       "placement needs a scheduler hook");
+	if (strcmp(q->sharding, "hybrid"))
+		return;
+	/* what a loader for hybrid needs, and why the stock CP splits are not it */
+	if (!strcmp(framework, "Megatron"))
+		printf("# hybrid CP layout: stock Megatron-Core/TransformerEngine cannot express it — "
+		       "THD (cu_seqlens) CP cuts every sequence into 2*cp chunks (per-doc, each padded "
+		       "to a multiple of 2*cp), BSHD cuts the packed sequence (per-seq, no document "
+		       "mask)\n");
+	printf("# hybrid needs a custom data loader that places each CP rank's tokens from wlb's "
+	       "pieces (document, q_len, kv_len) and a varlen attention given that rank's "
+	       "cu_seqlens_q / cu_seqlens_kv against the all-gathered K and V (as wlb-run does)\n");
 }
 
 /* Megatron-LM's pipeline split: nothing for equal stages, else
@@ -113,7 +151,8 @@ void wlb_export_megatron(const struct wlb_trace *t, const struct wlb_parallel *p
 #define ARG(...) snprintf(args[n++], sizeof args[0], __VA_ARGS__)
 	ARG("--tensor-model-parallel-size %d", p->tp);
 	ARG("--context-parallel-size %d", p->cp);
-	if (p->cp > 1)
+	int distca = !strcmp(p->cp_algo, "distca");
+	if (p->cp > 1 && !distca)
 		ARG("--cp-comm-type %s", strcmp(p->cp_algo, "ring") ? "allgather" : "p2p");
 	ARG("--pipeline-model-parallel-size %d", p->pp);
 	n += megatron_split(t, p, args + n, split_note, sizeof split_note);
@@ -164,7 +203,13 @@ void wlb_export_megatron(const struct wlb_trace *t, const struct wlb_parallel *p
 	printf("\n# Megatron-LM arguments for #1 on %d GPUs (%d per node): the data-parallel size "
 	       "(%d) is what the world size leaves\n", p->tp * p->cp * p->pp * p->dp,
 	       t->cluster.gpus_per_node, p->dp);
-	loader_comment(pol, "Megatron");
+	loader_comment(t, p, pol, "Megatron");
+	if (distca)
+		printf("# cp_algo distca: core attention disaggregation needs DistCA's runtime "
+		       "(arXiv 2510.18121: attention tasks, their scheduler, the all-to-all and the "
+		       "ping-pong of two half-batches); stock Megatron-LM has no flag for it. The "
+		       "flags below are the rest of the configuration; the %d ranks of each stage "
+		       "(dp x cp) serve the attention\n", p->dp * p->cp);
 	fputs(split_note, stdout);
 	if (p->zero == 0)
 		printf("# zero 0: plain data parallelism, each rank holding the whole optimizer "
@@ -257,7 +302,7 @@ void wlb_export_torchtitan(const struct wlb_trace *t, const struct wlb_parallel 
 
 	printf("\n# TorchTitan job config for #1 on %d GPUs (%d per node)\n",
 	       p->tp * p->cp * p->pp * p->dp, t->cluster.gpus_per_node);
-	loader_comment(pol, "TorchTitan");
+	loader_comment(t, p, pol, "TorchTitan");
 	if (!fsdp)
 		printf("# zero %d: TorchTitan has no ZeRO-1/2; data parallelism replicates (DDP) "
 		       "instead, every rank holding the whole optimizer state\n", p->zero);
@@ -271,7 +316,10 @@ void wlb_export_torchtitan(const struct wlb_trace *t, const struct wlb_parallel 
 	if (p->tp > 1 && p->tp_comm_overlap)
 		printf("enable_async_tensor_parallel = true\n");
 	printf("context_parallel_degree = %d\n", p->cp);
-	if (p->cp > 1)
+	if (!strcmp(p->cp_algo, "distca"))
+		printf("# cp_algo distca: core attention disaggregation needs DistCA's runtime; "
+		       "TorchTitan has no option for it\n");
+	else if (p->cp > 1)
 		printf("context_parallel_rotate_method = \"%s\"\n",
 		       strcmp(p->cp_algo, "ring") ? "allgather" : "alltoall");
 	printf("pipeline_parallel_degree = %d\n", p->pp);

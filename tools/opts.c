@@ -60,9 +60,9 @@ int wlb_opts_run_refusal(const struct wlb_trace *t, char *why, size_t cap)
 	for (int s = 0; s < p->pp && s < WLB_MAX_PP; s++)
 		for (int c = 0; c < p->vpp; c++)
 			uneven |= chunks < 1 || wlb_chunk_layers(p, L, s, c) * chunks != L;
-	if (p->cp > 1 && strcmp(p->cp_algo, "allgather"))
+	if ((p->cp > 1 && strcmp(p->cp_algo, "allgather")) || !strcmp(p->cp_algo, "distca"))
 		snprintf(why, cap, "parallel.cp_algo \"%s\": wlb-run runs all-gather CP (Llama 3, "
-			 "WLB-LLM); wlb-sim models the ring", p->cp_algo);
+			 "WLB-LLM); wlb-sim models the ring and core attention disaggregation", p->cp_algo);
 	else if (stages_differ && p->n_pp_layers)
 		snprintf(why, cap, "parallel.pp_layers [%s]: wlb-run runs equal stages only "
 			 "(model.layers / pp each)", split);
@@ -142,7 +142,8 @@ static const struct option opts[] = {
 	{"check", no_argument, 0, O_CHECK}, {"compare-with", required_argument, 0, O_CMPWITH},
 	{"timeout", required_argument, 0, O_TIMEOUT}, {"id-file", required_argument, 0, O_IDFILE},
 	{"doc-order", required_argument, 0, O_DOCORDER}, {"cp-algo", required_argument, 0, O_CPALGO},
-	{"dump", required_argument, 0, O_DUMP}, {"cp-mode", required_argument, 0, O_CPMODE},
+	{"dump", required_argument, 0, O_DUMP}, {"mem-cap", required_argument, 0, O_MEMCAP},
+	{"cp-mode", required_argument, 0, O_CPMODE},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
@@ -255,19 +256,27 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 		switch (a->set_code[i]) {
 		case O_PACKING:
 			if (!wlb_packer_find(arg))
-				return fail("--packing: expected concat, greedy, bfd or wlb, got \"%s\"", arg);
+				return fail("--packing: expected concat, greedy, bfd, wlb or wlb-mem, got \"%s\"", arg);
 			snprintf(t->policy.packing, sizeof t->policy.packing, "%s", arg);
 			break;
 		case O_SHARDING: {
 			enum wlb_shard_kind k;
 			if (wlb_shard_parse(arg, &k))
-				return fail("--sharding: expected per-seq, per-doc or adaptive, got \"%s\"", arg);
+				return fail("--sharding: expected per-seq, per-doc, adaptive or hybrid, got \"%s\"", arg);
 			snprintf(t->policy.sharding, sizeof t->policy.sharding, "%s", arg);
 			break;
 		}
 		case O_SMAX: if (wlb_opt_u32("--s-max", arg, 1, &t->policy.s_max)) return 1; break;
 		case O_THRESH: if (parse_thresholds(arg, &t->policy)) return 1; break;
 		case O_WINDOW: if (wlb_opt_u32("--window", arg, 1, &t->policy.window)) return 1; break;
+		case O_MEMCAP: {
+			char *end;
+			double g = strtod(arg, &end);
+			if (end == arg || *end || !(g > 0) || g > 1e6)
+				return fail("--mem-cap: expected GiB > 0, got \"%s\"", arg);
+			t->policy.mem_cap_gib = g;
+			break;
+		}
 		case O_DOCORDER: {
 			enum wlb_doc_order o;
 			if (wlb_doc_order_parse(arg, &o))
@@ -295,8 +304,8 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 			break;
 		case O_CONTEXT: if (wlb_opt_u32("--context", arg, 1, &t->context)) return 1; break;
 		case O_CPALGO:
-			if (strcmp(arg, "allgather") && strcmp(arg, "ring"))
-				return fail("--cp-algo: expected allgather or ring, got \"%s\"", arg);
+			if (strcmp(arg, "allgather") && strcmp(arg, "ring") && strcmp(arg, "distca"))
+				return fail("--cp-algo: expected allgather, ring or distca, got \"%s\"", arg);
 			snprintf(t->parallel.cp_algo, sizeof t->parallel.cp_algo, "%s", arg);
 			break;
 		case O_TP: if (wlb_opt_u32("--tp", arg, 1, &v)) return 1; t->parallel.tp = (int)v; break;

@@ -12,8 +12,8 @@ extern const char *wlb_prog;   /* the command's name, for messages */
 enum { O_PACKING = 256, O_SHARDING, O_SMAX, O_THRESH, O_WINDOW, O_ITERS, O_SEED, O_JSON,
        O_COMPARE, O_SUMMARY, O_NOTIME, O_PRESET, O_MODEL, O_CONTEXT, O_TP, O_CP, O_PP, O_DP,
        O_MB, O_NAME, O_GPU, O_DOCS, O_WORKLOAD, O_COSTDB, O_CSV, O_CHROME, O_TIMELINE, O_ORDER,
-       O_QUIET, O_CONFIG, O_NPROC, O_DEVICE, O_CHECK, O_CMPWITH, O_TIMEOUT, O_IDFILE, O_DOCORDER, O_CPALGO, O_CPMODE,
-       O_DUMP };
+       O_QUIET, O_CONFIG, O_NPROC, O_DEVICE, O_CHECK, O_CMPWITH, O_TIMEOUT, O_IDFILE, O_DOCORDER, O_CPALGO,
+       O_DUMP, O_MEMCAP, O_CPMODE };
 
 struct wlb_opts {
 	void (*usage)(FILE *f);       /* printed by --help */

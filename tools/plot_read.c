@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infile.h"
 #include "json.h"
 
 const char *const plot_task_kinds[PT_N] = {"fwd", "bwd", "send_fwd", "send_bwd", "dp_sync"};
@@ -521,42 +522,6 @@ static int read_root(struct rd *r, const json_t *root, struct plot_report *p)
 	return 0;
 }
 
-static char *slurp(const char *path, size_t *len, struct wlb_error *err)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL, *nb;
-	size_t cap = 0, n = 0, got;
-
-	if (!f) {
-		wlb_error_set(err, WLB_EIO, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
-	do {
-		if (n + 1 >= cap) {
-			cap = cap ? cap * 2 : 1 << 16;
-			if (!(nb = realloc(buf, cap))) {
-				wlb_error_set(err, WLB_ENOMEM, "%s: out of memory", path);
-				goto fail;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-	} while (got > 0);
-	if (ferror(f)) {
-		wlb_error_set(err, WLB_EIO, "%s: read error", path);
-		goto fail;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
-}
-
 int plot_report_load(struct plot_report *p, const char *path, struct wlb_error *err)
 {
 	struct rd r = {.file = path, .err = err};
@@ -568,13 +533,15 @@ int plot_report_load(struct plot_report *p, const char *path, struct wlb_error *
 	p->path = path;
 	p->main.iter_ms = p->main.speedup = p->main.imb_pp = p->main.imb_cp = NAN;
 	p->main.mfu = p->main.delay = NAN;
-	if (!(text = slurp(path, &r.len, err)))
+	if (!(text = wlb_infile_slurp(path, "report", WLB_JSON_MAX_BYTES, &r.len, err)))
 		return err->code;
 	r.text = text;
 	if (r.len == 0) {
 		rc = wlb_error_set(err, WLB_EINVAL, "%s: empty file, expected a wlb-report/1", path);
 		goto done;
 	}
+	if ((rc = wlb_json_check_shape(text, r.len, path, err)) < 0)
+		goto done;
 	if (!(p->root = json_loadb(text, r.len, JSON_REJECT_DUPLICATES, &je))) {
 		if (je.line < 1)
 			rc = wlb_error_set(err, WLB_EINVAL, "%s: %s", path, je.text);

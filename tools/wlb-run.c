@@ -21,6 +21,7 @@
 #include "report_sim.h"
 #include "run_report.h"
 #include "sim.h"
+#include "stop.h"
 
 #define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
 
@@ -50,7 +51,7 @@ static void usage(FILE *f)
 "                     from the environment instead (cuda only, with --id-file)\n"
 "  --check            first check, for every micro-batch, that the device's\n"
 "                     layouts give back libwlb's piece lists and that CP-sharded\n"
-"                     attention (per-seq, per-doc and the plan's) equals\n"
+"                     attention (per-seq, per-doc, hybrid and the plan's) equals\n"
 "                     unsharded attention: output, dQ, dK, dV\n"
 "  --compare-with R   print measured against the report R (wlb-sim --json) per\n"
 "                     field, with the error in percent\n"
@@ -60,7 +61,8 @@ static void usage(FILE *f)
 "                     waits longer (default 600)\n"
 "  --id-file PATH     where rank 0 leaves the NCCL unique id (a shared file\n"
 "                     system across nodes; default a temporary file)\n"
-"  --quiet            no summary (errors and --compare-with's table still print)\n"
+"  --quiet            no summary and no progress (errors and --compare-with's table\n"
+"                     still print)\n"
 "  the other options as in wlb-sim\n"
 "\n"
 "examples:\n"
@@ -134,10 +136,10 @@ static void cmp_line(const char *field, double meas, double pred)
 
 static json_t *load_report(const char *path)
 {
-	json_error_t je;
-	json_t *rep = json_load_file(path, 0, &je);
+	struct wlb_error e;
+	json_t *rep = wlb_json_read(path, "report", 0, &e);
 	if (!rep) {
-		fail("--compare-with %s:%d:%d: %s", path, je.line, je.column, je.text);
+		fail("--compare-with %s", e.msg);
 		return NULL;
 	}
 	if (!json_is_object(json_object_get(rep, "summary")) ||
@@ -235,7 +237,7 @@ static int run_rank(struct ctx *c, const struct wlb_launch *l)
 	struct wlb_dev *dev = NULL;
 	struct wlb_comm *world = NULL;
 	struct wlb_exec_result x = {0};
-	struct wlb_exec_opts o = {c->a.check, c->t.source.seed};
+	struct wlb_exec_opts o = {c->a.check, c->t.source.seed, c->a.quiet};
 	struct wlb_error e = {0};
 	double timeout = c->a.timeout_s > 0 ? c->a.timeout_s : 600;
 	int rc = 1, cpu = !strcmp(c->device, "cpu");
@@ -392,6 +394,7 @@ int main(int argc, char **argv)
 		rc = run_rank(&c, &l);
 		goto done;
 	}
+	wlb_stop_install(); /* the parent only: under mpirun / srun the launcher stops the ranks */
 	int r = wlb_launch_fork(world, c.a.timeout_s > 0 ? c.a.timeout_s + 30 : 630, &l, &e);
 	if (r == 1) {   /* a rank */
 		rc = run_rank(&c, &l);
@@ -400,7 +403,7 @@ int main(int argc, char **argv)
 	}
 	if (r < 0)
 		fail("%s", e.msg);
-	rc = r < 0;
+	rc = r == WLB_EINTR ? WLB_STOP_STATUS : r < 0;
 	unlink(c.id_file);
 done:
 	wlb_plan_free(&c.plan);

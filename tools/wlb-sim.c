@@ -11,6 +11,7 @@
 #include "report.h"
 #include "report_sim.h"
 #include "sim.h"
+#include "stop.h"
 
 #define fail(...) wlb_fail(wlb_prog, __VA_ARGS__)
 
@@ -18,8 +19,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
-"               [--thresholds a,b,...] [--window W] [--doc-order O] [--mb-order O]\n"
-"               [--cp-algo allgather|ring] [--cp-mode M] [--costdb DB]\n"
+"               [--thresholds a,b,...] [--window W] [--doc-order O] [--mem-cap GIB]\n"
+"               [--mb-order O] [--cp-algo allgather|ring|distca] [--cp-mode M]\n"
+"               [--costdb DB]\n"
 "               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare] [--quiet]\n"
@@ -36,22 +38,31 @@ static void usage(FILE *f)
 "                     gpu, cluster, parallel, context and policy replace the\n"
 "                     trace's; the documents stay the trace's, and the options\n"
 "                     below still override it\n"
-"  --packing P        concat | greedy | bfd | wlb              (trace policy)\n"
-"  --sharding S       per-seq | per-doc | adaptive\n"
+"  --packing P        concat | greedy | bfd | wlb | wlb-mem    (trace policy)\n"
+"  --sharding S       per-seq | per-doc | adaptive | hybrid\n"
 "  --s-max, --thresholds, --window, --doc-order   packer knobs, as in wlb-trace\n"
 "                     pack (--doc-order: stream or zigzag, default zigzag for wlb)\n"
+"  --mem-cap GIB      wlb-mem: activation GiB one micro-batch may keep on a GPU\n"
+"                     (default: what fits the GPU whatever the micro-batch order)\n"
 "  --mb-order O       micro-batch order in each pipeline: packed | heavy-first |\n"
 "                     light-first (default packed)\n"
 "  --cp-algo A        how CP ranks share K and V: allgather (Llama 3, WLB-LLM; the\n"
 "                     all-gather and dK/dV reduce-scatter exposed) or ring (cp\n"
 "                     lockstep steps, each block's transfer behind the step's\n"
-"                     attention)                                (trace, default allgather)\n"
+"                     attention) or distca (core attention disaggregation: each\n"
+"                     layer's attention as tasks balanced over the stage's dp x cp\n"
+"                     ranks and idle stages', an all-to-all there and back behind\n"
+"                     two ping-ponging half-batches)          (trace, default allgather)\n"
 "  --cp-mode M        static (every micro-batch on its replica's cp ranks) or\n"
 "                     per-sequence CP over the pool of dp x cp ranks: each\n"
 "                     sequence on an aligned power-of-two group sized for it,\n"
 "                     chosen by dynamic-megatron (smallest degree that fits,\n"
 "                     sum l^2 / degree balanced) or dynamic-cost (degree and\n"
-"                     group from the cost model)           (trace, default static)\n"
+"                     group from the cost model); with --cp-algo allgather only\n"
+"                                                          (trace, default static)\n"
+);
+	/* two strings: C99 promises string literals of 4095 characters only */
+	fprintf(f,
 "  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
 "  --json FILE        the wlb-report/1 document (- for stdout)\n"
 "  --csv FILE         one row per iteration\n"
@@ -59,10 +70,14 @@ static void usage(FILE *f)
 "  --timeline-iter K  the iteration whose timeline and per-CP-rank attention the\n"
 "                     report and --chrome-trace show (default 0)\n"
 "  --compare          Plain-4D (concat + per-seq), Fixed-4D (greedy + the better\n"
-"                     static sharder), WLB-LLM (wlb + adaptive), per-seq CP\n"
-"                     (Megatron) and per-seq CP (cost) (WLB-LLM's packing with\n"
-"                     --cp-mode dynamic-megatron / dynamic-cost), and the policy of\n"
-"                     the command line if it is another one, on the same documents\n"
+"                     static sharder), WLB-LLM (wlb + adaptive), WLB-LLM + hybrid\n"
+"                     (wlb + hybrid), WLB-mem (wlb-mem + adaptive: memory-aware\n"
+"                     WLB), attention disaggregation (cp-algo distca) with greedy\n"
+"                     fixed-length packing (Attn-disagg, as DistCA) and with wlb\n"
+"                     (Attn-dis+WLB), per-sequence CP with WLB-LLM's packing\n"
+"                     (DynCP (Megatron), DynCP (cost): --cp-mode dynamic-megatron /\n"
+"                     dynamic-cost, all-gather CP), and the policy of the command\n"
+"                     line if it is another one, on the same documents\n"
 "  --quiet            no progress bar\n"
 "\n"
 "examples:\n"
@@ -77,8 +92,9 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 	const struct wlb_sim_summary *s = &r->summary;
 	const struct wlb_parallel *p = &t->parallel;
 	double lost = s->iteration_ms_mean - s->ideal_ms;
-	static const char *const names[WLB_LOST_N] = {"CP imbalance", "micro-batch imbalance",
-						      "DP waiting", "exposed communication", "pipeline bubbles"};
+	const char *names[WLB_LOST_N] = {"CP imbalance", "micro-batch imbalance",
+					 "DP waiting", "exposed communication", "pipeline bubbles"};
+	int distca = !strcmp(p->cp_algo, "distca");
 
 	printf("simulated %u iterations on %d GPUs (%s)\n\n", s->iterations, p->tp * p->cp * p->pp * p->dp,
 	       t->gpu);
@@ -90,6 +106,20 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 	printf("  imbalance          pp %.3f   cp %.3f   dp %.3f   bubble fraction %.3f\n",
 	       s->imbalance_pp, s->imbalance_cp, s->imbalance_dp, s->bubble_fraction);
 	printf("  token delay        %10.3f iterations\n", s->token_delay_iters);
+	if (p->cp > 1)
+		printf("  CP layouts         %10.1f %% of micro-batches per-doc, %.1f %% hybrid; %.1f %% of "
+		       "documents cut per document\n", 100 * r->pack.summary.per_doc_share,
+		       100 * r->pack.summary.hybrid_share, 100 * r->pack.summary.cut_doc_share);
+	if (distca) { /* cp is then the attention servers' imbalance */
+		names[WLB_LOST_CP] = "attention imbalance";
+		printf("  attention servers  %10.3f busiest / mean   all-to-all exposed %.1f ms per GPU "
+		       "(in exposed communication)\n", s->imbalance_cp, s->a2a_exposed_ms);
+	}
+	printf("  memory divergence  micro-batches %.3f   stages %.3f   replicas %.3f (max/mean)\n",
+	       s->imbalance_mem, s->imbalance_mem_pp, s->imbalance_mem_dp);
+	if (!strcmp(r->pack.packing, "wlb-mem"))
+		printf("  activations        %10.2f GiB per GPU in the largest micro-batch, wlb-mem's cap %.2f\n",
+		       r->pack.summary.act_max_gib, r->pack.summary.act_cap_gib);
 	int worst = 0;
 	for (int st = 1; st < r->pp; st++)
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem[worst].state_gib + r->mem[worst].act_gib)
@@ -133,13 +163,20 @@ struct run {
 	struct wlb_sim_result r;
 };
 
+/* cp_algo: NULL keeps the trace's, "" the trace's unless it is distca
+ * (then allgather: the baselines keep attention local).  A bundle
+ * (packing given) runs its own CP mode, cp_mode NULL being static. */
 static int simulate(struct run *x, const struct wlb_trace *base, const char *name, const char *packing,
-		    const char *sharding, uint32_t window, const char *cp_mode, struct wlb_cost *cost,
-		    const struct wlb_sim_opts *o)
+		    const char *sharding, uint32_t window, const char *cp_algo, const char *cp_mode,
+		    struct wlb_cost *cost, const struct wlb_sim_opts *o)
 {
 	struct wlb_error e;
 	x->name = name;
 	x->t = *base;
+	if (cp_algo && !*cp_algo && !strcmp(x->t.parallel.cp_algo, "distca"))
+		cp_algo = "allgather";
+	if (cp_algo && *cp_algo)
+		snprintf(x->t.parallel.cp_algo, sizeof x->t.parallel.cp_algo, "%s", cp_algo);
 	if (packing) /* a bundle: its own CP mode */
 		snprintf(x->t.policy.cp_mode, sizeof x->t.policy.cp_mode, "%s", cp_mode ? cp_mode : "static");
 	if (packing) { /* a bundle: its packer's own document order */
@@ -155,6 +192,53 @@ static int simulate(struct run *x, const struct wlb_trace *base, const char *nam
 	return 0;
 }
 
+/* The policy bundles of --compare, in table order.  cp_algo "" keeps the
+ * trace's CP algorithm unless it is distca (the bundles without
+ * disaggregation keep attention local: all-gather); per-sequence CP is
+ * modelled with all-gather CP.  cp_mode NULL: static.  Rows 1 and 2 are
+ * Fixed-4D with each static sharder; the table shows the faster. */
+static const struct bundle {
+	const char *name, *packing, *sharding;
+	uint32_t window;
+	const char *cp_algo, *cp_mode;
+} bundles[] = {
+	{"Plain-4D", "concat", "per-seq", 0, "", NULL},
+	{"Fixed-4D", "greedy", "per-seq", 1, "", NULL},
+	{"Fixed-4D", "greedy", "per-doc", 1, "", NULL},
+	{"WLB-LLM", "wlb", "adaptive", 0, "", NULL},
+	{"WLB-LLM + hybrid", "wlb", "hybrid", 0, "", NULL},
+	{"WLB-mem", "wlb-mem", "adaptive", 0, "", NULL},
+	{"Attn-disagg", "greedy", "per-seq", 1, "distca", NULL},
+	{"Attn-dis+WLB", "wlb", "adaptive", 0, "distca", NULL},
+	{"DynCP (Megatron)", "wlb", "adaptive", 0, "allgather", "dynamic-megatron"},
+	{"DynCP (cost)", "wlb", "adaptive", 0, "allgather", "dynamic-cost"},
+};
+#define N_BUNDLES ((int)(sizeof bundles / sizeof bundles[0]))
+
+/* The bundle the trace's own policy pol (defaults applied) is, or -1.
+ * Fixed-4D is either of its rows whatever its sharder. */
+static int bundle_of(const struct wlb_trace *t, const struct wlb_policy *pol)
+{
+	struct wlb_policy own = {.n_thresholds = -1};
+	int distca = !strcmp(t->parallel.cp_algo, "distca");
+
+	snprintf(own.packing, sizeof own.packing, "%s", pol->packing);
+	wlb_policy_defaults(&own, t->context);
+	if (strcmp(pol->doc_order, own.doc_order))
+		return -1;
+	for (int b = 0; b < N_BUNDLES; b++) {
+		const struct bundle *x = &bundles[b];
+		int fixed = b == 1 || b == 2;
+		if (strcmp(pol->packing, x->packing) || distca != !strcmp(x->cp_algo, "distca") ||
+		    strcmp(pol->cp_mode, x->cp_mode ? x->cp_mode : "static") ||
+		    (x->window && pol->window != x->window))
+			continue;
+		if (!strcmp(pol->sharding, x->sharding) || (fixed && !distca))
+			return b;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct wlb_trace t;
@@ -162,17 +246,17 @@ int main(int argc, char **argv)
 	struct wlb_sim_opts so = {WLB_ORDER_PACKED, 0, 0};
 	struct wlb_error e;
 	struct wlb_cost *cost = NULL;
-	struct run runs[7];
-	struct wlb_sim_named cmp[7];
+	struct run runs[N_BUNDLES + 1];
+	struct wlb_sim_named cmp[N_BUNDLES + 1];
 	char path[4096];
 	const char *db;
-	int n_runs = 0, n_cmp = 0, rc = 1;
+	int n_cmp = 0, own_bundle = -1, rc = 1;
 
 	wlb_prog = "wlb-sim";
 	wlb_gsl_quiet();
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
-	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order mem-cap iterations seed "
 			   "json csv chrome-trace timeline-iter mb-order cp-algo cp-mode costdb compare quiet config"))
 		goto done;
 	if (optind + 1 != argc) {
@@ -207,55 +291,32 @@ int main(int argc, char **argv)
 
 	struct wlb_policy pol = t.policy;
 	wlb_policy_defaults(&pol, t.context);
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	if (a.compare) {
-		if (simulate(&runs[0], &t, "Plain-4D", "concat", "per-seq", 0, NULL, cost, &so) ||
-		    simulate(&runs[1], &t, "Fixed-4D", "greedy", "per-seq", 1, NULL, cost, &so) ||
-		    simulate(&runs[2], &t, "Fixed-4D", "greedy", "per-doc", 1, NULL, cost, &so) ||
-		    simulate(&runs[3], &t, "WLB-LLM", "wlb", "adaptive", 0, NULL, cost, &so))
-			goto done;
-		n_runs = 4;
-		int dyn = strcmp(t.parallel.cp_algo, "ring") != 0; /* per-seq CP: allgather only */
-		if (dyn && (simulate(&runs[5], &t, "per-seq CP (Megatron)", "wlb", "adaptive", 0,
-				     "dynamic-megatron", cost, &so) ||
-			    simulate(&runs[6], &t, "per-seq CP (cost)", "wlb", "adaptive", 0, "dynamic-cost",
-				     cost, &so)))
-			goto done;
-		int fixed = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 2 : 1;
-		int bundles[5] = {0, fixed, 3, 5, 6};
-		for (int i = 0; i < (dyn ? 5 : 3); i++)
-			cmp[n_cmp++] = (struct wlb_sim_named){runs[bundles[i]].name, &runs[bundles[i]].t,
-							       &runs[bundles[i]].r};
-		/* the command line's own policy, when it is none of the bundles */
-		struct wlb_policy own = {.n_thresholds = -1};
-		snprintf(own.packing, sizeof own.packing, "%s", pol.packing);
-		wlb_policy_defaults(&own, t.context);
-		int is_bundle = ((!strcmp(pol.packing, "concat") && !strcmp(pol.sharding, "per-seq")) ||
-				 (!strcmp(pol.packing, "greedy") && pol.window == 1) ||
-				 (!strcmp(pol.packing, "wlb") && !strcmp(pol.sharding, "adaptive"))) &&
-				!strcmp(pol.doc_order, own.doc_order) &&
-				(!strcmp(pol.cp_mode, "static") || !strcmp(pol.packing, "wlb"));
-		if (!is_bundle) {
-			if (simulate(&runs[4], &t, "this policy", NULL, NULL, 0, NULL, cost, &so))
+		for (int b = 0; b < N_BUNDLES; b++)
+			if (simulate(&runs[b], &t, bundles[b].name, bundles[b].packing, bundles[b].sharding,
+				     bundles[b].window, bundles[b].cp_algo, bundles[b].cp_mode, cost, &so))
 				goto done;
-			n_runs = 5;
-			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[4].t, &runs[4].r};
+		/* Fixed-4D's row: the better of its two static sharders */
+		int skip = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 1 : 2;
+		for (int b = 0; b < N_BUNDLES; b++)
+			if (b != skip)
+				cmp[n_cmp++] = (struct wlb_sim_named){runs[b].name, &runs[b].t, &runs[b].r};
+		/* the command line's own policy, when it is none of the bundles */
+		own_bundle = bundle_of(&t, &pol);
+		if (own_bundle < 0) {
+			if (simulate(&runs[N_BUNDLES], &t, "this policy", NULL, NULL, 0, NULL, NULL, cost, &so))
+				goto done;
+			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[N_BUNDLES].t, &runs[N_BUNDLES].r};
 		}
 	} else {
-		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, NULL, cost, &so))
+		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, NULL, NULL, cost, &so))
 			goto done;
-		n_runs = 1;
 	}
 	/* the report and timeline describe the trace's own policy, or WLB-LLM */
 	const struct run *main_run = &runs[0];
-	if (a.compare) {
-		main_run = &runs[3];
-		if (n_runs == 5)
-			main_run = &runs[4];
-		else if (runs[5].r.n_iters && !strcmp(pol.cp_mode, "dynamic-megatron"))
-			main_run = &runs[5];
-		else if (runs[6].r.n_iters && !strcmp(pol.cp_mode, "dynamic-cost"))
-			main_run = &runs[6];
-	}
+	if (a.compare)
+		main_run = own_bundle < 0 ? &runs[N_BUNDLES] : own_bundle >= 3 ? &runs[own_bundle] : &runs[3];
 	const char *dbname = a.costdb ? a.costdb : "built-in";
 	if (a.json) {
 		json_t *j = wlb_report_sim(&main_run->t, a.costdb ? a.costdb : t.gpu, &main_run->r, cmp, n_cmp);
@@ -317,17 +378,20 @@ int main(int argc, char **argv)
 		/* speedup in tokens per second: a policy that holds documents back
 		 * trains fewer tokens per iteration than the baseline */
 		double base = cmp[0].res->summary.tokens_per_s;
-		printf("\n%-21s %-7s %-9s %9s %8s %8s %8s %8s %7s %7s %8s  %s\n", "policy", "packing", "sharding",
-		       "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "bubble", "MFU", "delay", "documents");
+		printf("\n%-16s %-7s %-9s %9s %8s %8s %8s %8s %8s %7s %7s %8s %8s  %s\n", "policy", "packing",
+		       "sharding", "iter ms", "Mtok/s", "speedup", "imb_pp", "imb_cp", "imb_mem", "bubble", "MFU",
+		       "delay", "peak GiB", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
 			struct wlb_policy q = cmp[i].trace->policy;
 			wlb_policy_defaults(&q, t.context);
-			printf("%-21s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %7.3f %6.1f%% %8.3f  %s%s\n",
-			       cmp[i].name, q.packing, q.sharding, s->iteration_ms_mean, s->tokens_per_s / 1e6,
-			       s->tokens_per_s / base,
-			       s->imbalance_pp, s->imbalance_cp, s->bubble_fraction, 100 * s->mfu,
-			       s->token_delay_iters, q.doc_order, s->oom ? "  OOM" : "");
+			/* disaggregated attention has no CP layout of its own */
+			const char *shd = strcmp(cmp[i].trace->parallel.cp_algo, "distca") ? q.sharding : "distca";
+			printf("%-16s %-7s %-9s %9.1f %8.4f %7.3fx %8.3f %8.3f %8.3f %7.3f %6.1f%% %8.3f %8.1f  %s%s\n",
+			       cmp[i].name, q.packing, shd, s->iteration_ms_mean, s->tokens_per_s / 1e6,
+			       s->tokens_per_s / base, s->imbalance_pp, s->imbalance_cp, s->imbalance_mem,
+			       s->bubble_fraction, 100 * s->mfu, s->token_delay_iters, s->peak_mem_gib,
+			       q.doc_order, s->oom ? "  OOM" : "");
 		}
 		printf("(%u iterations each on the same documents; speedup: tokens/s over Plain-4D)\n\n",
 		       cmp[0].res->summary.iterations);
@@ -338,9 +402,9 @@ int main(int argc, char **argv)
 	print_summary(&main_run->t, &main_run->r);
 	rc = 0;
 done:
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < N_BUNDLES + 1; i++)
 		wlb_sim_result_free(&runs[i].r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
-	return rc;
+	return rc && wlb_stop_requested() ? WLB_STOP_STATUS : rc;
 }

@@ -20,7 +20,9 @@
 #include "json.h"
 #include "lenstats.h"
 #include "packrun.h"
+#include "progress.h"
 #include "report.h"
+#include "stop.h"
 #include "opts.h"
 #include "trace.h"
 
@@ -39,9 +41,9 @@ static void usage(FILE *f)
 "                       [--gpu G] [--cp-algo allgather|ring] -o FILE\n"
 "       wlb-trace stats TRACE [--docs N]\n"
 "       wlb-trace pack  TRACE [--packing P] [--sharding S] [--s-max N] [--thresholds a,b,...]\n"
-"                       [--window W] [--doc-order O] [--iterations I] [--seed S]\n"
+"                       [--window W] [--doc-order O] [--mem-cap GIB] [--iterations I] [--seed S]\n"
 "                       [--json FILE|-] [--compare]\n"
-"                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB]\n"
+"                       [--summary] [--no-timing] [--workload cost|flops] [--costdb DB] [--quiet]\n"
 "                       [--cp-algo allgather|ring] [--dump FILE]\n"
 "\n"
 "gen    writes a wlb-trace/1 file drawing documents from a distribution preset\n"
@@ -52,15 +54,23 @@ static void usage(FILE *f)
 "pack   packs every iteration and shards every micro-batch over the CP ranks, and\n"
 "       reports balance per iteration and in summary: imbalance_pp (max/mean of\n"
 "       micro-batch work W per iteration), imbalance_cp (max/mean of attention\n"
-"       pairs over CP ranks), token delay, packing time.  --compare runs Plain-4D\n"
-"       (concat + per-seq), Fixed-4D (greedy + the better static sharder) and\n"
-"       WLB-LLM (wlb + adaptive) on the same documents.\n"
+"       pairs over CP ranks), imbalance_mem (max/mean of micro-batch activations),\n"
+"       token delay, packing time.  --compare runs Plain-4D (concat + per-seq),\n"
+"       Fixed-4D (greedy + the better static sharder), WLB-LLM (wlb + adaptive),\n"
+"       WLB+hybrid (wlb + hybrid) and, with a cost DB or --mem-cap, WLB-mem\n"
+"       (wlb-mem + adaptive) on the same documents.\n"
 "\n"
-"  --packing P       concat | greedy | bfd | wlb          (trace policy, default wlb)\n"
-"  --sharding S      per-seq | per-doc | adaptive         (default adaptive)\n"
+"  --packing P       concat | greedy | bfd | wlb | wlb-mem (trace policy, default wlb)\n"
+"  --sharding S      per-seq | per-doc | adaptive | hybrid (default adaptive);\n"
+"                    hybrid keeps some documents whole in per-seq's chunks and\n"
+"                    cuts the rest per document, where the estimate says faster\n"
 "  --s-max N         wlb: most tokens per micro-batch     (default 1.5 x context)\n"
 "  --thresholds L    wlb: outlier queue thresholds, or none (default context/4,context/2)\n"
 "  --window W        greedy: global batches per window    (default 1)\n"
+"  --mem-cap GIB     wlb-mem: activation GiB one micro-batch may keep on a GPU of\n"
+"                    the heaviest stage (default: what fits the cost DB's GPU after\n"
+"                    weights, gradients and optimizer state, for the schedule's\n"
+"                    micro-batches in flight)\n"
 "  --doc-order O     documents' order inside a micro-batch, which decides what\n"
 "                    per-seq sharding cuts: stream (dataloader order) or zigzag\n"
 "                    (long documents placed where the zig-zag split is even);\n"
@@ -69,7 +79,7 @@ static void usage(FILE *f)
 "                    layer's forward+backward time from the cost DB, default) or flops\n"
 "                    (one layer's forward FLOPs: W = lin*d + att*d(d+1)/2)\n"
 "  --costdb DB       the cost DB (default: the built-in one of the trace's gpu)\n"
-"  --cp-algo A       allgather or ring: under ring, adaptive weighs each layout\n"
+"  --cp-algo A       allgather or ring: under ring, adaptive and hybrid weigh each layout\n"
 "                    by its ring steps                     (trace, default allgather)\n"
 "  --json FILE       write the wlb-report/1 document (- for stdout)\n"
 "  --dump FILE       write every iteration's micro-batches as JSON: {\"format\":\n"
@@ -78,7 +88,9 @@ static void usage(FILE *f)
 "                    in dataloader order, offset = where the piece starts in it\n"
 "  --summary         print only the summary, not each iteration\n"
 "  --no-timing       report packing times as 0, for byte-identical output\n"
-"\n"
+"  --quiet           no progress on stderr\n"
+"\n");
+	fprintf(f,
 "examples:\n"
 "  wlb-trace gen --preset wlb128k --model llama2-7b --context 131072 -o 7b-128k.json\n"
 "  wlb-trace stats traces/7b-128k.json\n"
@@ -249,6 +261,16 @@ static void print_summary(const struct wlb_pack_summary *s)
 	       s->shard_ms_per_batch);
 	printf("  per-doc share        %7.1f %%   of micro-batches sharded per document\n",
 	       100 * s->per_doc_share);
+	printf("  hybrid share         %7.1f %%   of micro-batches sharded hybrid\n", 100 * s->hybrid_share);
+	printf("  cut documents        %7.1f %%   of documents cut per document (the rest kept whole)\n",
+	       100 * s->cut_doc_share);
+	printf("  imbalance_mem        %8.3f   max/mean micro-batch activations, mean over iterations\n",
+	       s->imbalance_mem);
+	printf("  activations          %8.2f   GiB per GPU of the largest micro-batch (heaviest stage)",
+	       s->act_max_gib);
+	if (s->act_cap_gib > 0)
+		printf("; wlb-mem's cap %.2f", s->act_cap_gib);
+	putchar('\n');
 }
 
 static void print_iterations(const struct wlb_packrun *r)
@@ -271,11 +293,23 @@ static void print_iterations(const struct wlb_packrun *r)
 	}
 }
 
+static int show_iter(void *ctx, const struct wlb_packed *p, const struct wlb_iter_rec *rec)
+{
+	struct wlb_progress *prog = ctx;
+
+	(void)p;
+	wlb_progress_show(prog, rec->iter + 1, prog->total, "iterations");
+	return 0;
+}
+
 static int run(const struct wlb_trace *t, const struct wlb_workload *w, const char *packing,
-	       const char *sharding, uint32_t window, struct wlb_packrun *r)
+	       const char *sharding, uint32_t window, int quiet, struct wlb_packrun *r)
 {
 	struct wlb_trace c = *t;
 	struct wlb_error e;
+	struct wlb_progress prog;
+	struct wlb_packrun_hooks hooks = {&prog, NULL, show_iter};
+	int rc;
 
 	if (packing) { /* a bundle: its packer's own document order */
 		snprintf(c.policy.packing, sizeof c.policy.packing, "%s", packing);
@@ -285,9 +319,11 @@ static int run(const struct wlb_trace *t, const struct wlb_workload *w, const ch
 		snprintf(c.policy.sharding, sizeof c.policy.sharding, "%s", sharding);
 	if (window)
 		c.policy.window = window;
-	if (wlb_packrun(&c, w, r, &e))
-		return fail("%s", e.msg);
-	return 0;
+	wlb_progress_start(&prog, "packing", quiet);
+	prog.total = c.iterations;
+	rc = wlb_packrun_with(&c, w, &hooks, r, &e);
+	wlb_progress_end(&prog);
+	return rc ? fail("%s", e.msg) : 0;
 }
 
 static void zero_timing(struct wlb_packrun *r)
@@ -369,8 +405,8 @@ static int cmd_pack(int argc, char **argv)
 	struct wlb_trace t;
 	struct wlb_opts a = {.usage = usage};
 	struct wlb_error e;
-	struct wlb_packrun main_run, b[4];
-	struct wlb_named_run cmp[3];
+	struct wlb_packrun main_run, b[6];
+	struct wlb_named_run cmp[5];
 	struct wlb_cost *cost = NULL;
 	struct wlb_workload work;
 	const struct wlb_workload *w = NULL;
@@ -380,8 +416,8 @@ static int cmd_pack(int argc, char **argv)
 	memset(&main_run, 0, sizeof main_run);
 	memset(b, 0, sizeof b);
 	wlb_trace_init(&t);
-	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order iterations seed "
-		       "json compare summary no-timing workload costdb cp-algo dump"))
+	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order mem-cap iterations seed "
+		       "json compare summary no-timing workload costdb cp-algo dump quiet"))
 		goto done;
 	if (optind + 1 != argc) {
 		fail("pack: expected one TRACE (see --help)");
@@ -408,24 +444,36 @@ static int cmd_pack(int argc, char **argv)
 		wlb_workload_cost(&work, cost, &t.model, &t.parallel, t.context);
 		w = &work;
 	}
-	if (run(&t, w, NULL, NULL, 0, &main_run) || (a.dump && dump_run(&t, w, a.dump)))
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
+	if (run(&t, w, NULL, NULL, 0, a.quiet, &main_run) || (a.dump && dump_run(&t, w, a.dump)))
 		goto done;
 	if (a.compare) {
 		/* Plain-4D; Fixed-4D = greedy (window 1) with the better static sharder
 		 * over the run (lower sum of slowest-rank tile-padded attention);
 		 * WLB-LLM = wlb + adaptive with the trace's knobs */
-		if (run(&t, w, "concat", "per-seq", 0, &b[0]) || run(&t, w, "greedy", "per-seq", 1, &b[1]) ||
-		    run(&t, w, "greedy", "per-doc", 1, &b[2]) || run(&t, w, "wlb", "adaptive", 0, &b[3]))
+		if (run(&t, w, "concat", "per-seq", 0, a.quiet, &b[0]) ||
+		    run(&t, w, "greedy", "per-seq", 1, a.quiet, &b[1]) ||
+		    run(&t, w, "greedy", "per-doc", 1, a.quiet, &b[2]) ||
+		    run(&t, w, "wlb", "adaptive", 0, a.quiet, &b[3]) ||
+		    run(&t, w, "wlb", "hybrid", 0, a.quiet, &b[4]))
 			goto done;
 		cmp[0] = (struct wlb_named_run){"Plain-4D", &b[0]};
 		cmp[1] = (struct wlb_named_run){"Fixed-4D",
 			b[2].summary.cp_cost < b[1].summary.cp_cost ? &b[2] : &b[1]};
 		cmp[2] = (struct wlb_named_run){"WLB-LLM", &b[3]};
-		n_cmp = 3;
+		cmp[3] = (struct wlb_named_run){"WLB+hybrid", &b[4]};
+		n_cmp = 4;
+		/* memory-aware WLB, where its cap is known (a cost DB's GPU or
+		 * policy.mem_cap_gib) */
+		if ((w && w->mem_gib > 0) || t.policy.mem_cap_gib > 0) {
+			if (run(&t, w, "wlb-mem", "adaptive", 0, a.quiet, &b[5]))
+				goto done;
+			cmp[n_cmp++] = (struct wlb_named_run){"WLB-mem", &b[5]};
+		}
 	}
 	if (a.no_timing) {
 		zero_timing(&main_run);
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 6; i++)
 			zero_timing(&b[i]);
 	}
 	if (a.json) {
@@ -443,17 +491,20 @@ static int cmd_pack(int argc, char **argv)
 	}
 	print_config(&t, wdesc);
 	if (n_cmp) {
-		printf("\n%-10s %-7s %-9s %8s %8s %8s %8s %9s %10s  %s\n", "policy", "packing", "sharding",
-		       "imb_pp", "imb_cp", "imb_dp", "delay", "pending", "pack ms", "documents");
+		printf("\n%-10s %-7s %-9s %8s %8s %8s %8s %8s %8s %9s %10s  %s\n", "policy", "packing",
+		       "sharding", "imb_pp", "imb_cp", "imb_dp", "imb_mem", "act GiB", "delay", "pending",
+		       "pack ms", "documents");
 		for (int i = 0; i < n_cmp; i++) {
 			const struct wlb_pack_summary *s = &cmp[i].run->summary;
-			printf("%-10s %-7s %-9s %8.3f %8.3f %8.3f %8.3f %9llu %10.4f  %s\n", cmp[i].name,
-			       cmp[i].run->packing, wlb_shard_name(cmp[i].run->sharding), s->imbalance_pp,
-			       s->imbalance_cp, s->imbalance_dp, s->token_delay_iters,
+			printf("%-10s %-7s %-9s %8.3f %8.3f %8.3f %8.3f %8.2f %8.3f %9llu %10.4f  %s\n",
+			       cmp[i].name, cmp[i].run->packing, wlb_shard_name(cmp[i].run->sharding),
+			       s->imbalance_pp, s->imbalance_cp, s->imbalance_dp, s->imbalance_mem,
+			       s->act_max_gib, s->token_delay_iters,
 			       (unsigned long long)s->pending_tokens, s->pack_ms_per_batch,
 			       wlb_doc_order_name(cmp[i].run->params.order));
 		}
-		printf("(%u iterations each, same documents; imb = max/mean of work; delay in iterations)\n",
+		printf("(%u iterations each, same documents; imb = max/mean of work, imb_mem of micro-batch "
+		       "activations; act GiB: the largest micro-batch's per GPU; delay in iterations)\n",
 		       main_run.summary.iterations);
 	} else {
 		if (!a.summary) {
@@ -466,7 +517,7 @@ static int cmd_pack(int argc, char **argv)
 	rc = 0;
 done:
 	wlb_packrun_free(&main_run);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 6; i++)
 		wlb_packrun_free(&b[i]);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
@@ -489,7 +540,9 @@ int main(int argc, char **argv)
 		return cmd_gen(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return cmd_stats(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "pack"))
-		return cmd_pack(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "pack")) {
+		int rc = cmd_pack(argc - 1, argv + 1);
+		return rc && wlb_stop_requested() ? WLB_STOP_STATUS : rc;
+	}
 	return fail("unknown command \"%s\" (expected gen, stats or pack; see --help)", argv[1]);
 }

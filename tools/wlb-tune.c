@@ -13,6 +13,7 @@
 #include "export.h"
 #include "json.h"
 #include "opts.h"
+#include "stop.h"
 #include "validate.h"
 #include "tune.h"
 
@@ -52,7 +53,9 @@ static void usage(FILE *f)
 "  --threads T        worker threads (default: one per core)\n"
 "  --time-limit S     stop the search after S seconds (the best found so far)\n"
 "  --top K            candidates shown and kept (default 5)\n"
-"  --packings LIST    packings searched, of concat,greedy,bfd,wlb (default all)\n"
+"  --packings LIST    packings searched, of concat,greedy,bfd,wlb,wlb-mem (default\n"
+"                     all; wlb-mem: wlb with each micro-batch's activations capped\n"
+"                     at what fits --max-mem, tried at s_max 2 x context)\n"
 "  --fixed-parallel   keep the trace's 4D configuration, tune the policy only\n"
 "  --no-prune         evaluate every configuration (no throughput bound)\n"
 "  -o CONFIG          write the best as wlb-config/1 with its predicted figures,\n"
@@ -126,9 +129,9 @@ static int parse_packings(const char *s, char *buf, size_t cap)
 	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++)
 		if (!wlb_packer_find(tok))
 			return fail("--packings: unknown packing \"%s\" (expected a comma list of concat, "
-				    "greedy, bfd, wlb)", tok);
+				    "greedy, bfd, wlb, wlb-mem)", tok);
 	if (!n)
-		return fail("--packings: expected a comma list of concat, greedy, bfd, wlb, got \"%s\"",
+		return fail("--packings: expected a comma list of concat, greedy, bfd, wlb, wlb-mem, got \"%s\"",
 			    s);
 	snprintf(buf, cap, "%s", s);
 	return 0;
@@ -220,7 +223,7 @@ static void print_row(const char *rank, const struct wlb_tune_cand *c)
 {
 	const struct wlb_parallel *p = &c->par;
 	const struct wlb_policy *q = &c->pol;
-	int wlb = !strcmp(q->packing, "wlb"), greedy = !strcmp(q->packing, "greedy");
+	int wlb = !strncmp(q->packing, "wlb", 3), greedy = !strcmp(q->packing, "greedy");
 	char smax[16], th[96], win[16], ms[32];
 
 	if (wlb)
@@ -376,7 +379,7 @@ static json_t *tune_json(const struct wlb_trace *t, const struct args *a,
 			    json_null());
 	json_object_set_new(s, "fixed_parallel", json_boolean(a->o.fixed_parallel));
 	json_object_set_new(s, "packings", json_string(a->o.packings ? a->o.packings :
-						       "concat,greedy,bfd,wlb"));
+						       "concat,greedy,bfd,wlb,wlb-mem"));
 	json_object_set_new(root, "search", s);
 	json_object_set_new(root, "baseline", r->has_baseline ? cand_json(t, r, &r->baseline, 0) :
 			    json_null());
@@ -437,6 +440,7 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	mem_limit = a.o.max_mem_gib > 0 ? a.o.max_mem_gib : wlb_cost_device(cost)->mem_gib;
+	wlb_stop_install(); /* the long part: Ctrl-C stops it cleanly (stop.h) */
 	if (wlb_tune_run(&t, cost, &a.o, &r, &e)) {
 		fail("%s", e.msg);
 		goto done;
@@ -481,19 +485,22 @@ int main(int argc, char **argv)
 		wlb_export_torchtitan(&t, &r.top[0].par, &r.top[0].pol);
 	rc = 0;
 	if (a.validate) {
-		/* wlb-run runs all-gather CP only: the best candidate it can run */
+		/* wlb-run runs all-gather CP only (no ring, no disaggregated
+		 * attention): the best candidate it can run */
 		size_t k = 0;
-		while (k < r.n_top && r.top[k].par.cp > 1 && !strcmp(r.top[k].par.cp_algo, "ring"))
+		while (k < r.n_top && ((r.top[k].par.cp > 1 && !strcmp(r.top[k].par.cp_algo, "ring")) ||
+				       !strcmp(r.top[k].par.cp_algo, "distca")))
 			k++;
 		if (k == r.n_top) {
 			fflush(stdout); /* the table first, then why */
-			rc = fail("--validate: the top %zu use ring CP, which wlb-run does not run "
-				  "(all-gather only); try --top with more candidates", r.n_top);
+			rc = fail("--validate: the top %zu use ring CP or disaggregated attention, which "
+				  "wlb-run does not run (all-gather only); try --top with more candidates", r.n_top);
 			goto done;
 		}
 		if (k)
-			printf("\n#1 uses ring CP, which wlb-run does not run (all-gather only): validating "
-			       "#%zu, the best with all-gather CP\n", k + 1);
+			printf("\n#1 uses %s, which wlb-run does not run (all-gather only): validating "
+			       "#%zu, the best with all-gather CP\n",
+			       strcmp(r.top[0].par.cp_algo, "ring") ? "disaggregated attention" : "ring CP", k + 1);
 		struct wlb_trace best = t;
 		char why[768];
 		wlb_tune_apply(&best, &r.top[k]);
@@ -518,5 +525,5 @@ done:
 	wlb_tune_result_free(&r);
 	wlb_cost_destroy(cost);
 	wlb_trace_free(&t);
-	return rc;
+	return rc && wlb_stop_requested() ? WLB_STOP_STATUS : rc;
 }

@@ -209,9 +209,37 @@ class Shard(unittest.TestCase):
             ref = wlb.shard(lens, cp, s.mode)
             self.assertEqual([rk.pieces for rk in s.ranks], [rk.pieces for rk in ref.ranks])
 
+    def test_hybrid_covers_once(self):
+        for cp, lens in self.layouts():
+            s = wlb.shard(lens, cp, "hybrid")
+            total = sum(lens)
+            seen = sorted(i for rk in s.ranks for i in rk.token_index)
+            self.assertEqual(seen, list(range(total)), (cp, lens))
+            rows = -(-total // (2 * cp)) * 2  # every rank: its two slots, padding included
+            starts = [sum(lens[:i]) for i in range(len(lens))]
+            if s.mode != "hybrid":  # no hybrid layout better than both static ones
+                ref = wlb.shard(lens, cp, s.mode)
+                self.assertEqual([rk.pieces for rk in s.ranks], [rk.pieces for rk in ref.ranks])
+                continue
+            for rk in s.ranks:
+                self.assertEqual(rk.cu_seqlens_padded[-1], rows)
+                idx = [starts[d] + x for d, a, b in rk.pieces for x in range(a, b)]
+                self.assertEqual(idx, list(rk.token_index))
+                self.assertEqual([d for d, _, _ in rk.pieces], sorted(d for d, _, _ in rk.pieces))
+                per = [sum(b - a for d, a, b in rk.pieces if d == i) for i in range(len(lens))]
+                self.assertEqual(list(rk.cu_seqlens), [sum(per[:i]) for i in range(len(lens) + 1)])
+
+    def test_hybrid_cuts_the_long_document(self):
+        # one 8192-token document among eight of 256 at cp 2: cutting the long
+        # one and keeping the short ones whole beats both static layouts, so
+        # each rank holds half of the long one (chunks 0 and 3 of 2048)
+        s = wlb.shard([8192] + [256] * 8, 2, "hybrid")
+        self.assertEqual(s.mode, "hybrid")
+        for rk in s.ranks:
+            self.assertEqual(sum(b - a for d, a, b in rk.pieces if d == 0), 4096)
+            self.assertEqual(len(rk.token_index), (8192 + 8 * 256) // 2)
+
     def test_errors(self):
-        with self.assertRaisesRegex(ValueError, "not available yet"):
-            wlb.shard([10, 20], 2, "hybrid")
         with self.assertRaisesRegex(ValueError, "mode must be"):
             wlb.shard([10], 2, "zigzag")
         with self.assertRaisesRegex(ValueError, "at least 1"):

@@ -271,11 +271,9 @@ _MODES = {"per-seq": 0, "per-doc": 1, "adaptive": 2, "hybrid": 3}
 
 def shard(lengths, cp, mode="per-seq"):
     """Shards one micro-batch of documents (their lengths, in packing order)
-    over cp ranks.  mode: per-seq | per-doc | adaptive | hybrid (not yet)."""
+    over cp ranks.  mode: per-seq | per-doc | adaptive | hybrid."""
     if mode not in _MODES:
         raise ValueError("mode must be one of %s, got %r" % (", ".join(_MODES), mode))
-    if mode == "hybrid":
-        raise ValueError("hybrid sharding is not available yet")
     if not isinstance(cp, int) or isinstance(cp, bool) or cp < 1:
         raise ValueError("cp must be a positive integer, got %r" % (cp,))
     lens = list(lengths)
@@ -299,7 +297,7 @@ def shard(lengths, cp, mode="per-seq"):
             cu, cup = ctypes.POINTER(ctypes.c_int32)(), ctypes.POINTER(ctypes.c_int32)()
             n = _rank_cu(h, r, ctypes.byref(cu), ctypes.byref(cup))
             ranks.append(Rank(pieces, index, cu[:n], cup[:n]))
-        used = "per-doc" if _layout_used(h) == 1 else "per-seq"
+        used = {1: "per-doc", 3: "hybrid"}.get(_layout_used(h), "per-seq")
         return Layout(ranks, used, cp)
     finally:
         _layout_destroy(h)
