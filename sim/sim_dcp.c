@@ -193,6 +193,11 @@ static long rebin(struct ctx *c, const struct wlb_packed *p)
 		n_long += d->docs[i].len > d->budget;
 	if (short_tokens && open + n_long < want)
 		open = want - n_long;
+	/* no empty sequence: a pipeline column short of sequences gets empty
+	 * slots instead.  Every bin then holds a document (an empty one is the
+	 * lightest), so bins <= n, the arrays' size */
+	if (open > n - n_long)
+		open = n - n_long;
 	for (size_t b = 0; b < open; b++) {
 		d->bin_tokens[b] = 0;
 		work[b] = 0;

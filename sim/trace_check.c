@@ -118,6 +118,10 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.cp_mode %s is modelled with parallel.cp_algo allgather, "
 				    "got %s", pol.cp_mode, t->parallel.cp_algo);
+	if (cpm != WLB_DCP_STATIC && t->model.attention == WLB_ATTN_UNFUSED)
+		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
+				    "policy.cp_mode %s needs context parallelism, which model.attention "
+				    "\"unfused\" has not", pol.cp_mode);
 	if (pol.n_thresholds > WLB_MAX_QUEUES)
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.outlier_thresholds must hold at most %d thresholds, "

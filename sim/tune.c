@@ -427,7 +427,8 @@ static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune
 			if ((coord == 1 || coord == 2) && !wlb)
 				continue;
 			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1 && pool == 1) ||
-			    (coord == 5 && best.par.cp * best.par.dp == 1))
+			    (coord == 5 && (best.par.cp * best.par.dp == 1 ||
+					    tn->t->model.attention == WLB_ATTN_UNFUSED)))
 				continue;
 			for (int v = 0; v < n_values[coord]; v++) {
 				/* ring needs CP ranks; distca a pool of more than one */

@@ -245,6 +245,9 @@ sed 's/"policy": {/"policy": {"cp_mode": "dynamic-cost", /' traces/run/tiny.json
 expect_ok "trace cp_mode" "dynamic-cost over a pool" "$S" "$T/dcp.json" --quiet
 sed 's/"policy": {/"policy": {"cp_mode": "sometimes", /' traces/run/tiny.json >"$T/dcp_bad.json"
 expect_err "trace bad cp_mode" 'policy.cp_mode must be one of' "$S" "$T/dcp_bad.json"
+sed 's/"cp": 2/"cp": 1/; s/"dp": 1/"dp": 2/; s/"model": {/"model": {"attention": "unfused", /' \
+	"$T/dcp.json" >"$T/dcp_unf.json"
+expect_err "cp_mode without CP" 'policy.cp_mode dynamic-cost needs context parallelism' "$S" "$T/dcp_unf.json"
 expect_ok "sim json to stdout" '"format": "wlb-report/1"' "$S" "$D/trace_full.json" --iterations 3 --json -
 grep -qF '"source": "simulated"' "$T/out" && ok || bad "sim report lacks \"source\": \"simulated\""
 "$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/sc.json" >/dev/null 2>&1

@@ -192,7 +192,7 @@ void test_tune(void)
 		}
 		CHECK_NEAR(r1.top[0].tokens_per_s, top, 1e-9 * top);
 		CHECK_STR_HAS(r1.top[0].par.cp_algo, top_algo);
-		CHECK_STR_HAS(r1.top[0].pol.cp_mode, best_dyn >= top ? "dynamic" : "static");
+		CHECK(!strncmp(r1.top[0].pol.cp_mode, "dynamic", 7) == (best_dyn >= top)); /* "" = static */
 	}
 	wlb_tune_result_free(&r1);
 
