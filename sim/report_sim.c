@@ -151,6 +151,21 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 				"costdb", costdb, "config", wlb_report_config(t), "iterations", its,
 				"summary", summary(&r->summary, &r->pack.summary), "memory", mem);
 	json_object_set_new(rep, "doclen_hist", wlb_report_doclen(&r->pack));
+	if (r->dcp.mode != WLB_DCP_STATIC) {
+		const struct wlb_sim_dcp_stats *d = &r->dcp;
+		json_t *deg = json_array();
+		for (int k = 0; k < d->pool.n_deg; k++)
+			json_array_append_new(deg, json_pack("{s:i, s:I, s:I}", "degree", d->pool.deg[k],
+				"sequences", (json_int_t)d->degree_seqs[k], "tokens", (json_int_t)d->degree_tokens[k]));
+		json_object_set_new(rep, "per_sequence_cp", json_pack(
+			"{s:s, s:i, s:i, s:I, s:o, s:f, s:f, s:f, s:f, s:f, s:i}",
+			"mode", wlb_dcp_mode_name((enum wlb_dcp_mode)d->mode), "pool_ranks", d->ranks,
+			"budget_tokens_per_rank", (int)d->budget_tokens, "sequences", (json_int_t)d->sequences,
+			"degrees", deg, "sequences_per_rank_min", d->seqs_per_rank_min,
+			"sequences_per_rank_mean", d->seqs_per_rank_mean,
+			"sequences_per_rank_max", d->seqs_per_rank_max, "slots_per_rank", d->slots,
+			"group_wait_ms", d->group_wait_ms, "static_iterations", (int)d->static_iters));
+	}
 	if (r->n_timeline)
 		json_object_set_new(rep, "timeline", timeline(r));
 	if (r->n_cp_mb) {
@@ -165,8 +180,9 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 			struct wlb_policy pol = cmp[i].trace->policy;
 			wlb_policy_defaults(&pol, cmp[i].trace->context);
 			const struct wlb_sim_summary *s = &cmp[i].res->summary;
-			json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}",
+			json_array_append_new(c, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}",
 				"name", cmp[i].name, "packing", pol.packing, "sharding", pol.sharding,
+				"cp_mode", pol.cp_mode,
 				"doc_order", pol.doc_order,
 				"iteration_ms_mean", s->iteration_ms_mean,
 				"speedup", s->tokens_per_s / base, "imbalance_pp", s->imbalance_pp,

@@ -13,7 +13,7 @@
 #include "distca_sim.h"
 #include "grow.h"
 #include "progress.h"
-#include "stage.h"
+#include "sim_int.h"
 #include "workload.h"
 
 const char *const wlb_lost_names[WLB_LOST_N] = {"cp_imbalance", "microbatch_imbalance",
@@ -36,43 +36,16 @@ const char *wlb_mb_order_name(enum wlb_mb_order o)
 	return (unsigned)o < 3 ? order_names[o] : "?";
 }
 
-struct ctx {
-	const struct wlb_trace *t;
-	const struct wlb_sim_opts *o;
-	struct wlb_sim_result *out;
-	struct wlb_error *err;
-	struct wlb_stage_plan sp;
-	struct wlb_sched *sched;
-	struct wlb_graph *graph;
-	struct wlb_mb_cost *mbc;       /* the iteration's micro-batches, packed order */
-	struct wlb_sched_mb *smb;      /* schedule input, pipeline order */
-	uint32_t *perm;                /* pipeline position -> packed index */
-	double *key, *dp_sync, *dp_step, *busy, *times, *vals;
-	double *stage_peak, *rep_peak;  /* peak_memory's: bytes per stage, per replica */
-	int *chunk_layers;             /* [s * vpp + c] */
-	struct wlb_sched_fsdp fsdp;
-	int has_fsdp;
-	struct wlb_step *order;
-	size_t cap_times, cap_vals, n_mb;
-	int workers;
-	double flops, tokens, time_ms, mem_limit;
-	uint64_t extrap0;
-	struct wlb_sharding alt;       /* the static layouts, for the timeline iteration */
-	struct wlb_progress prog;
-	int distca;                    /* parallel.cp_algo "distca" */
-	struct wlb_ca_ctx ca;
-	double *ca_imb, *ca_exp;       /* per micro-batch, packed order */
-};
 
 /* Variant v of the schedule input: 0 actual, 1 CP balanced, 2 micro-batches
  * equal per replica, 3 all equal, 4 and no communication. */
 static void fill_variant(struct ctx *c, int v)
 {
-	const struct wlb_parallel *p = &c->t->parallel;
-	size_t n = c->n_mb, m = (size_t)p->microbatches;
+	const struct wlb_parallel *p = &c->par;
+	size_t n = c->n_run, m = (size_t)p->microbatches;
 
 	for (size_t k = 0; k < n; k++) {
-		const struct wlb_mb_cost *x = &c->mbc[c->perm[k]];
+		const struct wlb_mb_cost *x = &c->run[c->perm[k]];
 		c->smb[k] = (struct wlb_sched_mb){
 			(v == 0 ? x->fwd_max_us : x->fwd_mean_us) + x->fwd_comm_us,
 			(v == 0 ? x->bwd_max_us : x->bwd_mean_us) + x->bwd_comm_us,
@@ -96,8 +69,8 @@ static void fill_variant(struct ctx *c, int v)
 		if (v == 4) { /* no communication at all */
 			double fc = 0, bc = 0;
 			for (size_t k = 0; k < n; k++) {
-				fc += c->mbc[c->perm[k]].fwd_comm_us / n;
-				bc += c->mbc[c->perm[k]].bwd_comm_us / n;
+				fc += c->run[c->perm[k]].fwd_comm_us / n;
+				bc += c->run[c->perm[k]].bwd_comm_us / n;
 			}
 			mean.fwd_us -= fc;
 			mean.bwd_us -= bc;
@@ -110,7 +83,7 @@ static void fill_variant(struct ctx *c, int v)
 
 static int run_variant(struct ctx *c, int v, double *ms)
 {
-	const struct wlb_parallel *p = &c->t->parallel;
+	const struct wlb_parallel *p = &c->par;
 	/* without communication the optimizer step stays: it is compute */
 	struct wlb_sched_in in = {p->pp, p->vpp, p->dp, p->microbatches, c->smb, c->chunk_layers,
 				  v == 4 || !c->has_fsdp ? NULL : &c->fsdp, v == 4 ? c->dp_step : c->dp_sync};
@@ -136,7 +109,7 @@ static void keep_timeline(struct ctx *c)
 		const struct wlb_step *st = wlb_sched_step(c->sched, tk->tag);
 		struct wlb_timeline_task *tt = &r->timeline[i];
 		*tt = (struct wlb_timeline_task){*st, tk->start_us, tk->end_us, 0, 0};
-		if (st->kind != WLB_STEP_BARRIER && st->kind != WLB_STEP_DP_SYNC) {
+		if (st->kind != WLB_STEP_BARRIER && st->kind != WLB_STEP_DP_SYNC && !c->dcp) {
 			const struct wlb_sim_mb *mb =
 				&r->mbs[base + c->perm[st->replica * (size_t)c->t->parallel.microbatches + st->mb]];
 			tt->first_doc = mb->first_doc;
@@ -267,7 +240,7 @@ static void order_mbs(struct ctx *c, struct wlb_sim_mb *mbs)
  * backward.  Fills the iteration's memory divergence. */
 static double peak_memory(struct ctx *c, struct wlb_sim_iter *it)
 {
-	const struct wlb_parallel *p = &c->t->parallel;
+	const struct wlb_parallel *p = &c->par;
 	size_t m = (size_t)p->microbatches, n_order = 2 * m * (size_t)p->vpp;
 	double worst = 0;
 
@@ -279,7 +252,7 @@ static double peak_memory(struct ctx *c, struct wlb_sim_iter *it)
 		for (int d = 0; d < p->dp; d++) {
 			double cur = 0;
 			for (size_t k = 0; k < n_order; k++) {
-				double a = c->mbc[c->perm[d * m + c->order[k].mb]].act_bytes *
+				double a = c->run[c->perm[d * m + c->order[k].mb]].act_bytes *
 					   c->chunk_layers[s * p->vpp + c->order[k].chunk];
 				cur += c->order[k].kind == WLB_STEP_FWD ? a : -a;
 				act_peak = cur > act_peak ? cur : act_peak;
@@ -302,14 +275,51 @@ static double peak_memory(struct ctx *c, struct wlb_sim_iter *it)
 	return worst;
 }
 
+/* Buffers, workers and the stages' gradient sync for what c->run holds;
+ * *step_sum gets the optimizer steps of one rank over the stages. */
+static int setup_run(struct ctx *c, double *step_sum)
+{
+	const struct wlb_parallel *par = &c->t->parallel;
+	double mean_fwd = 0, mean_bwd = 0;
+	size_t n_real = 0;
+
+	c->workers = c->par.pp * c->par.dp;
+	if (WLB_GROW(c->smb, c->cap_smb, c->n_run) ||
+	    WLB_GROW(c->order, c->cap_order, 2 * (size_t)c->par.microbatches * c->par.vpp) ||
+	    WLB_GROW(c->busy, c->cap_busy, (size_t)c->workers))
+		return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+	/* DP collectives hide behind the last micro-batch's backward on the
+	 * stage and the next iteration's first forward: typical ones (the
+	 * per-sequence CP's empty slots left out) */
+	for (size_t k = 0; k < c->n_run; k++) {
+		if (c->dcp && !c->run[k].tokens_rank)
+			continue;
+		mean_fwd += c->run[k].fwd_max_us + c->run[k].fwd_comm_us;
+		mean_bwd += c->run[k].bwd_max_us + c->run[k].bwd_comm_us;
+		n_real++;
+	}
+	mean_fwd /= n_real ? (double)n_real : 1.0;
+	mean_bwd /= n_real ? (double)n_real : 1.0;
+	*step_sum = 0;
+	for (int s = 0; s < par->pp; s++) {
+		double parts[2], layers = wlb_stage_layers(par, c->t->model.layers, s);
+		c->dp_sync[s] = wlb_stage_dp_sync_us(&c->sp, s, layers * mean_bwd, layers * mean_fwd, parts);
+		c->dp_step[s] = parts[1];
+		*step_sum += parts[1];
+	}
+	return 0;
+}
+
 static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_rec *rec)
 {
 	struct ctx *c = vc;
 	struct wlb_sim_result *r = c->out;
 	const struct wlb_parallel *par = &c->t->parallel;
 	struct wlb_sim_mb *mbs = r->mbs + r->n_mbs - c->n_mb;
-	double t[5], mean_fwd = 0, mean_bwd = 0, *fv;
+	double t[5], *fv;
 	int rc;
+
+	double wait_us = 0, step_sum;
 
 	(void)rec;
 	if (WLB_GROW(r->iters, r->cap_iters, r->n_iters + 1))
@@ -318,19 +328,34 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	double a2a_ms = 0;
 	if (c->distca && (rc = disaggregate(c, p, mbs, &a2a_ms)))
 		return rc;
-	/* DP collectives hide behind the last micro-batch's backward on the
-	 * stage and the next iteration's first forward: typical ones */
-	for (size_t k = 0; k < c->n_mb; k++) {
-		mean_fwd += (c->mbc[k].fwd_max_us + c->mbc[k].fwd_comm_us) / (double)c->n_mb;
-		mean_bwd += (c->mbc[k].bwd_max_us + c->mbc[k].bwd_comm_us) / (double)c->n_mb;
+	c->par = *par;
+	c->run = c->mbc;
+	c->n_run = c->n_mb;
+	if (c->dcp) {
+		/* the cost model's scheduler keeps the static layout (one of its
+		 * placements) for an iteration where the engine finds it faster */
+		double t_static = -1, t_dyn;
+		int k_static = wlb_sim_dcp_static_k(c), kept = 0;
+		if (k_static >= 0) {
+			memcpy(c->perm_static, c->perm, c->n_mb * sizeof *c->perm);
+			if ((rc = setup_run(c, &step_sum)) || (rc = run_variant(c, 0, &t_static)))
+				return rc;
+		}
+		if ((rc = wlb_sim_dcp_iter(c, p, &wait_us)) || (rc = setup_run(c, &step_sum)) ||
+		    (rc = run_variant(c, 0, &t_dyn)))
+			return rc;
+		if (k_static >= 0 && t_static <= t_dyn + wait_us / 1e3) {
+			c->par = *par;
+			c->run = c->mbc;
+			c->n_run = c->n_mb;
+			memcpy(c->perm, c->perm_static, c->n_mb * sizeof *c->perm);
+			wait_us = 0;
+			kept = 1;
+		}
+		wlb_sim_dcp_account(c, p, kept);
 	}
-	double step_sum = 0;
-	for (int s = 0; s < par->pp; s++) {
-		double parts[2], layers = wlb_stage_layers(par, c->t->model.layers, s);
-		c->dp_sync[s] = wlb_stage_dp_sync_us(&c->sp, s, layers * mean_bwd, layers * mean_fwd, parts);
-		c->dp_step[s] = parts[1];
-		step_sum += parts[1];
-	}
+	if ((rc = setup_run(c, &step_sum)))
+		return rc;
 
 	struct wlb_sim_iter *it = &r->iters[r->n_iters];
 	memset(it, 0, sizeof *it);
@@ -355,12 +380,16 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	for (int v = 1; v < 5; v++)
 		if ((rc = run_variant(c, v, &t[v])))
 			return rc;
+	/* per-sequence CP: the groups' waits for their last member, a rank
+	 * imbalance, gone once the ranks are equal (variant 3) */
+	for (int v = 0; v < 3; v++)
+		t[v] += wait_us / 1e3;
 
 	/* every replica steps its optimizer once per stage */
-	double work = step_sum * par->dp;
+	double work = step_sum * c->par.dp;
 	int layers = c->t->model.layers;
-	for (size_t k = 0; k < c->n_mb; k++) {
-		const struct wlb_mb_cost *x = &c->mbc[k];
+	for (size_t k = 0; k < c->n_run; k++) {
+		const struct wlb_mb_cost *x = &c->run[k];
 		work += layers * (x->fwd_mean_us + x->bwd_mean_us) + x->first_fwd_us + x->first_bwd_us +
 			x->last_fwd_us + x->last_bwd_us;
 	}
@@ -383,11 +412,25 @@ static int on_iter(void *vc, const struct wlb_packed *p, const struct wlb_iter_r
 	}
 	it->imbalance_pp = wlb_max_over_mean(fv, c->n_mb);
 	it->imbalance_cp = cp_sum / (double)c->n_mb;
-	for (int d = 0; d < par->dp; d++)
-		fv[d] = 0;
-	for (size_t k = 0; k < c->n_mb; k++)
-		fv[mbs[k].replica] += mbs[k].fwd_ms + mbs[k].bwd_ms;
-	it->imbalance_dp = wlb_max_over_mean(fv, (size_t)par->dp);
+	if (c->dcp) { /* the pool's ranks: their compute before the sync */
+		if (WLB_GROW(c->vals, c->cap_vals, (size_t)c->par.dp))
+			return wlb_error_set(c->err, WLB_ENOMEM, "out of memory");
+		fv = c->vals;
+		for (int d = 0; d < c->par.dp; d++) {
+			fv[d] = 0;
+			for (int j = 0; j < c->par.microbatches; j++) {
+				const struct wlb_mb_cost *x = &c->run[c->perm[(size_t)d * c->par.microbatches + j]];
+				fv[d] += layers * (x->fwd_max_us + x->fwd_comm_us + x->bwd_max_us + x->bwd_comm_us);
+			}
+		}
+		it->imbalance_dp = wlb_max_over_mean(fv, (size_t)c->par.dp);
+	} else {
+		for (int d = 0; d < par->dp; d++)
+			fv[d] = 0;
+		for (size_t k = 0; k < c->n_mb; k++)
+			fv[mbs[k].replica] += mbs[k].fwd_ms + mbs[k].bwd_ms;
+		it->imbalance_dp = wlb_max_over_mean(fv, (size_t)par->dp);
+	}
 	it->flops = c->flops;
 	c->flops = 0;
 	it->peak_mem_gib = peak_memory(c, it);
@@ -481,22 +524,22 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	out->dp = p->dp;
 	out->mem_limit_gib = dev->mem_gib;
 	c.mbc = calloc(n_mb, sizeof *c.mbc);
-	c.smb = calloc(n_mb, sizeof *c.smb);
 	c.perm = calloc(n_mb, sizeof *c.perm);
+	c.perm_static = calloc(n_mb, sizeof *c.perm_static);
+	c.cap_perm = n_mb;
 	c.key = calloc(n_mb, sizeof *c.key);
 	c.dp_sync = calloc((size_t)p->pp, sizeof *c.dp_sync);
 	c.dp_step = calloc((size_t)p->pp, sizeof *c.dp_step);
 	c.chunk_layers = calloc((size_t)p->pp * p->vpp, sizeof *c.chunk_layers);
-	c.busy = calloc((size_t)c.workers, sizeof *c.busy);
 	c.distca = !strcmp(p->cp_algo, "distca");
 	c.ca_imb = calloc(n_mb, sizeof *c.ca_imb);
 	c.ca_exp = calloc(n_mb, sizeof *c.ca_exp);
-	c.order = calloc(2 * (size_t)p->microbatches * p->vpp, sizeof *c.order);
 	c.stage_peak = calloc((size_t)p->pp, sizeof *c.stage_peak);
-	c.rep_peak = calloc((size_t)p->dp, sizeof *c.rep_peak);
+	/* per replica, or per rank of the pool with per-sequence CP */
+	c.rep_peak = calloc((size_t)p->dp * p->cp, sizeof *c.rep_peak);
 	out->mem = calloc((size_t)p->pp, sizeof *out->mem);
-	if (!c.mbc || !c.smb || !c.perm || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers ||
-	    !c.busy || !c.order || !out->mem || !c.ca_imb || !c.ca_exp || !c.stage_peak || !c.rep_peak ||
+	if (!c.mbc || !c.perm || !c.perm_static || !c.key || !c.dp_sync || !c.dp_step || !c.chunk_layers ||
+	    !out->mem || !c.ca_imb || !c.ca_exp || !c.stage_peak || !c.rep_peak ||
 	    wlb_sharding_init(&c.alt, p->cp) ||
 	    wlb_sched_create(&c.sched) || wlb_graph_create(&c.graph)) {
 		rc = wlb_error_set(err, WLB_ENOMEM, "out of memory");
@@ -509,6 +552,8 @@ int wlb_sim_run(const struct wlb_trace *t, struct wlb_cost *cost, const struct w
 	c.fsdp = (struct wlb_sched_fsdp){c.sp.fsdp_layer_ag_us, c.sp.fsdp_layer_rs_us, c.sp.fsdp_first_ag_us,
 					 c.sp.fsdp_first_rs_us, c.sp.fsdp_last_ag_us, c.sp.fsdp_last_rs_us,
 					 p->overlap_param_gather, p->overlap_grad_reduce};
+	if ((rc = wlb_sim_dcp_init(&c, err)))
+		goto done;
 	wlb_workload_cost(&w, cost, &t->model, p, t->context);
 	wlb_progress_start(&c.prog, "simulating", o->quiet);
 	rc = wlb_packrun_with(t, &w, &hooks, &out->pack, err);
@@ -520,6 +565,7 @@ done:
 	free(c.mbc);
 	free(c.smb);
 	free(c.perm);
+	free(c.perm_static);
 	free(c.key);
 	free(c.dp_sync);
 	free(c.dp_step);
@@ -531,6 +577,7 @@ done:
 	free(c.times);
 	free(c.vals);
 	wlb_sharding_free(&c.alt);
+	wlb_sim_dcp_free(&c);
 	wlb_ca_ctx_free(&c.ca);
 	free(c.ca_imb);
 	free(c.ca_exp);

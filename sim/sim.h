@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cost.h"
+#include "dcp.h"
 #include "des.h"
 #include "packrun.h"
 #include "schedule.h"
@@ -87,7 +88,25 @@ struct wlb_timeline_task {
 	uint32_t first_doc, n_docs;  /* documents of its micro-batch (compute steps) */
 };
 
+/* Per-sequence CP (policy.cp_mode dynamic-*): the iterations' sequences
+ * (the packed documents re-binned, sim_dcp.c) and how they ran. */
+struct wlb_sim_dcp_stats {
+	int mode;                          /* enum wlb_dcp_mode; the rest is 0 for static */
+	uint32_t budget_tokens;            /* per rank and sequence */
+	int ranks;                         /* the pool: dp x cp */
+	struct wlb_dcp_pool pool;
+	uint64_t sequences;
+	uint64_t degree_seqs[WLB_DCP_MAX_DEG];   /* sequences at pool.deg[k], all iterations */
+	uint64_t degree_tokens[WLB_DCP_MAX_DEG];
+	double seqs_per_rank_min, seqs_per_rank_max, seqs_per_rank_mean; /* means over iterations */
+	double slots;                      /* schedule positions per rank (padded), mean */
+	double group_wait_ms;              /* mean per iteration */
+	uint32_t static_iters;             /* dynamic-cost: iterations where the static layout
+					    * (one of its placements) was faster and kept */
+};
+
 struct wlb_sim_result {
+	struct wlb_sim_dcp_stats dcp;
 	struct wlb_packrun pack;     /* the packing metrics of the same run */
 	struct wlb_sim_iter *iters;
 	struct wlb_sim_mb *mbs;

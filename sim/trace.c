@@ -34,7 +34,8 @@ static const char *const parallel_keys[] = {
 	"overlap_grad_reduce", "overlap_param_gather", "micro_batch_size", "pp_layers", NULL,
 };
 static const char *const policy_keys[] = {
-	"packing", "sharding", "s_max", "outlier_thresholds", "window", "doc_order", "mem_cap_gib", NULL,
+	"packing", "sharding", "s_max", "outlier_thresholds", "window", "doc_order", "mem_cap_gib",
+	"cp_mode", NULL,
 };
 
 /* ---- the loader's messages ---- */
@@ -462,7 +463,8 @@ static int parse_policy(struct wlb_ld *l, json_t *v, struct wlb_policy *pol)
 	    (rc = get_str(l, v, "sharding", 0, pol->sharding, sizeof pol->sharding)) < 0 ||
 	    (rc = get_u32(l, v, "s_max", UINT32_MAX, &pol->s_max)) < 0 ||
 	    (rc = get_u32(l, v, "window", UINT32_MAX, &pol->window)) < 0 ||
-	    (rc = get_str(l, v, "doc_order", 0, pol->doc_order, sizeof pol->doc_order)) < 0)
+	    (rc = get_str(l, v, "doc_order", 0, pol->doc_order, sizeof pol->doc_order)) < 0 ||
+	    (rc = get_str(l, v, "cp_mode", 0, pol->cp_mode, sizeof pol->cp_mode)) < 0)
 		return rc;
 	if ((a = wlb_ld_enter(l, v, "mem_cap_gib"))) {
 		double g = json_number_value(a);

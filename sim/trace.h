@@ -48,6 +48,7 @@ struct wlb_policy {
 	char doc_order[16]; /* stream | zigzag; "" = the packer's default (order.h) */
 	double mem_cap_gib; /* wlb-mem: activation GiB one micro-batch may keep on a
 			     * GPU; 0 = what fits the GPU (actmem.h) */
+	char cp_mode[20];   /* static | dynamic-megatron | dynamic-cost (dcp.h); "" = static */
 };
 
 struct wlb_trace {

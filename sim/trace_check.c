@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dcp.h"
+
 void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context)
 {
 	if (!pol->packing[0])
@@ -32,6 +34,8 @@ void wlb_policy_defaults(struct wlb_policy *pol, uint32_t context)
 	}
 	if (!pol->window)
 		pol->window = 1;
+	if (!pol->cp_mode[0])
+		snprintf(pol->cp_mode, sizeof pol->cp_mode, "static");
 	/* the fixed-length baselines lay documents out as a dataloader
 	 * concatenates them (Megatron); wlb places its long ones for the split */
 	if (!pol->doc_order[0])
@@ -104,6 +108,20 @@ static int check_policy(const struct wlb_trace *t, const struct wlb_ld *l, struc
 		return wlb_ld_cfail(l, err, "policy", WLB_ERANGE,
 				    "policy.window must be at most %d global batches, got %u",
 				    WLB_MAX_WINDOW, pol.window);
+	enum wlb_dcp_mode cpm;
+	if (wlb_dcp_mode_parse(pol.cp_mode, &cpm))
+		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
+				    "policy.cp_mode must be one of: static, dynamic-megatron, "
+				    "dynamic-cost, got \"%s\"", pol.cp_mode);
+	/* ring's stage costs and distca's attention pool are per static group */
+	if (cpm != WLB_DCP_STATIC && strcmp(t->parallel.cp_algo, "allgather"))
+		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
+				    "policy.cp_mode %s is modelled with parallel.cp_algo allgather, "
+				    "got %s", pol.cp_mode, t->parallel.cp_algo);
+	if (cpm != WLB_DCP_STATIC && t->model.attention == WLB_ATTN_UNFUSED)
+		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
+				    "policy.cp_mode %s needs context parallelism, which model.attention "
+				    "\"unfused\" has not", pol.cp_mode);
 	if (pol.n_thresholds > WLB_MAX_QUEUES)
 		return wlb_ld_cfail(l, err, "policy", WLB_EINVAL,
 				    "policy.outlier_thresholds must hold at most %d thresholds, "

@@ -241,6 +241,8 @@ static json_t *trace_json(const struct wlb_trace *t, const struct wlb_policy *po
 		fail |= set(o, "mem_cap_gib", json_real(pol->mem_cap_gib));
 	if (t->policy.doc_order[0]) /* else its default follows the packing */
 		fail |= set(o, "doc_order", json_string(pol->doc_order));
+	if (strcmp(pol->cp_mode, "static")) /* written only when per-sequence */
+		fail |= set(o, "cp_mode", json_string(pol->cp_mode));
 	fail |= set(root, "policy", o);
 	if (!config)
 		fail |= set(root, "data", data_json(t, dist_preset, lengths_file));

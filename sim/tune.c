@@ -56,9 +56,9 @@ static void cand_key(const struct wlb_tune_cand *c, char *buf, size_t n)
 {
 	const struct wlb_parallel *p = &c->par;
 	const struct wlb_policy *q = &c->pol;
-	int w = snprintf(buf, n, "%02d %02d %03d %04d %d %04d %d %d %-9s %-6s %-8s %07u %u",
+	int w = snprintf(buf, n, "%02d %02d %03d %04d %d %04d %d %d %-9s %-6s %-8s %07u %u %s",
 			 p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches, p->recompute, p->zero, p->cp_algo,
-			 q->packing, q->sharding, q->s_max, q->window);
+			 q->packing, q->sharding, q->s_max, q->window, q->cp_mode[0] ? q->cp_mode : "static");
 	for (int i = 0; i < q->n_thresholds && w > 0 && (size_t)w < n; i++)
 		w += snprintf(buf + w, n - (size_t)w, " %u", q->thresholds[i]);
 }
@@ -397,8 +397,9 @@ static int bundles(struct tuner *tn, struct wlb_cost *cost, const struct cfg *cf
 	return 1;
 }
 
-/* Phase 3: coordinate search over the packer's knobs, and the CP algorithm,
- * from the best policy found on this configuration. */
+/* Phase 3: coordinate search over the packer's knobs, the CP algorithm and
+ * the CP mode (per-sequence degree, all-gather only), from the best policy
+ * found on this configuration. */
 static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune_cand *start)
 {
 	static const char *const shardings[] = {"per-seq", "per-doc", "adaptive", "hybrid"};
@@ -407,12 +408,13 @@ static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune
 	static const struct { int n; const double *v; } thr[] = {
 		{0, NULL}, {1, half}, {1, quarter}, {2, quarter_half}, {3, three}};
 	static const uint32_t windows[] = {1, 2, 4, 8};
-	/* values per coordinate: sharding, s_max, thresholds, window, CP algorithm */
-	static const int n_values[] = {4, 5, 5, 4, 3};
+	static const char *const modes[] = {"static", "dynamic-megatron", "dynamic-cost"};
+	/* values per coordinate: sharding, s_max, thresholds, window, CP algorithm, CP mode */
+	static const int n_values[] = {4, 5, 5, 4, 3, 3};
 	uint32_t ctx = tn->t->context;
 	struct wlb_tune_cand best = *start, c;
 	int is = 2, ism = 2, ith = 3, iw = 0, ia = !strcmp(best.par.cp_algo, "ring") ? 1 :
-						    !strcmp(best.par.cp_algo, "distca") ? 2 : 0;
+						    !strcmp(best.par.cp_algo, "distca") ? 2 : 0, im = 0;
 	int pool = best.par.dp * best.par.cp * best.par.pp;
 
 	for (int i = 0; i < 4; i++)
@@ -420,28 +422,33 @@ static int refine(struct tuner *tn, struct wlb_cost *cost, const struct wlb_tune
 			is = i;
 	for (int pass = 0; pass < 3; pass++) {
 		int improved = 0;
-		for (int coord = 0; coord < 5; coord++) {
+		for (int coord = 0; coord < 6; coord++) {
 			int wlb = !strncmp(best.pol.packing, "wlb", 3), greedy = !strcmp(best.pol.packing, "greedy");
 			if ((coord == 1 || coord == 2) && !wlb)
 				continue;
-			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1 && pool == 1))
+			if ((coord == 3 && !greedy) || (coord == 4 && best.par.cp == 1 && pool == 1) ||
+			    (coord == 5 && (best.par.cp * best.par.dp == 1 ||
+					    tn->t->model.attention == WLB_ATTN_UNFUSED)))
 				continue;
 			for (int v = 0; v < n_values[coord]; v++) {
 				/* ring needs CP ranks; distca a pool of more than one */
 				if (coord == 4 && ((v == 1 && best.par.cp == 1) || (v == 2 && pool == 1)))
 					continue;
 				int s = coord == 0 ? v : is, m = coord == 1 ? v : ism, h = coord == 2 ? v : ith,
-				    w = coord == 3 ? v : iw, a = coord == 4 ? v : ia;
+				    w = coord == 3 ? v : iw, a = coord == 4 ? v : ia, mo = coord == 5 ? v : im;
+				if (a > 0 && mo > 0) /* per-sequence CP is modelled with all-gather */
+					continue;
 				struct wlb_policy q;
 				struct wlb_parallel par = best.par;
 				policy_set(&q, best.pol.packing, shardings[s], smax[m], thr[h].n, thr[h].v,
 					   windows[w], ctx);
 				snprintf(par.cp_algo, sizeof par.cp_algo, "%s", algos[a]);
+				snprintf(q.cp_mode, sizeof q.cp_mode, "%s", modes[mo]);
 				if (!try_cand(tn, cost, &par, &q, &c, NULL))
 					return 0;
 				if (c.feasible && cand_cmp(&c, &best) < 0) {
 					best = c;
-					is = s, ism = m, ith = h, iw = w, ia = a;
+					is = s, ism = m, ith = h, iw = w, ia = a, im = mo;
 					improved = 1;
 				}
 			}

@@ -230,6 +230,24 @@ ms() { "$S" traces/paper/7b-128k.json --iterations 3 --quiet "$@" | awk '/iterat
 a=$(ms) r=$(ms --cp-algo ring)
 [ -n "$a" ] && [ -n "$r" ] && [ "$a" != "$r" ] && ok || bad "ring CP timed like all-gather: $a vs $r"
 expect_err "bad --cp-algo" '--cp-algo: expected allgather, ring or distca, got "tcp"' "$S" traces/run/tiny.json --cp-algo tcp
+# per-sequence CP: its report lines, both --compare rows, the refusals, the trace key kept
+expect_ok "sim --cp-mode" "static layout kept" "$S" traces/run/tiny.json --cp-mode dynamic-cost --quiet
+"$S" traces/run/tiny.json --compare --quiet >"$T/cmp.txt" 2>&1
+grep -Eq '^DynCP \(Megatron\) +wlb ' "$T/cmp.txt" && grep -Eq '^DynCP \(cost\) +wlb ' "$T/cmp.txt" &&
+	ok || bad "sim --compare lacks the per-seq CP rows"
+expect_err "bad --cp-mode" '--cp-mode: expected static, dynamic-megatron or dynamic-cost, got "auto"' \
+	"$S" traces/run/tiny.json --cp-mode auto
+expect_err "cp-mode with ring" 'is modelled with parallel.cp_algo allgather, got ring' \
+	"$S" traces/run/tiny.json --cp-mode dynamic-megatron --cp-algo ring
+expect_err "cp-mode with distca" 'is modelled with parallel.cp_algo allgather, got distca' \
+	"$S" traces/run/tiny.json --cp-mode dynamic-cost --cp-algo distca
+sed 's/"policy": {/"policy": {"cp_mode": "dynamic-cost", /' traces/run/tiny.json >"$T/dcp.json"
+expect_ok "trace cp_mode" "dynamic-cost over a pool" "$S" "$T/dcp.json" --quiet
+sed 's/"policy": {/"policy": {"cp_mode": "sometimes", /' traces/run/tiny.json >"$T/dcp_bad.json"
+expect_err "trace bad cp_mode" 'policy.cp_mode must be one of' "$S" "$T/dcp_bad.json"
+sed 's/"cp": 2/"cp": 1/; s/"dp": 1/"dp": 2/; s/"model": {/"model": {"attention": "unfused", /' \
+	"$T/dcp.json" >"$T/dcp_unf.json"
+expect_err "cp_mode without CP" 'policy.cp_mode dynamic-cost needs context parallelism' "$S" "$T/dcp_unf.json"
 expect_ok "sim json to stdout" '"format": "wlb-report/1"' "$S" "$D/trace_full.json" --iterations 3 --json -
 grep -qF '"source": "simulated"' "$T/out" && ok || bad "sim report lacks \"source\": \"simulated\""
 "$S" "$D/trace_full.json" --iterations 3 --compare --json "$T/sc.json" >/dev/null 2>&1
@@ -428,7 +446,8 @@ if command -v gnuplot >/dev/null 2>&1; then
 	expect_ok "plot measured" "$T/ms/measured.png" "$G" "$D/report_small.json" "$T/measured.json" -o "$T/ms" --only measured
 	png_ok "$T/ms/measured.png" && grep -q '"Plain-4D" 421.25 446.5 -5.7$' "$T/ms/measured.dat" && ok \
 		|| bad "wlb-plot: measured.png or its data is wrong"
-	# a real report from wlb-sim --compare (four policies, five CDF points each): every chart, the timeline's every task
+	# a real report from wlb-sim --compare: every chart, the timeline's every task; the CDF
+	# holds 4 + 1 points for each of its policies
 	"$S" "$D/trace_full.json" --iterations 4 --compare --json "$T/real.json" >/dev/null 2>&1
 	expect_ok "plot real report" "$T/rc/index.html" "$G" "$T/real.json" -o "$T/rc"
 	for c in microbatch cp timeline cdf doclen speedup; do

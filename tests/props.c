@@ -220,6 +220,10 @@ static int gen_trace(struct gen *g, struct wlb_trace *t, struct wlb_error *err)
 	gen_parallel(r, &t->model, &t->parallel);
 	t->context = coin(r, 0.5) ? 1u << pick(r, 7, 13) : (uint32_t)pick(r, 16, 8192);
 	gen_policy(r, t->context, &t->policy);
+	/* per-sequence CP: all-gather CP with a model that has CP */
+	if (!strcmp(t->parallel.cp_algo, "allgather") && t->model.attention != WLB_ATTN_UNFUSED && coin(r, 0.2))
+		snprintf(t->policy.cp_mode, sizeof t->policy.cp_mode, "%s",
+			 coin(r, 0.5) ? "dynamic-megatron" : "dynamic-cost");
 	t->source.seed = gsl_rng_get(r);
 	t->iterations = (uint32_t)pick(r, 1, 3);
 	g->preset = NULL;

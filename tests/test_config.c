@@ -256,7 +256,7 @@ static void test_round_trip(void)
 	wlb_trace_free(&c);
 
 	/* an unresolved policy is written resolved */
-	t.policy = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0};
+	t.policy = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0, ""};
 	CHECK_EQ(wlb_config_save(&t, NULL, path, &e), 0);
 	CHECK_EQ(wlb_config_load(&c, path, &e), 0);
 	wlb_policy_defaults(&t.policy, t.context);

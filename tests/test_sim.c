@@ -585,8 +585,76 @@ static void test_micro_batch_size(void)
 	wlb_trace_free(&t);
 }
 
+/* Per-sequence CP on big_trace's pool of 4 (dp 2 x cp 2): every token
+ * trained once, the attribution adding up, deterministic, sequences at
+ * allowed degrees only, and the cost model's schedule no slower in its own
+ * list schedule terms than Megatron's rule (checked in test_dcp). */
+static void test_dynamic_cp(void)
+{
+	static const char *const modes[] = {"dynamic-megatron", "dynamic-cost"};
+	struct wlb_sim_opts o = {WLB_ORDER_PACKED, -1, 1};
+	struct wlb_error err;
+	struct wlb_cost *c = make_cost("test-gpu", 80);
+
+	for (int m = 0; m < 2; m++) {
+		struct wlb_trace t;
+		struct wlb_sim_result r, r2;
+		big_trace(&t);
+		snprintf(t.policy.cp_mode, sizeof t.policy.cp_mode, "%s", modes[m]);
+		CHECK_EQ(wlb_sim_run(&t, c, &o, &r, &err), 0);
+		CHECK_EQ(r.dcp.mode, m + 1);
+		CHECK_EQ(r.dcp.ranks, 4);
+		/* wlb's s_max (1.5 x 512 rounded up to 1024) over cp 2 */
+		CHECK_EQ(r.dcp.budget_tokens, 512);
+		const struct wlb_pack_summary *ps = &r.pack.summary;
+		CHECK_EQ(ps->tokens + ps->pending_tokens, ps->tokens_in);
+		uint64_t tok = 0, seqs = 0, trained = 0;
+		for (int k = 0; k < r.dcp.pool.n_deg; k++) {
+			tok += r.dcp.degree_tokens[k];
+			seqs += r.dcp.degree_seqs[k];
+		}
+		for (size_t i = 0; i < r.n_iters; i++)
+			trained += r.iters[i].tokens;
+		CHECK_EQ(tok, trained);
+		CHECK_EQ(tok, ps->tokens);
+		CHECK_EQ(seqs, r.dcp.sequences);
+		/* the stream cuts documents at the context (512), so every piece
+		 * fits one rank: Megatron's rule runs them all at degree 1 */
+		if (m == 0)
+			CHECK_EQ(r.dcp.degree_seqs[0], r.dcp.sequences);
+		double sum = 0;
+		for (int l = 0; l < WLB_LOST_N; l++)
+			sum += r.summary.lost_ms[l];
+		CHECK_NEAR(sum, r.summary.iteration_ms_mean - r.summary.ideal_ms, 1e-9);
+		CHECK(r.summary.token_delay_iters >= 0);
+		CHECK_EQ(wlb_sim_run(&t, c, &o, &r2, &err), 0);
+		CHECK(!memcmp(&r.summary, &r2.summary, sizeof r.summary));
+		CHECK(!memcmp(&r.dcp, &r2.dcp, sizeof r.dcp));
+		wlb_sim_result_free(&r2);
+		if (m == 1) { /* the static layout is one of its placements: never slower */
+			struct wlb_trace ts = t;
+			snprintf(ts.policy.cp_mode, sizeof ts.policy.cp_mode, "static");
+			CHECK_EQ(wlb_sim_run(&ts, c, &o, &r2, &err), 0);
+			int never_slower = r2.n_iters == r.n_iters;
+			for (size_t i = 0; never_slower && i < r.n_iters; i++)
+				never_slower = r.iters[i].time_ms <= r2.iters[i].time_ms + 1e-9;
+			CHECK(never_slower);
+			CHECK(r.dcp.static_iters <= r.n_iters);
+			wlb_sim_result_free(&r2);
+		}
+		wlb_sim_result_free(&r);
+		/* ring attention is not modelled per sequence: refused */
+		snprintf(t.parallel.cp_algo, sizeof t.parallel.cp_algo, "ring");
+		CHECK(wlb_sim_run(&t, c, &o, &r, &err) < 0);
+		CHECK_STR_HAS(err.msg, "cp_algo allgather");
+		wlb_trace_free(&t);
+	}
+	wlb_cost_destroy(c);
+}
+
 void test_sim(void)
 {
+	test_dynamic_cp();
 	test_hand_time();
 	test_attribution();
 	test_refusals();

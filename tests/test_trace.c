@@ -150,7 +150,7 @@ static int same_model(const struct wlb_model *a, const struct wlb_model *b)
 static void test_defaults(void)
 {
 	struct wlb_trace t;
-	struct wlb_policy pol = {"", "", 0, -1, {0}, 0, "", 0};
+	struct wlb_policy pol = {"", "", 0, -1, {0}, 0, "", 0, ""};
 
 	wlb_trace_init(&t);
 	CHECK_EQ(t.parallel.tp, 1);
@@ -180,13 +180,13 @@ static void test_defaults(void)
 	CHECK_EQ(pol.thresholds[1], 65536);
 	CHECK_EQ(pol.window, 1);
 	/* 1.5 x 10000 = 15000, up to a multiple of 1024 */
-	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0};
+	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0, ""};
 	wlb_policy_defaults(&pol, 10000);
 	CHECK_EQ(pol.s_max, 15360);
 	CHECK_EQ(pol.thresholds[0], 2500);
 	CHECK_EQ(pol.thresholds[1], 5000);
 	/* set fields stay */
-	pol = (struct wlb_policy){"bfd", "per-seq", 5000, 0, {0}, 3, "", 0};
+	pol = (struct wlb_policy){"bfd", "per-seq", 5000, 0, {0}, 3, "", 0, ""};
 	wlb_policy_defaults(&pol, 4096);
 	CHECK(!strcmp(pol.packing, "bfd"));
 	CHECK(!strcmp(pol.sharding, "per-seq"));
@@ -194,12 +194,12 @@ static void test_defaults(void)
 	CHECK_EQ(pol.n_thresholds, 0);
 	CHECK_EQ(pol.window, 3);
 	/* tiny contexts keep the thresholds increasing and below the context */
-	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0};
+	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0, ""};
 	wlb_policy_defaults(&pol, 2);
 	CHECK_EQ(pol.n_thresholds, 1);
 	CHECK_EQ(pol.thresholds[0], 1);
 	CHECK_EQ(pol.s_max, 1024);
-	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0};
+	pol = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0, ""};
 	wlb_policy_defaults(&pol, 1);
 	CHECK_EQ(pol.n_thresholds, 0);
 }

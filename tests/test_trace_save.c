@@ -142,7 +142,7 @@ void test_trace_save(void)
 
 	/* an in-memory trace with an unresolved policy is written resolved */
 	CHECK_EQ(wlb_trace_load(&t, "tests/data/trace_full.json", &e), 0);
-	t.policy = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0};
+	t.policy = (struct wlb_policy){"", "", 0, -1, {0}, 0, "", 0, ""};
 	t.source.dist.c[0].weight = 0.1 + 0.2; /* needs 17 digits */
 	CHECK_EQ(wlb_trace_save(&t, NULL, path, &e), 0);
 	CHECK_EQ(wlb_trace_load(&u, path, &e), 0);

@@ -44,11 +44,15 @@ static void ring_trace(struct wlb_trace *t)
 	t->parallel.recompute = WLB_RECOMPUTE_FULL; /* 170 GiB a GPU without */
 }
 
+/* cp_algo "allgather:MODE": all-gather CP with per-sequence CP mode MODE */
 static double sim_tps(const struct wlb_trace *t, struct wlb_cost *c, const char *packing,
 		      const char *sharding, const char *cp_algo)
 {
 	struct wlb_trace x = *t;
-	snprintf(x.parallel.cp_algo, sizeof x.parallel.cp_algo, "%s", cp_algo);
+	const char *mode = strchr(cp_algo, ':');
+	snprintf(x.parallel.cp_algo, sizeof x.parallel.cp_algo, "%.*s",
+		 mode ? (int)(mode - cp_algo) : (int)strlen(cp_algo), cp_algo);
+	snprintf(x.policy.cp_mode, sizeof x.policy.cp_mode, "%s", mode ? mode + 1 : "static");
 	struct wlb_sim_opts so = {WLB_ORDER_PACKED, -1, 1};
 	struct wlb_sim_result r;
 	struct wlb_error e;
@@ -138,16 +142,17 @@ void test_tune(void)
 	small_trace(&t);
 
 	/* a space the search covers completely: concat on the trace's own
-	 * configuration with the four sharders and the three CP algorithms ->
-	 * the brute-force best */
+	 * configuration with the four sharders and the three CP algorithms, or
+	 * all-gather with either per-sequence CP mode -> the brute-force best */
 	struct wlb_tune_opts o = {.iterations = 6, .max_delay = -1, .threads = 2, .top_k = 3,
 				  .quiet = 1, .fixed_parallel = 1, .packings = "concat"};
 	CHECK_EQ(wlb_tune_run(&t, c, &o, &r1, &e), 0);
 	double best = 0;
 	const char *sh[] = {"per-seq", "per-doc", "adaptive", "hybrid"};
-	const char *algo[] = {"allgather", "ring", "distca"};
-	for (int i = 0; i < 12; i++) {
-		double x = sim_tps(&t, c, "concat", sh[i / 3], algo[i % 3]);
+	const char *algo[] = {"allgather", "ring", "distca", "allgather:dynamic-megatron",
+			      "allgather:dynamic-cost"};
+	for (int i = 0; i < 20; i++) {
+		double x = sim_tps(&t, c, "concat", sh[i / 5], algo[i % 5]);
 		best = x > best ? x : best;
 	}
 	CHECK(r1.n_top >= 1);
@@ -156,16 +161,21 @@ void test_tune(void)
 
 	/* the CP algorithm is searched too: on ring_trace ring with a
 	 * per-document layout beats all-gather, though all-gather is better for
-	 * per-seq; the tuner finds the best of the twelve (sharding, algorithm)
-	 * pairs, found by brute force */
+	 * per-seq; the tuner finds the best of the twenty (sharding, algorithm
+	 * or per-sequence CP mode) pairs, found by brute force */
 	struct wlb_trace rt;
 	ring_trace(&rt);
 	CHECK_EQ(wlb_tune_run(&rt, c, &o, &r1, &e), 0);
-	double best_ring = 0, best_ag = 0, best_dc = 0, seq_ring = sim_tps(&rt, c, "concat", "per-seq", "ring");
+	double best_ring = 0, best_ag = 0, best_dc = 0, best_dyn = 0;
+	double seq_ring = sim_tps(&rt, c, "concat", "per-seq", "ring");
 	for (int i = 0; i < 4; i++) {
 		double a = sim_tps(&rt, c, "concat", sh[i], "allgather");
 		double b = sim_tps(&rt, c, "concat", sh[i], "ring");
 		double d = sim_tps(&rt, c, "concat", sh[i], "distca");
+		for (int k = 3; k < 5; k++) {
+			double y = sim_tps(&rt, c, "concat", sh[i], algo[k]);
+			best_dyn = y > best_dyn ? y : best_dyn;
+		}
 		best_ag = a > best_ag ? a : best_ag;
 		best_ring = b > best_ring ? b : best_ring;
 		best_dc = d > best_dc ? d : best_dc;
@@ -175,8 +185,14 @@ void test_tune(void)
 	CHECK(r1.n_top >= 1);
 	if (r1.n_top) {
 		double top = best_dc > best_ring ? best_dc : best_ring;
+		const char *top_algo = best_dc > best_ring ? "distca" : "ring";
+		if (best_dyn > top) {
+			top = best_dyn;
+			top_algo = "allgather";
+		}
 		CHECK_NEAR(r1.top[0].tokens_per_s, top, 1e-9 * top);
-		CHECK_STR_HAS(r1.top[0].par.cp_algo, best_dc > best_ring ? "distca" : "ring");
+		CHECK_STR_HAS(r1.top[0].par.cp_algo, top_algo);
+		CHECK(!strncmp(r1.top[0].pol.cp_mode, "dynamic", 7) == (best_dyn >= top)); /* "" = static */
 	}
 	wlb_tune_result_free(&r1);
 

@@ -65,6 +65,18 @@ static void loader_comment(const struct wlb_trace *t, const struct wlb_parallel 
 		       "loader; %s has no %s for them\n", ph, q->sharding, framework,
 		       strcmp(framework, "Megatron") ? "option" : "flag");
 	mem_cap_comment(t, p, q);
+	/* per-sequence CP: Megatron-Core's dynamic context parallelism (dev
+	 * branch; Megatron Bridge's model.dynamic_context_parallel with
+	 * model.max_seqlen_per_dp_cp_rank; earlier PRs named it hybrid context
+	 * parallel): the flag name is not in a release yet, check the pin */
+	if (q->cp_mode[0] && strcmp(q->cp_mode, "static"))
+		printf("# CP mode: %s — per-sequence CP degree over the dp x cp pool: Megatron-Core's "
+		       "dynamic context parallelism (--dynamic-context-parallel with "
+		       "max_seqlen_per_dp_cp_rank = the per-rank token budget; dev branch, check the "
+		       "flag in your Megatron-Core pin)%s\n", q->cp_mode,
+		       strcmp(q->cp_mode, "dynamic-cost") ? "" :
+		       "; its scheduler picks the smallest degree that fits, wlb's cost-model "
+		       "placement needs a scheduler hook");
 	if (strcmp(q->sharding, "hybrid"))
 		return;
 	/* what a loader for hybrid needs, and why the stock CP splits are not it */

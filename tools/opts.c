@@ -143,6 +143,7 @@ static const struct option opts[] = {
 	{"timeout", required_argument, 0, O_TIMEOUT}, {"id-file", required_argument, 0, O_IDFILE},
 	{"doc-order", required_argument, 0, O_DOCORDER}, {"cp-algo", required_argument, 0, O_CPALGO},
 	{"dump", required_argument, 0, O_DUMP}, {"mem-cap", required_argument, 0, O_MEMCAP},
+	{"cp-mode", required_argument, 0, O_CPMODE},
 	{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
 };
 
@@ -281,6 +282,14 @@ int wlb_opts_apply(struct wlb_trace *t, const struct wlb_opts *a)
 			if (wlb_doc_order_parse(arg, &o))
 				return fail("--doc-order: expected stream or zigzag, got \"%s\"", arg);
 			snprintf(t->policy.doc_order, sizeof t->policy.doc_order, "%s", arg);
+			break;
+		}
+		case O_CPMODE: {
+			enum wlb_dcp_mode mo;
+			if (wlb_dcp_mode_parse(arg, &mo))
+				return fail("--cp-mode: expected static, dynamic-megatron or dynamic-cost, "
+					    "got \"%s\"", arg);
+			snprintf(t->policy.cp_mode, sizeof t->policy.cp_mode, "%s", arg);
 			break;
 		}
 		case O_ITERS: if (wlb_opt_u32("--iterations", arg, 1, &t->iterations)) return 1; break;

@@ -20,7 +20,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: wlb-sim TRACE [--config CONFIG] [--packing P] [--sharding S] [--s-max N]\n"
 "               [--thresholds a,b,...] [--window W] [--doc-order O] [--mem-cap GIB]\n"
-"               [--mb-order O] [--cp-algo allgather|ring|distca] [--costdb DB]\n"
+"               [--mb-order O] [--cp-algo allgather|ring|distca] [--cp-mode M]\n"
+"               [--costdb DB]\n"
 "               [--iterations N] [--seed S]\n"
 "               [--json FILE|-] [--csv FILE] [--chrome-trace FILE] [--timeline-iter K]\n"
 "               [--compare] [--quiet]\n"
@@ -52,6 +53,16 @@ static void usage(FILE *f)
 "                     layer's attention as tasks balanced over the stage's dp x cp\n"
 "                     ranks and idle stages', an all-to-all there and back behind\n"
 "                     two ping-ponging half-batches)          (trace, default allgather)\n"
+"  --cp-mode M        static (every micro-batch on its replica's cp ranks) or\n"
+"                     per-sequence CP over the pool of dp x cp ranks: each\n"
+"                     sequence on an aligned power-of-two group sized for it,\n"
+"                     chosen by dynamic-megatron (smallest degree that fits,\n"
+"                     sum l^2 / degree balanced) or dynamic-cost (degree and\n"
+"                     group from the cost model); with --cp-algo allgather only\n"
+"                                                          (trace, default static)\n"
+);
+	/* two strings: C99 promises string literals of 4095 characters only */
+	fprintf(f,
 "  --costdb DB        cost DB (default: the built-in one of the trace's gpu)\n"
 "  --json FILE        the wlb-report/1 document (- for stdout)\n"
 "  --csv FILE         one row per iteration\n"
@@ -63,8 +74,10 @@ static void usage(FILE *f)
 "                     (wlb + hybrid), WLB-mem (wlb-mem + adaptive: memory-aware\n"
 "                     WLB), attention disaggregation (cp-algo distca) with greedy\n"
 "                     fixed-length packing (Attn-disagg, as DistCA) and with wlb\n"
-"                     (Attn-dis+WLB), and the policy of the command line if it is\n"
-"                     another one, on the same documents\n"
+"                     (Attn-dis+WLB), per-sequence CP with WLB-LLM's packing\n"
+"                     (DynCP (Megatron), DynCP (cost): --cp-mode dynamic-megatron /\n"
+"                     dynamic-cost, all-gather CP), and the policy of the command\n"
+"                     line if it is another one, on the same documents\n"
 "  --quiet            no progress bar\n"
 "\n"
 "examples:\n"
@@ -117,6 +130,22 @@ static void print_summary(const struct wlb_trace *t, const struct wlb_sim_result
 		if (r->mem[st].state_gib + r->mem[st].act_gib > r->mem_limit_gib)
 			printf("  OOM: stage %d needs %.1f GiB per rank, the GPU has %.1f\n", st,
 			       r->mem[st].state_gib + r->mem[st].act_gib, r->mem_limit_gib);
+	if (r->dcp.mode != WLB_DCP_STATIC) {
+		const struct wlb_sim_dcp_stats *d = &r->dcp;
+		printf("  per-sequence CP    %s over a pool of %d ranks, %u tokens per rank\n",
+		       wlb_dcp_mode_name((enum wlb_dcp_mode)d->mode), d->ranks, d->budget_tokens);
+		printf("    sequences per rank  %.1f min  %.1f mean  %.1f max  (%.1f slots)\n",
+		       d->seqs_per_rank_min, d->seqs_per_rank_mean, d->seqs_per_rank_max, d->slots);
+		printf("    degrees            ");
+		for (int k = 0; k < d->pool.n_deg; k++)
+			printf(" %d: %llu seqs %.1f%% tok", d->pool.deg[k], (unsigned long long)d->degree_seqs[k],
+			       s->iterations && r->pack.summary.tokens ?
+			       100.0 * (double)d->degree_tokens[k] / (double)r->pack.summary.tokens : 0.0);
+		printf("\n    group waits         %.1f ms per iteration\n", d->group_wait_ms);
+		if (d->mode == WLB_DCP_COST)
+			printf("    static layout kept  %u of %u iterations (the engine found it faster)\n",
+			       d->static_iters, s->iterations);
+	}
 	printf("\n  time lost against ideal: %.1f ms per iteration\n", lost);
 	for (int l = WLB_LOST_N - 1; l >= 0; l--) {
 		/* differences of equal makespans: rounding, not time (no "-0.0") */
@@ -135,10 +164,11 @@ struct run {
 };
 
 /* cp_algo: NULL keeps the trace's, "" the trace's unless it is distca
- * (then allgather: the baselines keep attention local) */
+ * (then allgather: the baselines keep attention local).  A bundle
+ * (packing given) runs its own CP mode, cp_mode NULL being static. */
 static int simulate(struct run *x, const struct wlb_trace *base, const char *name, const char *packing,
-		    const char *sharding, uint32_t window, const char *cp_algo, struct wlb_cost *cost,
-		    const struct wlb_sim_opts *o)
+		    const char *sharding, uint32_t window, const char *cp_algo, const char *cp_mode,
+		    struct wlb_cost *cost, const struct wlb_sim_opts *o)
 {
 	struct wlb_error e;
 	x->name = name;
@@ -147,6 +177,8 @@ static int simulate(struct run *x, const struct wlb_trace *base, const char *nam
 		cp_algo = "allgather";
 	if (cp_algo && *cp_algo)
 		snprintf(x->t.parallel.cp_algo, sizeof x->t.parallel.cp_algo, "%s", cp_algo);
+	if (packing) /* a bundle: its own CP mode */
+		snprintf(x->t.policy.cp_mode, sizeof x->t.policy.cp_mode, "%s", cp_mode ? cp_mode : "static");
 	if (packing) { /* a bundle: its packer's own document order */
 		snprintf(x->t.policy.packing, sizeof x->t.policy.packing, "%s", packing);
 		x->t.policy.doc_order[0] = 0;
@@ -162,21 +194,24 @@ static int simulate(struct run *x, const struct wlb_trace *base, const char *nam
 
 /* The policy bundles of --compare, in table order.  cp_algo "" keeps the
  * trace's CP algorithm unless it is distca (the bundles without
- * disaggregation keep attention local: all-gather).  Rows 1 and 2 are
+ * disaggregation keep attention local: all-gather); per-sequence CP is
+ * modelled with all-gather CP.  cp_mode NULL: static.  Rows 1 and 2 are
  * Fixed-4D with each static sharder; the table shows the faster. */
 static const struct bundle {
 	const char *name, *packing, *sharding;
 	uint32_t window;
-	const char *cp_algo;
+	const char *cp_algo, *cp_mode;
 } bundles[] = {
-	{"Plain-4D", "concat", "per-seq", 0, ""},
-	{"Fixed-4D", "greedy", "per-seq", 1, ""},
-	{"Fixed-4D", "greedy", "per-doc", 1, ""},
-	{"WLB-LLM", "wlb", "adaptive", 0, ""},
-	{"WLB-LLM + hybrid", "wlb", "hybrid", 0, ""},
-	{"WLB-mem", "wlb-mem", "adaptive", 0, ""},
-	{"Attn-disagg", "greedy", "per-seq", 1, "distca"},
-	{"Attn-dis+WLB", "wlb", "adaptive", 0, "distca"},
+	{"Plain-4D", "concat", "per-seq", 0, "", NULL},
+	{"Fixed-4D", "greedy", "per-seq", 1, "", NULL},
+	{"Fixed-4D", "greedy", "per-doc", 1, "", NULL},
+	{"WLB-LLM", "wlb", "adaptive", 0, "", NULL},
+	{"WLB-LLM + hybrid", "wlb", "hybrid", 0, "", NULL},
+	{"WLB-mem", "wlb-mem", "adaptive", 0, "", NULL},
+	{"Attn-disagg", "greedy", "per-seq", 1, "distca", NULL},
+	{"Attn-dis+WLB", "wlb", "adaptive", 0, "distca", NULL},
+	{"DynCP (Megatron)", "wlb", "adaptive", 0, "allgather", "dynamic-megatron"},
+	{"DynCP (cost)", "wlb", "adaptive", 0, "allgather", "dynamic-cost"},
 };
 #define N_BUNDLES ((int)(sizeof bundles / sizeof bundles[0]))
 
@@ -195,6 +230,7 @@ static int bundle_of(const struct wlb_trace *t, const struct wlb_policy *pol)
 		const struct bundle *x = &bundles[b];
 		int fixed = b == 1 || b == 2;
 		if (strcmp(pol->packing, x->packing) || distca != !strcmp(x->cp_algo, "distca") ||
+		    strcmp(pol->cp_mode, x->cp_mode ? x->cp_mode : "static") ||
 		    (x->window && pol->window != x->window))
 			continue;
 		if (!strcmp(pol->sharding, x->sharding) || (fixed && !distca))
@@ -221,7 +257,7 @@ int main(int argc, char **argv)
 	memset(runs, 0, sizeof runs);
 	wlb_trace_init(&t);
 	if (wlb_opts_parse(argc, argv, &a, "packing sharding s-max thresholds window doc-order mem-cap iterations seed "
-			   "json csv chrome-trace timeline-iter mb-order cp-algo costdb compare quiet config"))
+			   "json csv chrome-trace timeline-iter mb-order cp-algo cp-mode costdb compare quiet config"))
 		goto done;
 	if (optind + 1 != argc) {
 		if (optind == argc)
@@ -259,7 +295,7 @@ int main(int argc, char **argv)
 	if (a.compare) {
 		for (int b = 0; b < N_BUNDLES; b++)
 			if (simulate(&runs[b], &t, bundles[b].name, bundles[b].packing, bundles[b].sharding,
-				     bundles[b].window, bundles[b].cp_algo, cost, &so))
+				     bundles[b].window, bundles[b].cp_algo, bundles[b].cp_mode, cost, &so))
 				goto done;
 		/* Fixed-4D's row: the better of its two static sharders */
 		int skip = runs[2].r.summary.iteration_ms_mean < runs[1].r.summary.iteration_ms_mean ? 1 : 2;
@@ -269,12 +305,12 @@ int main(int argc, char **argv)
 		/* the command line's own policy, when it is none of the bundles */
 		own_bundle = bundle_of(&t, &pol);
 		if (own_bundle < 0) {
-			if (simulate(&runs[N_BUNDLES], &t, "this policy", NULL, NULL, 0, NULL, cost, &so))
+			if (simulate(&runs[N_BUNDLES], &t, "this policy", NULL, NULL, 0, NULL, NULL, cost, &so))
 				goto done;
 			cmp[n_cmp++] = (struct wlb_sim_named){"this policy", &runs[N_BUNDLES].t, &runs[N_BUNDLES].r};
 		}
 	} else {
-		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, NULL, cost, &so))
+		if (simulate(&runs[0], &t, "policy", NULL, NULL, 0, NULL, NULL, cost, &so))
 			goto done;
 	}
 	/* the report and timeline describe the trace's own policy, or WLB-LLM */

@@ -32,7 +32,8 @@ static void usage(FILE *f)
 "\n"
 "Searches the 4D configurations (TP, CP, PP, DP, virtual stages, CP algorithm:\n"
 "all-gather or ring; PP need not divide the layers) and the balancing policies\n"
-"(packing, its s_max, outlier thresholds and window, CP sharding) for the\n"
+"(packing, its s_max, outlier thresholds and window, CP sharding, CP mode:\n"
+"static or per-sequence, wlb-sim --cp-mode) for the\n"
 "trace's model, context, cluster and document distribution, simulating K\n"
 "iterations of each candidate with the trace's global batch, and ranks them by\n"
 "tokens per second.  A candidate over the memory limit climbs a ladder of ZeRO\n"
@@ -239,10 +240,10 @@ static void print_row(const char *rank, const struct wlb_tune_cand *c)
 		snprintf(win, sizeof win, "-");
 	snprintf(ms, sizeof ms, "%.1f ± %.1f", c->iteration_ms, c->iteration_ms_sd);
 	/* "±" is two bytes and one column: its field is one byte wider */
-	printf("%4s %3d %3d %3d %4d %3d %4d %4d %-6s %-9s %-7s %-8s %6s %-12s %6s %*s %10.0f %6.1f %8.1f "
-	       "%7.3f %7.3f %7.3f\n", rank, p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches, p->zero,
+	printf("%4s %3d %3d %3d %4d %3d %4d %4d %-6s %-9s %-7s %-8s %-16s %6s %-12s %6s %*s %10.0f %6.1f "
+	       "%8.1f %7.3f %7.3f %7.3f\n", rank, p->tp, p->cp, p->pp, p->dp, p->vpp, p->microbatches, p->zero,
 	       p->recompute == WLB_RECOMPUTE_SELECTIVE ? "sel" : wlb_recompute_name(p->recompute),
-	       p->cp > 1 ? p->cp_algo : "-", q->packing, q->sharding, smax,
+	       p->cp > 1 ? p->cp_algo : "-", q->packing, q->sharding, q->cp_mode[0] ? q->cp_mode : "static", smax,
 	       th, win, 21, ms, c->tokens_per_s, 100 * c->mfu, c->peak_mem_gib, c->imbalance_pp,
 	       c->imbalance_cp, c->token_delay_iters);
 }
@@ -278,9 +279,9 @@ static void print_result(const struct wlb_trace *t, const char *trace_name, cons
 	printf("        %u iterations per candidate, memory limit %.1f GiB, token-delay limit %s%s%s%s\n\n",
 	       iters, mem_limit, buf, a->o.fixed_parallel ? ", fixed 4D configuration" : "",
 	       a->o.packings ? ", packings " : "", a->o.packings ? a->o.packings : "");
-	printf("%4s %3s %3s %3s %4s %3s %4s %4s %-6s %-9s %-7s %-8s %6s %-12s %6s %20s %10s %6s %8s %7s "
-	       "%7s %7s\n", "rank", "TP", "CP", "PP", "DP", "vpp", "m", "zero", "recomp", "cp_algo", "packing",
-	       "sharding", "s_max", "thresholds", "window", "iteration ms", "tokens/s", "MFU %",
+	printf("%4s %3s %3s %3s %4s %3s %4s %4s %-6s %-9s %-7s %-8s %-16s %6s %-12s %6s %20s %10s %6s %8s "
+	       "%7s %7s %7s\n", "rank", "TP", "CP", "PP", "DP", "vpp", "m", "zero", "recomp", "cp_algo", "packing",
+	       "sharding", "cp_mode", "s_max", "thresholds", "window", "iteration ms", "tokens/s", "MFU %",
 	       "peak GiB", "imb_pp", "imb_cp", "delay");
 	for (size_t i = 0; i < r->n_top; i++) {
 		snprintf(buf, sizeof buf, "%zu", i + 1);
