@@ -389,6 +389,18 @@ static json_t *tune_json(const struct wlb_trace *t, const struct args *a,
 	return root;
 }
 
+/* What of c wlb-run cannot run, or NULL: it runs static all-gather CP. */
+static const char *unrunnable(const struct wlb_tune_cand *c)
+{
+	if (c->par.cp > 1 && !strcmp(c->par.cp_algo, "ring"))
+		return "ring CP";
+	if (!strcmp(c->par.cp_algo, "distca"))
+		return "disaggregated attention";
+	if (c->pol.cp_mode[0] && strcmp(c->pol.cp_mode, "static"))
+		return "a per-sequence CP degree";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -485,22 +497,21 @@ int main(int argc, char **argv)
 		wlb_export_torchtitan(&t, &r.top[0].par, &r.top[0].pol);
 	rc = 0;
 	if (a.validate) {
-		/* wlb-run runs all-gather CP only (no ring, no disaggregated
-		 * attention): the best candidate it can run */
+		/* wlb-run runs static all-gather CP only (no ring, no disaggregated
+		 * attention, no per-sequence CP degree): the best candidate it can run */
 		size_t k = 0;
-		while (k < r.n_top && ((r.top[k].par.cp > 1 && !strcmp(r.top[k].par.cp_algo, "ring")) ||
-				       !strcmp(r.top[k].par.cp_algo, "distca")))
+		while (k < r.n_top && unrunnable(&r.top[k]))
 			k++;
 		if (k == r.n_top) {
 			fflush(stdout); /* the table first, then why */
-			rc = fail("--validate: the top %zu use ring CP or disaggregated attention, which "
-				  "wlb-run does not run (all-gather only); try --top with more candidates", r.n_top);
+			rc = fail("--validate: the top %zu use ring CP, disaggregated attention or a "
+				  "per-sequence CP degree, which wlb-run does not run (static all-gather "
+				  "only); try --top with more candidates", r.n_top);
 			goto done;
 		}
 		if (k)
 			printf("\n#1 uses %s, which wlb-run does not run (all-gather only): validating "
-			       "#%zu, the best with all-gather CP\n",
-			       strcmp(r.top[0].par.cp_algo, "ring") ? "disaggregated attention" : "ring CP", k + 1);
+			       "#%zu, the best with static all-gather CP\n", unrunnable(&r.top[0]), k + 1);
 		struct wlb_trace best = t;
 		char why[768];
 		wlb_tune_apply(&best, &r.top[k]);
