@@ -104,7 +104,7 @@ if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 15 --itera
 else bad "wlb-tune --validate with a ring pick: $(head -c 300 "$T/err")"; fi
 if "$B/wlb-tune" "$TINY" --costdb "$T/slow.db" --fixed-parallel --top 2 --iterations 1 --validate \
 	--device cpu --quiet >"$T/out" 2>"$T/err"; then bad "--validate ran a ring CP pick"
-else grep -q "the top 2 use ring CP or disaggregated attention, which wlb-run does not run" "$T/err" && ok ||
+else grep -q "the top 2 use ring CP, disaggregated attention or a per-sequence CP degree, which wlb-run does not run" "$T/err" && ok ||
 	bad "--validate, all ring: $(head -c 300 "$T/err")"; fi
 rm -rf /tmp/wlb-validate-*
 
