@@ -11,7 +11,7 @@
 #
 # Usage: tools/policy-table.sh [--iterations N] [--out DIR] [--traces 'FILE...']
 #                              [--base NAME] [--chart SETTING]
-#   --iterations N   simulated iterations per bundle (default 20)
+#   --iterations N   simulated iterations per bundle (default 50, the traces' own)
 #   --out DIR        reports and the chart go here (default build/policy-table):
 #                    DIR/<group>/<setting>.json, DIR/chart/speedup.png
 #   --traces 'F...'  these traces instead (space-separated)
@@ -20,7 +20,7 @@
 # WLB_BIN: where wlb-sim and wlb-plot live (default bin).  Progress on stderr.
 set -eu
 bin=${WLB_BIN:-bin}
-iters=20
+iters=50
 out=build/policy-table
 traces="traces/paper/*.json traces/distca/*.json"
 base=WLB-LLM
@@ -81,7 +81,7 @@ rows() {
 		(.comparison | map(select(.name == $base)) | first) as $b |
 		.comparison[] |
 		[$g, $c.name,
-		 "\($c.model.name // $c.model) \($c.context / 1024 | floor)K, \($p.tp * $p.cp * $p.pp * $p.dp) \($c.gpu), TP\($p.tp) CP\($p.cp) PP\($p.pp) DP\($p.dp)",
+		 "\(if ($c.model.name // "") == "" then "\($c.model.layers)-layer model" else $c.model.name end) \(if $c.context >= 1024 then "\($c.context / 1024 | floor)K" else $c.context end), \($p.tp * $p.cp * $p.pp * $p.dp) \($c.gpu), TP\($p.tp) CP\($p.cp) PP\($p.pp) DP\($p.dp)",
 		 .name, .iteration_ms_mean, .tokens_per_s,
 		 (if $b then .tokens_per_s / $b.tokens_per_s else "nan" end),
 		 .speedup, .imbalance_pp, .imbalance_cp, .imbalance_mem, .bubble_fraction, .mfu,
