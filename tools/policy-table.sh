@@ -104,15 +104,15 @@ first=$(head -n 1 "$out/rows.tsv" | cut -f4) # wlb-sim's speedups are over its f
 for g in $(cut -f1 "$out/rows.tsv" | uniq); do
 	echo "#### $(heading "$g")"
 	echo
-	echo "| setting | policy | iter ms | Mtok/s | vs $base | vs $first | imb_pp | imb_cp | imb_mem | bubble | MFU | delay | peak GiB | lost ms: bubbles / comm / mb imb / CP imb |"
+	echo "| setting | policy | iter ms | Mtok/s | vs $base | vs $first | imb_pp | imb_cp | imb_mem | bubble | MFU | delay | peak GiB | lost ms: bubbles / comm / mb imb / CP imb / DP wait |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	awk -F'\t' -v g="$g" 'function ms(v, x) { x = sprintf("%.0f", v); return x == "-0" ? "0" : x }
 	$1 == g {
 		set = $2 != last ? "**" $2 "**<br>" $3 : ""; last = $2
 		vs = $7 == "nan" ? "–" : sprintf("%.3fx", $7)
-		printf "| %s | %s | %.1f | %.3f | %s | %.3fx | %.3f | %.3f | %.3f | %.3f | %.1f%% | %.3f | %.1f%s | %s / %s / %s / %s |\n",
+		printf "| %s | %s | %.1f | %.3f | %s | %.3fx | %.3f | %.3f | %.3f | %.3f | %.1f%% | %.3f | %.1f%s | %s / %s / %s / %s / %s |\n",
 			set, $4, $5, $6 / 1e6, vs, $8, $9, $10, $11, $12, 100 * $13, $14, $16,
-			$17 ? " OOM" : "", ms($18), ms($19), ms($20), ms($21)
+			$17 ? " OOM" : "", ms($18), ms($19), ms($20), ms($21), ms($22)
 	}' "$out/rows.tsv"
 	echo
 done
