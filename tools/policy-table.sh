@@ -28,7 +28,10 @@ chart=7b-128k
 
 die() { echo "policy-table.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
-	[ $# -ge 2 ] || die "$1: expected a value after it"
+	case $1 in
+	--iterations | --out | --traces | --base | --chart)
+		[ $# -ge 2 ] || die "$1: expected a value after it" ;;
+	esac
 	case $1 in
 	--iterations)
 		case $2 in '' | *[!0-9]* | 0) die "--iterations: expected a positive integer, got \"$2\"" ;; esac
@@ -47,7 +50,7 @@ command -v jq >/dev/null 2>&1 || die "jq is needed (apt-get install jq)"
 # ---- run: one report per trace, DIR/<group>/<setting>.json ----
 # shellcheck disable=SC2086 # the list is globbed and split on purpose
 set -- $traces
-[ $# -gt 0 ] && [ -e "$1" ] || die "no traces in \"$traces\""
+if [ $# -eq 0 ] || [ ! -e "$1" ]; then die "no traces in \"$traces\""; fi
 mkdir -p "$out"
 list=$out/reports.txt
 : >"$list"
