@@ -193,6 +193,11 @@ json_t *wlb_report_sim(const struct wlb_trace *t, const char *costdb, const stru
 			json_object_set_new(row, "peak_mem_gib", json_real(s->peak_mem_gib));
 			json_object_set_new(row, "imbalance_mem", json_real(s->imbalance_mem));
 			json_object_set_new(row, "oom", json_boolean(s->oom));
+			/* what tools/policy-table.sh tabulates and attributes per row */
+			json_object_set_new(row, "tokens_per_s", json_real(s->tokens_per_s));
+			json_object_set_new(row, "bubble_fraction", json_real(s->bubble_fraction));
+			json_object_set_new(row, "ideal_ms", json_real(s->ideal_ms));
+			json_object_set_new(row, "lost_ms", lost(s->lost_ms));
 			json_object_set_new(row, "iterations",
 					    iteration_times(cmp[i].res, cmp[i].trace->parallel.microbatches));
 		}

@@ -479,6 +479,20 @@ if command -v python3 >/dev/null 2>&1; then
 fi
 
 # the scripts behind the README's paper tables run, every cell filled
+# tools/policy-table.sh: a table row per comparison entry of the report, in
+# its order, a summary row per bundle, the chart; a bad option is one line
+WLB_BIN=$B sh tools/policy-table.sh --traces traces/run/tiny.json --iterations 2 --out "$T/pt" \
+	>"$T/pt.md" 2>"$T/err"
+n=$(jq '.comparison | length' "$T/pt/run/tiny.json" 2>/dev/null)
+jq -r '.comparison[].name' "$T/pt/run/tiny.json" >"$T/pt.want" 2>/dev/null
+awk -F' [|] ' '/^#### Summary/ { exit } /^[|] / && $2 !~ /^(policy|---)/ { print $2 }' "$T/pt.md" >"$T/pt.got"
+awk -F' [|] ' '/^#### Summary/ { s = 1 } s && /^[|] / && $1 !~ /^[|] (policy|---)/ { sub(/^[|] /, "", $1); print $1 }' \
+	"$T/pt.md" >"$T/pt.sum"
+[ "${n:-0}" -ge 3 ] && cmp -s "$T/pt.want" "$T/pt.got" && cmp -s "$T/pt.want" "$T/pt.sum" &&
+	grep -q '^| WLB-LLM | 1.000x | +0.000 |$' "$T/pt.md" && [ -s "$T/pt/chart/speedup.png" ] && ok ||
+	bad "tools/policy-table.sh: ${n:-no} entries; table: $(tr '\n' , <"$T/pt.got"); $(head -c 300 "$T/err")"
+expect_err "policy-table bad iterations" '--iterations: expected a positive integer, got "x"' \
+	sh tools/policy-table.sh --iterations x
 WLB_BIN=$B sh tools/paper-table1.sh 2 >"$T/t1.md" 2>"$T/err"
 [ "$(grep -c "^| " "$T/t1.md")" -eq 16 ] && ! grep -q '| *|' "$T/t1.md" && ok ||
 	bad "tools/paper-table1.sh: $(head -c 300 "$T/err")"

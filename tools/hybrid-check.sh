@@ -3,7 +3,7 @@
 # own layout only where its estimate is strictly better), so its simulated
 # iteration time must not be either: runs `wlb-sim T --sharding adaptive` and
 # `--sharding hybrid` on every trace under traces/ (traces/*.json,
-# traces/paper/, traces/run/, traces/published/) with the trace's own
+# traces/paper/, traces/run/, traces/published/, traces/distca/) with the trace's own
 # iterations, prints each pair of mean iteration times, their ratio
 # hybrid / adaptive and the share of micro-batches that went hybrid, then
 # the min / mean / max ratio.  Exits non-zero if a ratio exceeds 1.005 or a
@@ -19,7 +19,8 @@ iters=${HYBRID_CHECK_ITERS:+--iterations $HYBRID_CHECK_ITERS}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-[ $# -gt 0 ] || set -- traces/*.json traces/paper/*.json traces/run/*.json traces/published/*.json
+[ $# -gt 0 ] || set -- traces/*.json traces/paper/*.json traces/run/*.json traces/published/*.json \
+	traces/distca/*.json
 
 # mean iteration ms and hybrid share of one run, tab-separated
 run() {
