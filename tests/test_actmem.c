@@ -10,6 +10,7 @@
 #include "packrun.h"
 #include "schedule.h"
 #include "test.h"
+#include "test_util.h"
 
 void test_actmem(void);
 
@@ -83,19 +84,6 @@ static void hand_bytes(void)
 	wlb_trace_free(&t);
 }
 
-/* W(d) = d(d+1)/2 */
-static double pairs_attn(const struct wlb_workload *w, double q, double kv)
-{
-	(void)w;
-	return wlb_pairs(q, kv);
-}
-static double zero_linear(const struct wlb_workload *w, double t)
-{
-	(void)w;
-	(void)t;
-	return 0;
-}
-static const struct wlb_workload pairs_work = {.attn = pairs_attn, .linear = zero_linear, .att = 1};
 
 /* Sorted token counts of an iteration's two micro-batches. */
 static void two_tokens(const struct wlb_packed *p, uint64_t out[2])
@@ -113,7 +101,7 @@ static void overfill(void)
 	 * A: 8 and 8. */
 	static const uint32_t flat[] = {6, 2, 2, 2, 2, 2};
 	struct wlb_pack_params pp = {.context = 8, .s_max = 12, .dp = 1, .m = 2, .cp = 1,
-				     .work = &pairs_work, .mem = {1.0, 1, 8, 8}};
+				     .work = &t_pairs_work, .mem = {1.0, 1, 8, 8}};
 	static const char *const names[] = {"wlb", "wlb-mem"};
 	static const uint64_t want[2][2] = {{6, 10}, {8, 8}};
 	struct wlb_error err;
@@ -165,7 +153,7 @@ static void random_streams(void)
 		uint32_t ctx = contexts[seed % 3];
 		int cp = 1 << (seed % 3);
 		struct wlb_pack_params pp = {.context = ctx, .s_max = 2 * ctx, .dp = 1 + (int)(seed % 2),
-					     .m = 2 << (seed % 2), .cp = cp, .work = &pairs_work};
+					     .m = 2 << (seed % 2), .cp = cp, .work = &t_pairs_work};
 		/* between one and two contexts' worth of activations */
 		pp.mem = (struct wlb_actmem){100.0 + (double)seed, cp, 0, 0};
 		pp.mem.cap_bytes = wlb_actmem_bytes(&pp.mem, ctx) * (1.0 + (double)(seed % 5) / 5.0);
@@ -219,7 +207,7 @@ static void divergence(void)
 
 	tiny(&t, 1, flat, 6);
 	snprintf(t.policy.packing, sizeof t.policy.packing, "wlb");
-	CHECK_EQ(wlb_packrun(&t, &pairs_work, &r, &err), 0);
+	CHECK_EQ(wlb_packrun(&t, &t_pairs_work, &r, &err), 0);
 	CHECK_EQ(r.n_iters, 1);
 	/* 6 and 10 tokens: max / mean = 10 / 8 */
 	CHECK_NEAR(r.iters[0].imbalance_mem, 1.25, 1e-12);
@@ -229,7 +217,7 @@ static void divergence(void)
 	/* a cap of 9 tokens' bytes holds 8 (whole pairs): 8 and 8 */
 	snprintf(t.policy.packing, sizeof t.policy.packing, "wlb-mem");
 	t.policy.mem_cap_gib = 9 * ACT_TOKEN_LAYER / GIB;
-	CHECK_EQ(wlb_packrun(&t, &pairs_work, &r, &err), 0);
+	CHECK_EQ(wlb_packrun(&t, &t_pairs_work, &r, &err), 0);
 	CHECK_NEAR(r.iters[0].imbalance_mem, 1.0, 1e-12);
 	CHECK_NEAR(r.summary.act_max_gib, 8 * ACT_TOKEN_LAYER / GIB, 1e-15);
 	CHECK_NEAR(r.summary.act_cap_gib, t.policy.mem_cap_gib, 1e-15);

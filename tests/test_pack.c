@@ -6,23 +6,11 @@
 #include "docs.h"
 #include "pack.h"
 #include "test.h"
+#include "test_util.h"
 
 void test_stream(void);
 void test_pack(void);
 
-/* W(d) = d(d+1)/2: attention pairs only, easy to follow by hand */
-static double pairs_attn(const struct wlb_workload *w, double q, double kv)
-{
-	(void)w;
-	return wlb_pairs(q, kv);
-}
-static double zero_linear(const struct wlb_workload *w, double t)
-{
-	(void)w;
-	(void)t;
-	return 0;
-}
-static const struct wlb_workload pairs_work = {.attn = pairs_attn, .linear = zero_linear, .att = 1};
 
 static struct wlb_source lengths_source(const uint32_t *lens, size_t n)
 {
@@ -132,7 +120,7 @@ static int mb_is(const struct wlb_packed *p, uint32_t b, const uint32_t *lens, u
 static void hand_examples(void)
 {
 	struct wlb_pack_params pp = {.context = 100, .s_max = 150, .n_thresholds = 1,
-				     .thresholds = {50}, .dp = 1, .m = 2, .work = &pairs_work};
+				     .thresholds = {50}, .dp = 1, .m = 2, .work = &t_pairs_work};
 	struct wlb_packer *pk;
 	struct wlb_stream *st;
 	struct wlb_packed out = {0};
@@ -231,7 +219,7 @@ static void hand_examples(void)
 	 * gives {100, 10} and {90, 20} */
 	uint32_t flat5[] = {14, 13, 6, 4};
 	src = batches_source(flat5, 4);
-	pp = (struct wlb_pack_params){.context = 20, .s_max = 20, .dp = 2, .m = 2, .work = &pairs_work};
+	pp = (struct wlb_pack_params){.context = 20, .s_max = 20, .dp = 2, .m = 2, .work = &t_pairs_work};
 	CHECK_EQ(wlb_packer_create(&pk, "wlb", &pp, &err), 0);
 	CHECK_EQ(wlb_stream_create(&st, &src, 20, 1, &err), 0);
 	CHECK_EQ(next_lens(pk, st, &out), 1);
@@ -261,7 +249,7 @@ static void properties(void)
 			struct wlb_pack_params pp = {.context = ctx, .s_max = ctx + ctx / (1 + seed % 3),
 						     .window = 1 + (uint32_t)(seed % 3),
 						     .dp = 1 + (int)(seed % 3), .m = 1 << (seed % 3),
-						     .work = &pairs_work};
+						     .work = &t_pairs_work};
 			struct wlb_source src = {.kind = WLB_SOURCE_DIST, .seed = seed};
 			struct wlb_packer *pk;
 			struct wlb_stream *st, *replay;
@@ -336,7 +324,7 @@ void test_pack(void)
 {
 	struct wlb_error err;
 	struct wlb_packer *pk;
-	struct wlb_pack_params pp = {.context = 100, .s_max = 99, .dp = 1, .m = 1, .work = &pairs_work};
+	struct wlb_pack_params pp = {.context = 100, .s_max = 99, .dp = 1, .m = 1, .work = &t_pairs_work};
 
 	hand_examples();
 	properties();

@@ -105,3 +105,18 @@ int t_same_coll(const struct wlb_coll_sample *a, const struct wlb_coll_sample *b
 	       !strcmp(a->algo, b->algo) && a->median_us == b->median_us &&
 	       a->algbw_gbps == b->algbw_gbps && a->busbw_gbps == b->busbw_gbps;
 }
+
+static double pairs_attn(const struct wlb_workload *w, double q, double kv)
+{
+	(void)w;
+	return wlb_pairs(q, kv);
+}
+
+static double zero_linear(const struct wlb_workload *w, double t)
+{
+	(void)w;
+	(void)t;
+	return 0;
+}
+
+const struct wlb_workload t_pairs_work = {.attn = pairs_attn, .linear = zero_linear, .att = 1};

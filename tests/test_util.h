@@ -5,6 +5,7 @@
 
 #include "costdb.h"
 #include "trace.h"
+#include "workload.h"
 
 /* A fresh empty file under /tmp; its name in buf (at least 64 bytes). */
 void t_tmp_file(char *buf);
@@ -19,5 +20,8 @@ int t_same_dist(const struct wlb_dist *a, const struct wlb_dist *b);
  * wlb-config/1 holds. */
 int t_same_config(const struct wlb_trace *a, const struct wlb_trace *b);
 int t_same_coll(const struct wlb_coll_sample *a, const struct wlb_coll_sample *b);
+
+/* W(d) = d(d+1)/2: attention pairs only, no linear part, easy to follow by hand. */
+extern const struct wlb_workload t_pairs_work;
 
 #endif
