@@ -151,7 +151,12 @@ WLB_API int wlb_loader_restore(wlb_loader **out, const void *blob, size_t len,
  *                cu_seqlens_padded (each sequence padded to a multiple of
  *                2cp for zig-zag CP) divided by cp, as TE splits it per
  *                rank; the global arrays are cu_seqlens = prefix sums of
- *                L_i and cu_seqlens_padded = cp x this array.  PER_SEQ: no
+ *                L_i and cu_seqlens_padded = cp x this array.  TE's THD
+ *                CP kernels take chunk k as positions [k*c, (k+1)*c) of the
+ *                padded document, which is PER_DOC's placement only when L_i
+ *                is a multiple of 2cp (remainders are dealt round-robin
+ *                here): pad documents to a multiple of 2cp for TE, or run a
+ *                varlen attention over the pieces.  PER_SEQ: no
  *                padding inside documents; the sequence's end padding (the
  *                rank's 2*ceil(total / 2cp) rows minus its real tokens) is
  *                the last document's.  HYBRID: as PER_SEQ (TransformerEngine's

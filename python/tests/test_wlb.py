@@ -190,6 +190,25 @@ class Shard(unittest.TestCase):
                 self.assertEqual(list(rk.cu_seqlens_padded), [sum(slot[:i]) for i in range(len(lens) + 1)])
                 self.assertTrue(all(p <= q for p, q in zip(per, slot)))
 
+    def test_per_doc_is_te_split_for_multiples_of_2cp(self):
+        # TransformerEngine's THD CP split: chunk k of a document padded to a
+        # multiple of 2cp is its positions [k*c, (k+1)*c); rank r holds
+        # chunks r and 2cp-1-r of every document.  With no remainder to deal,
+        # per-doc is exactly that.
+        r = random.Random(11)
+        for trial in range(100):
+            cp = r.choice([1, 2, 4, 8])
+            lens = [2 * cp * r.randint(1, 40) for _ in range(r.randint(1, 8))]
+            s = wlb.shard(lens, cp, "per-doc")
+            starts = [sum(lens[:i]) for i in range(len(lens))]
+            for rank, rk in enumerate(s.ranks):
+                want = []
+                for d, n in enumerate(lens):
+                    c = n // (2 * cp)
+                    for k in (rank, 2 * cp - 1 - rank):
+                        want += range(starts[d] + k * c, starts[d] + (k + 1) * c)
+                self.assertEqual(list(rk.token_index), want, (cp, lens, rank))
+
     def test_per_seq_chunks(self):
         for cp, lens in self.layouts():
             s = wlb.shard(lens, cp, "per-seq")
