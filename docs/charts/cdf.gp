@@ -22,5 +22,17 @@ plot 'cdf.dat' index 0 using 1:2 with steps lw 2 lc rgb '#c44e52' title 'Plain-4
      'cdf.dat' index 1 using 1:2 with steps lw 2 lc rgb '#dd8452' title 'Fixed-4D (mean 2259 ms, median 2137 ms)', \
      '' index 1 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#dd8452' notitle, \
      'cdf.dat' index 2 using 1:2 with steps lw 2 lc rgb '#4c72b0' title 'WLB-LLM (mean 1886 ms, median 1411 ms)', \
-     '' index 2 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#4c72b0' notitle
+     '' index 2 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#4c72b0' notitle, \
+     'cdf.dat' index 3 using 1:2 with steps lw 2 lc rgb '#da8bc3' title 'WLB-LLM + hybrid (mean 1883 ms, median 1409 ms)', \
+     '' index 3 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#da8bc3' notitle, \
+     'cdf.dat' index 4 using 1:2 with steps lw 2 lc rgb '#8c8c8c' title 'WLB-mem (mean 1886 ms, median 1411 ms)', \
+     '' index 4 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#8c8c8c' notitle, \
+     'cdf.dat' index 5 using 1:2 with steps lw 2 lc rgb '#55a868' title 'Attn-disagg (mean 2173 ms, median 2002 ms)', \
+     '' index 5 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#55a868' notitle, \
+     'cdf.dat' index 6 using 1:2 with steps lw 2 lc rgb '#8172b3' title 'Attn-dis+WLB (mean 1829 ms, median 1416 ms)', \
+     '' index 6 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#8172b3' notitle, \
+     'cdf.dat' index 7 using 1:2 with steps lw 2 lc rgb '#937860' title 'DynCP (Megatron) (mean 1835 ms, median 1245 ms)', \
+     '' index 7 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#937860' notitle, \
+     'cdf.dat' index 8 using 1:2 with steps lw 2 lc rgb '#da8bc3' title 'DynCP (cost) (mean 1733 ms, median 1183 ms)', \
+     '' index 8 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#da8bc3' notitle
 unset output

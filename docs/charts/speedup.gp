@@ -16,9 +16,10 @@ set ylabel 'speedup over Plain-4D (ratio of tokens/s)'
 set xlabel 'policy'
 set yrange [0:*]
 set offsets 0, 0, graph 0.12, 0
-set xrange [-0.6:2.6]
+set xrange [-0.6:8.6]
 set boxwidth 0.6 absolute
 unset key
+set xtics rotate by -30
 plot 'speedup.dat' using 1:3:4:xtic(2) with boxes lc rgb variable notitle, \
      '' using 1:3:(sprintf('%.3fx', $3)) with labels offset 0,-0.9 tc rgb 'white' font ',11' notitle
 unset output
