@@ -38,8 +38,10 @@ unsigned plot_colour(const char *name, int i)
 		return 0xdd8452;
 	if (name && !strcmp(name, "WLB-LLM"))
 		return 0x4c72b0;
-	static const unsigned other[] = {0x55a868, 0x8172b3, 0x937860, 0xda8bc3, 0x8c8c8c};
-	return other[i % 5];
+	/* enough for every --compare bundle beyond the three above */
+	static const unsigned other[] = {0x55a868, 0x8172b3, 0x937860, 0xda8bc3, 0x8c8c8c,
+					 0xccb974, 0x64b5cd, 0x2f4b7c};
+	return other[i % 8];
 }
 
 /* s as a gnuplot single-quoted string: no substitution happens inside;

@@ -27,12 +27,12 @@ plot 'cdf.dat' index 0 using 1:2 with steps lw 2 lc rgb '#c44e52' title 'Plain-4
      '' index 3 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#da8bc3' notitle, \
      'cdf.dat' index 4 using 1:2 with steps lw 2 lc rgb '#8c8c8c' title 'WLB-mem (mean 1886 ms, median 1411 ms)', \
      '' index 4 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#8c8c8c' notitle, \
-     'cdf.dat' index 5 using 1:2 with steps lw 2 lc rgb '#55a868' title 'Attn-disagg (mean 2173 ms, median 2002 ms)', \
-     '' index 5 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#55a868' notitle, \
-     'cdf.dat' index 6 using 1:2 with steps lw 2 lc rgb '#8172b3' title 'Attn-dis+WLB (mean 1829 ms, median 1416 ms)', \
-     '' index 6 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#8172b3' notitle, \
-     'cdf.dat' index 7 using 1:2 with steps lw 2 lc rgb '#937860' title 'DynCP (Megatron) (mean 1835 ms, median 1245 ms)', \
-     '' index 7 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#937860' notitle, \
-     'cdf.dat' index 8 using 1:2 with steps lw 2 lc rgb '#da8bc3' title 'DynCP (cost) (mean 1733 ms, median 1183 ms)', \
-     '' index 8 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#da8bc3' notitle
+     'cdf.dat' index 5 using 1:2 with steps lw 2 lc rgb '#ccb974' title 'Attn-disagg (mean 2173 ms, median 2002 ms)', \
+     '' index 5 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#ccb974' notitle, \
+     'cdf.dat' index 6 using 1:2 with steps lw 2 lc rgb '#64b5cd' title 'Attn-dis+WLB (mean 1829 ms, median 1416 ms)', \
+     '' index 6 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#64b5cd' notitle, \
+     'cdf.dat' index 7 using 1:2 with steps lw 2 lc rgb '#2f4b7c' title 'DynCP (Megatron) (mean 1835 ms, median 1245 ms)', \
+     '' index 7 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#2f4b7c' notitle, \
+     'cdf.dat' index 8 using 1:2 with steps lw 2 lc rgb '#55a868' title 'DynCP (cost) (mean 1733 ms, median 1183 ms)', \
+     '' index 8 every ::1 using 1:2 with points pt 7 ps 0.6 lc rgb '#55a868' notitle
 unset output
