@@ -252,9 +252,9 @@ PROPS_N  ?= 3000
 N        ?= 20000
 SEED     ?= 1
 VG_SKIP  ?=
-$(PROPS): $(BUILD)/tests/props.o $(LIB)
+$(PROPS): $(BUILD)/tests/props.o $(BUILD)/tests/props_gen.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
--include $(BUILD)/tests/props.d
+-include $(BUILD)/tests/props.d $(BUILD)/tests/props_gen.d
 test: $(PROPS)
 test: export WLB_PROPS = $(PROPS) -q -n $(PROPS_N) -c $(BUILD)/costdb/h100-sxm.db
 .PHONY: check-props valgrind

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
 #include "json.h"
@@ -22,6 +21,8 @@
 #include "packrun.h"
 #include "report_sim.h"
 #include "sim.h"
+#include "grow.h"
+#include "props_gen.h"
 #include "trace.h"
 
 static const char *prog = "props";
@@ -46,214 +47,6 @@ static void usage(FILE *f)
 "  -c DB    the h100-sxm cost DB (default build/costdb/h100-sxm.db)\n"
 "  -q       no progress lines on stderr\n"
 "  Ends with \"props: N passed, M failed\".  Replay a failure: props -s SEED -k CASE\n");
-}
-
-/* ---- the case generator ---- */
-
-struct gen {
-	gsl_rng *r;
-	const char *preset;  /* distribution preset, or NULL */
-};
-
-static int pick(gsl_rng *r, int lo, int hi) /* uniform in [lo, hi] */
-{
-	return lo + (int)gsl_rng_uniform_int(r, (unsigned long)(hi - lo + 1));
-}
-
-static int coin(gsl_rng *r, double p)
-{
-	return gsl_rng_uniform(r) < p;
-}
-
-static void gen_model(gsl_rng *r, struct wlb_model *m)
-{
-	const char *const *names = wlb_model_preset_names();
-	int n = 0;
-
-	while (names[n])
-		n++;
-	memset(m, 0, sizeof *m);
-	if (coin(r, 0.4) && !wlb_model_preset(names[pick(r, 0, n - 1)], m, NULL)) {
-		/* a preset's shapes with few layers: the DES graph grows with them */
-		m->layers = pick(r, 1, 8);
-		return;
-	}
-	snprintf(m->name, sizeof m->name, "rand");
-	m->heads = 1 << pick(r, 0, 4);
-	m->kv_heads = m->heads >> pick(r, 0, 2);
-	if (m->kv_heads < 1)
-		m->kv_heads = 1;
-	m->head_dim = coin(r, 0.5) ? 64 : 128;
-	m->hidden = m->heads * m->head_dim;
-	m->ffn_hidden = m->hidden * pick(r, 2, 4);
-	m->layers = pick(r, 1, 8);
-	m->vocab = 1024 * pick(r, 1, 32);
-	m->mlp = coin(r, 0.7) ? WLB_MLP_SWIGLU : WLB_MLP_GELU;
-	m->tied_embeddings = coin(r, 0.3);
-	m->attention = coin(r, 0.1) ? WLB_ATTN_UNFUSED : WLB_ATTN_FLASH;
-	m->dropout = coin(r, 0.2) ? 0.1 : 0;
-}
-
-static void gen_parallel(gsl_rng *r, const struct wlb_model *m, struct wlb_parallel *p)
-{
-	p->tp = 1 << pick(r, 0, 3);
-	while (p->tp > 1 && (m->heads % p->tp || m->ffn_hidden % p->tp ||
-			     (m->kv_heads % p->tp && p->tp % m->kv_heads)))
-		p->tp /= 2;
-	p->cp = m->attention == WLB_ATTN_UNFUSED ? 1 : pick(r, 1, 4);
-	p->pp = pick(r, 1, m->layers < 4 ? m->layers : 4);
-	p->vpp = p->pp > 1 && m->layers >= 2 * p->pp && coin(r, 0.3) ? 2 : 1;
-	p->dp = pick(r, 1, 3);
-	p->microbatches = pick(r, 1, 4);
-	if (p->vpp > 1) {
-		snprintf(p->schedule, sizeof p->schedule, "interleaved");
-		p->microbatches = p->pp * pick(r, 1, 2);
-	}
-	snprintf(p->cp_algo, sizeof p->cp_algo, "%s", coin(r, 0.3) ? "ring" : "allgather");
-	p->sequence_parallel = coin(r, 0.8);
-	p->zero = pick(r, 0, 3);
-	p->recompute = pick(r, WLB_RECOMPUTE_NONE, WLB_RECOMPUTE_FULL);
-	p->tp_comm_overlap = coin(r, 0.5);
-	p->overlap_grad_reduce = coin(r, 0.7);
-	p->overlap_param_gather = coin(r, 0.7);
-	p->micro_batch_size = coin(r, 0.15) ? 2 : 1;
-}
-
-static void gen_mixture(gsl_rng *r, uint32_t ctx, struct wlb_dist *d)
-{
-	memset(d, 0, sizeof *d);
-	d->n = pick(r, 1, 3);
-	for (int i = 0; i < d->n; i++) {
-		struct wlb_dist_component *c = &d->c[i];
-		c->weight = 0.1 + gsl_rng_uniform(r);
-		c->kind = (enum wlb_dist_kind)pick(r, 0, 3);
-		switch (c->kind) {
-		case WLB_DIST_LOGNORMAL:
-			c->a = log(8.0) + gsl_rng_uniform(r) * log(ctx / 4.0 > 8 ? ctx / 4.0 : 8.0);
-			c->b = 0.2 + 1.8 * gsl_rng_uniform(r);
-			break;
-		case WLB_DIST_PARETO:
-			c->a = 1 + gsl_rng_uniform(r) * ctx / 8.0;
-			c->b = 0.8 + 2 * gsl_rng_uniform(r);
-			break;
-		case WLB_DIST_UNIFORM:
-			c->a = gsl_rng_uniform(r) * ctx / 2.0;
-			c->b = c->a + 1 + gsl_rng_uniform(r) * ctx;
-			break;
-		case WLB_DIST_POINT:
-			c->a = pick(r, 1, (int)ctx);
-			break;
-		}
-		if (c->kind != WLB_DIST_POINT && coin(r, 0.3)) { /* truncated inside [1, ctx] */
-			c->min = 1;
-			c->max = pick(r, 2, (int)ctx);
-		}
-	}
-}
-
-/* Explicit batches: 1-4 of 1-12 documents, some exactly the context, some longer. */
-static int gen_batches(gsl_rng *r, uint32_t ctx, struct wlb_source *s)
-{
-	size_t nb = (size_t)pick(r, 1, 4), n = 0;
-
-	s->kind = WLB_SOURCE_BATCHES;
-	s->batch_start = calloc(nb + 1, sizeof *s->batch_start);
-	s->lens = calloc(nb * 12, sizeof *s->lens);
-	if (!s->batch_start || !s->lens)
-		return -1;
-	for (size_t b = 0; b < nb; b++) {
-		int k = pick(r, 1, 12);
-		for (int i = 0; i < k; i++) {
-			double u = gsl_rng_uniform(r);
-			uint32_t len = u < 0.1 ? ctx : u < 0.2 ? ctx + (uint32_t)pick(r, 1, (int)ctx)
-						       : (uint32_t)pick(r, 1, (int)ctx);
-			s->lens[n++] = len;
-		}
-		s->batch_start[b + 1] = n;
-	}
-	s->n_batches = nb;
-	s->n_lens = n;
-	return 0;
-}
-
-static void gen_policy(gsl_rng *r, uint32_t ctx, struct wlb_policy *pol)
-{
-	const struct wlb_packer_ops *const *ops = wlb_packers();
-	static const char *const shard[] = {"per-seq", "per-doc", "adaptive"};
-	int n = 0;
-
-	while (ops[n])
-		n++;
-	memset(pol, 0, sizeof *pol);
-	snprintf(pol->packing, sizeof pol->packing, "%s", ops[pick(r, 0, n - 1)]->name);
-	snprintf(pol->sharding, sizeof pol->sharding, "%s", shard[pick(r, 0, 2)]);
-	pol->s_max = coin(r, 0.5) ? 0 : ctx + (uint32_t)pick(r, 0, (int)ctx);
-	pol->n_thresholds = -1;
-	if (coin(r, 0.5)) { /* 0-3 increasing thresholds below the context */
-		int k = ctx > 3 ? pick(r, 0, 3) : 0;
-		uint32_t at = 0;
-		pol->n_thresholds = 0;
-		for (int i = 0; i < k && at + 1 < ctx; i++) {
-			at = at + 1 + (uint32_t)gsl_rng_uniform_int(r, (ctx - at - 1) / 2 + 1);
-			if (at >= ctx)
-				break;
-			pol->thresholds[pol->n_thresholds++] = at;
-		}
-	}
-	pol->window = coin(r, 0.5) ? 0 : (uint32_t)pick(r, 1, 4);
-	if (coin(r, 0.5))
-		snprintf(pol->doc_order, sizeof pol->doc_order, "%s", coin(r, 0.5) ? "stream" : "zigzag");
-}
-
-/* One draw of a whole trace; 0 when it passes wlb_trace_check. */
-static int gen_trace(struct gen *g, struct wlb_trace *t, struct wlb_error *err)
-{
-	gsl_rng *r = g->r;
-	const char *const *dp = wlb_dist_preset_names();
-	int n_dp = 0;
-
-	while (dp[n_dp])
-		n_dp++;
-	wlb_trace_init(t);
-	snprintf(t->name, sizeof t->name, "props");
-	gen_model(r, &t->model);
-	gen_parallel(r, &t->model, &t->parallel);
-	t->context = coin(r, 0.5) ? 1u << pick(r, 7, 13) : (uint32_t)pick(r, 16, 8192);
-	gen_policy(r, t->context, &t->policy);
-	/* per-sequence CP: all-gather CP with a model that has CP */
-	if (!strcmp(t->parallel.cp_algo, "allgather") && t->model.attention != WLB_ATTN_UNFUSED && coin(r, 0.2))
-		snprintf(t->policy.cp_mode, sizeof t->policy.cp_mode, "%s",
-			 coin(r, 0.5) ? "dynamic-megatron" : "dynamic-cost");
-	t->source.seed = gsl_rng_get(r);
-	t->iterations = (uint32_t)pick(r, 1, 3);
-	g->preset = NULL;
-	double u = gsl_rng_uniform(r);
-	if (u < 0.25) {
-		g->preset = dp[pick(r, 0, n_dp - 1)];
-		wlb_dist_preset(g->preset, &t->source.dist, NULL);
-	} else if (u < 0.7) {
-		gen_mixture(r, t->context, &t->source.dist);
-	} else {
-		if (gen_batches(r, t->context, &t->source))
-			return wlb_error_set(err, WLB_ENOMEM, "out of memory");
-		t->iterations = coin(r, 0.5) ? 0 : (uint32_t)pick(r, 1, (int)t->source.n_batches);
-		if (coin(r, 0.5)) { /* the same lengths as a lengths file: cut into batches */
-			t->source.kind = WLB_SOURCE_LENGTHS;
-			t->iterations = coin(r, 0.5) ? 0 : (uint32_t)pick(r, 1, 3);
-		}
-	}
-	if (!strcmp(t->policy.packing, "wlb-mem")) {
-		/* a cap of 1.5 micro-batches of the context: the FLOP workload
-		 * knows no GPU to derive one from */
-		struct wlb_actmem am;
-		uint64_t mbs = t->parallel.micro_batch_size > 1 ? (uint64_t)t->parallel.micro_batch_size : 1;
-		if (wlb_actmem_plan(t, 0, &am, err))
-			return WLB_ENOMEM;
-		char gib[32]; /* 6 digits: the config's 10-digit reals write it back exactly */
-		snprintf(gib, sizeof gib, "%.6g", wlb_actmem_bytes(&am, 3 * t->context * mbs / 2) / 1073741824.0);
-		t->policy.mem_cap_gib = strtod(gib, NULL);
-	}
-	return wlb_trace_check(t, err);
 }
 
 /* ---- the checks ---- */
@@ -339,18 +132,6 @@ struct pctx {
 	uint64_t iter_tokens;
 };
 
-static int grow_rows(struct row **p, size_t *cap, size_t n)
-{
-	if (n <= *cap)
-		return 0;
-	struct row *q = realloc(*p, n * sizeof *q);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 /* One micro-batch and its CP layout. */
 static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct wlb_sharding *sh)
 {
@@ -367,8 +148,8 @@ static int on_mb(void *vc, const struct wlb_packed *p, uint32_t b, const struct 
 	if (mb->replica != b / m)
 		failf(c->f, "iteration %u micro-batch %u: replica %u, expected %u", p->iter, b,
 		      mb->replica, b / m);
-	if (grow_rows(&c->docs, &c->cap_docs, mb->n + 1) ||
-	    grow_rows(&c->rows, &c->cap_rows, sh->n_pieces + 1))
+	if (WLB_GROW(c->docs, c->cap_docs, mb->n + 1) ||
+	    WLB_GROW(c->rows, c->cap_rows, sh->n_pieces + 1))
 		return WLB_ENOMEM;
 	for (uint32_t i = 0; i < mb->n; i++) {
 		tok += d[i].len;
@@ -662,7 +443,7 @@ static int run_case(uint64_t seed, uint64_t k, gsl_rng *r, struct wlb_cost *cost
 	memset(&ra, 0, sizeof ra);
 	memset(&rb, 0, sizeof rb);
 	gsl_rng_set(r, (unsigned long)(splitmix(seed ^ splitmix(k)) & 0xffffffffu));
-	while (gen_trace(&g, &t, &e)) { /* redraw what the checks refuse */
+	while (props_gen_trace(&g, &t, &e)) { /* redraw what the checks refuse */
 		wlb_trace_free(&t);
 		seen.redraws++;
 		if (++tries == 50) {
@@ -672,8 +453,8 @@ static int run_case(uint64_t seed, uint64_t k, gsl_rng *r, struct wlb_cost *cost
 		}
 	}
 	seen.batches_src += t.source.kind != WLB_SOURCE_DIST;
-	so.order = (enum wlb_mb_order)pick(r, 0, 2);
-	so.timeline_iter = coin(r, 0.3) ? 0 : -1;
+	so.order = (enum wlb_mb_order)props_pick(r, 0, 2);
+	so.timeline_iter = props_coin(r, 0.3) ? 0 : -1;
 
 	if (check_pack(&t, &f, &e))
 		failf(&f, "packrun: %s", e.msg);
